@@ -1,0 +1,8 @@
+package main
+
+import (
+	// Every core component, as in a stock Benthos build.
+	_ "github.com/redpanda-data/benthos/v4/public/components/io"
+	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
+	_ "github.com/redpanda-data/benthos/v4/public/components/pure/extended"
+)
