@@ -25,18 +25,18 @@ func atomicFileCacheSpec() *service.ConfigSpec {
 		Description(`
 Every write goes to a temporary file in the same directory, is fsynced, renamed over the item's file, and the
 directory is fsynced. A crash (SIGKILL, power loss) therefore leaves either the old value or the new one, never a
-truncated or mixed file, which makes this cache suitable for checkpoints. The core ` + "`file`" + ` cache truncates in
+truncated or mixed file, which makes this cache suitable for checkpoints. The core `+"`file`"+` cache truncates in
 place without fsync and is not.
 
 == File layout
 
-One file per key, holding the value verbatim (` + "`cat`" + ` shows it). The file name is the key with every byte outside
-` + "`[A-Za-z0-9._-]`" + ` (and a leading ` + "`.`" + `) written as ` + "`%XX`" + `: the key ` + "`compliance:activities`" + ` is the file
-` + "`compliance%3Aactivities`" + `. Keys whose file name would exceed 255 bytes are refused. Deleting a file resets that key.
+One file per key, holding the value verbatim (`+"`cat`"+` shows it). The file name is the key with every byte outside
+`+"`[A-Za-z0-9._-]`"+` (and a leading `+"`.`"+`) written as `+"`%XX`"+`: the key `+"`compliance:activities`"+` is the file
+`+"`compliance%3Aactivities`"+`. Keys whose file name would exceed 255 bytes are refused. Deleting a file resets that key.
 
 == Limits
 
-Items never expire: a ` + "`ttl`" + ` given by the component using the cache is refused with an error. Only one process
+Items never expire: a `+"`ttl`"+` given by the component using the cache is refused with an error. Only one process
 should use a directory at a time: opening the cache removes leftover temporary files, which fails (loudly) a write in
 flight in another process. Writes cost two fsyncs each, so this cache suits low-rate state, not per-message dedupe
 at high volume.`).
