@@ -1,0 +1,246 @@
+// Package collector runs collection jobs over the Activity Feed by the model
+// of docs/collection-model: each job reads [scanned_to - overlap, now -
+// settle) in adaptive slices, oldest first, deduplicates against the
+// checkpoint and the open slices, hands activities out in batches, and moves
+// the checkpoint only when a slice is sealed and every batch of it was
+// acknowledged. It knows nothing of Benthos: the glue package reads Batches
+// and calls their Ack.
+package collector
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/compliance-connect/compliance-connect/input/compliance/api"
+	"github.com/compliance-connect/compliance-connect/input/compliance/checkpoint"
+	"github.com/compliance-connect/compliance-connect/input/compliance/pager"
+	"github.com/compliance-connect/compliance-connect/input/compliance/timeexpr"
+	"github.com/compliance-connect/compliance-connect/input/compliance/window"
+)
+
+// Config is what one endpoint's collector needs to know.
+type Config struct {
+	Endpoint string // "activities"
+	BaseURL  string
+	Filters  Filters
+	PageSize int
+
+	Settle        time.Duration
+	Overlap       time.Duration
+	Slices        window.SliceConfig
+	MaxOpenSlices int
+
+	Earliest timeexpr.Expr
+	Latest   timeexpr.Expr
+	Location *time.Location
+
+	// StateTracking off: every job collects [earliest-settle, latest-settle)
+	// and nothing is persisted.
+	StateTracking bool
+	// Once: a single backfill of exactly [earliest, latest) under its own key.
+	Once bool
+	// Adopt rewrites the identity of a checkpoint written with another base
+	// URL or filter set instead of refusing it.
+	Adopt bool
+
+	JobTimeout   time.Duration // 0 = unlimited; stops fetching, then drains
+	DrainGrace   time.Duration // how long an ending job waits for outstanding acks
+	AckWarnAfter time.Duration // warn when a fully fetched job waits on acks this long
+	BatchSize    int           // activities per handed-out batch (never spans pages)
+
+	// MaxFailedJobs consecutive failed jobs without progress mark the
+	// collector unhealthy.
+	MaxFailedJobs int
+}
+
+// Validate checks a config for values the collector cannot run with.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Endpoint == "" {
+		errs = append(errs, errors.New("endpoint name is empty"))
+	}
+	if c.PageSize < 1 || c.PageSize > 5000 {
+		errs = append(errs, fmt.Errorf("page_size must be between 1 and 5000, got %d", c.PageSize))
+	}
+	if c.Settle < 60*time.Second {
+		errs = append(errs, fmt.Errorf("settle must be at least 60s (the documented indexing lag), got %v", c.Settle))
+	}
+	if c.Settle%time.Second != 0 || c.Overlap%time.Second != 0 || c.Overlap < 0 {
+		errs = append(errs, fmt.Errorf("settle and overlap must be whole, non-negative seconds, got %v and %v", c.Settle, c.Overlap))
+	}
+	if err := c.Slices.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.MaxOpenSlices < 1 {
+		errs = append(errs, fmt.Errorf("max_open_slices must be >= 1, got %d", c.MaxOpenSlices))
+	}
+	if c.BatchSize < 1 {
+		errs = append(errs, fmt.Errorf("batch size must be >= 1, got %d", c.BatchSize))
+	}
+	if err := c.Filters.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Identity is the checkpoint identity of this config.
+func (c *Config) Identity() checkpoint.Identity {
+	id := checkpoint.Identity{Endpoint: c.Endpoint, BaseURL: c.BaseURL, Filters: c.Filters.Hash()}
+	if c.Once {
+		id.Mode = "once"
+	}
+	return id
+}
+
+// Clock tells the time. Only the glue passes the wall clock.
+type Clock interface{ Now() time.Time }
+
+// Logger receives the collector's log lines. The glue adapts a Benthos logger.
+type Logger interface {
+	Debugf(format string, args ...any)
+	Infof(format string, args ...any)
+	Warnf(format string, args ...any)
+	Errorf(format string, args ...any)
+}
+
+// Deps are the collector's collaborators.
+type Deps struct {
+	Lister pager.Lister
+	// Keeper persists the checkpoint; nil when state tracking is off.
+	Keeper *checkpoint.Keeper
+	State  StateFuncs
+	Clock  Clock
+	Log    Logger
+	Hooks  Hooks
+}
+
+// Collector runs jobs for one endpoint, one at a time. Batches are handed
+// out through Batches(); RunJob owns every piece of job state.
+type Collector struct {
+	cfg  Config
+	deps Deps
+	out  chan Batch
+
+	// Owned by the job goroutine (RunJob is never called concurrently).
+	nextLength time.Duration
+	failedJobs int
+	lastFail   string
+	jobSeq     int
+	serverDate time.Time // from the last response's Date header
+	localAtSrv time.Time // local clock when serverDate was read
+
+	healthMu sync.Mutex
+	unhealthy error
+}
+
+// New checks the config and returns a collector.
+func New(cfg Config, deps Deps) (*Collector, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.UTC
+	}
+	if cfg.MaxFailedJobs < 1 {
+		cfg.MaxFailedJobs = 3
+	}
+	if cfg.DrainGrace <= 0 {
+		cfg.DrainGrace = 30 * time.Second
+	}
+	if cfg.AckWarnAfter <= 0 {
+		cfg.AckWarnAfter = time.Minute
+	}
+	if deps.Lister == nil || deps.Clock == nil {
+		return nil, errors.New("collector needs a lister and a clock")
+	}
+	if cfg.StateTracking && deps.Keeper == nil {
+		return nil, errors.New("collector with state tracking needs a checkpoint keeper")
+	}
+	if deps.State == nil {
+		deps.State = DefaultState{}
+	}
+	if deps.Log == nil {
+		deps.Log = nopLogger{}
+	}
+	return &Collector{cfg: cfg, deps: deps, out: make(chan Batch)}, nil
+}
+
+// Batches is where jobs hand out activities. It is unbuffered: a batch counts
+// as delivered (and awaits its Ack) once received.
+func (c *Collector) Batches() <-chan Batch { return c.out }
+
+// Health is nil while the collector works, or the reason it does not:
+// authentication refused, checkpoint writes failing, or jobs failing
+// repeatedly without progress.
+func (c *Collector) Health() error {
+	c.healthMu.Lock()
+	defer c.healthMu.Unlock()
+	return c.unhealthy
+}
+
+func (c *Collector) setHealth(err error) {
+	c.healthMu.Lock()
+	c.unhealthy = err
+	c.healthMu.Unlock()
+}
+
+// now is the local clock clamped to the API's clock: min(local, server_date +
+// elapsed). A collector clock running ahead would otherwise commit past data
+// the API has not indexed yet.
+func (c *Collector) now() time.Time {
+	local := c.deps.Clock.Now()
+	if c.serverDate.IsZero() {
+		return local
+	}
+	server := c.serverDate.Add(local.Sub(c.localAtSrv))
+	if server.Before(local) {
+		return server
+	}
+	return local
+}
+
+func (c *Collector) observeServerDate(d time.Time) {
+	if d.IsZero() {
+		return
+	}
+	local := c.deps.Clock.Now()
+	skew := local.Sub(d)
+	if skew > 30*time.Second || skew < -30*time.Second {
+		c.deps.Log.Warnf("local clock differs from the Compliance API's Date header by %v; collection bounds follow the API's clock", skew.Truncate(time.Second))
+	}
+	c.serverDate, c.localAtSrv = d, local
+	c.deps.Hooks.clockSkew(skew)
+}
+
+// Batch is a group of activities from one page of one slice. Ack must be
+// called exactly once, with nil when every activity was delivered.
+type Batch struct {
+	Items []Item
+	Ack   func(err error)
+}
+
+// Item is one activity and where it came from.
+type Item struct {
+	Activity api.Activity
+	Origin   *Origin // shared by the items of a page
+}
+
+// Origin describes the request an activity came from (message metadata).
+type Origin struct {
+	JobID     string
+	Endpoint  string
+	SliceFrom string
+	SliceTo   string
+	Page      int
+	RequestID string
+	State     map[string]any // the saved user state when the job started
+}
+
+type nopLogger struct{}
+
+func (nopLogger) Debugf(string, ...any) {}
+func (nopLogger) Infof(string, ...any)  {}
+func (nopLogger) Warnf(string, ...any)  {}
+func (nopLogger) Errorf(string, ...any) {}
