@@ -5,4 +5,7 @@ import (
 	_ "github.com/redpanda-data/benthos/v4/public/components/io"
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure/extended"
+
+	// This project's plugins.
+	_ "github.com/compliance-connect/compliance-connect/metrics/prometheus"
 )
