@@ -90,19 +90,23 @@ func (f *fakeBulk) lastHeaders() []http.Header {
 }
 
 func (f *fakeBulk) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.requests++
-	f.headers = append(f.headers, r.Header.Clone())
-
 	violate := func(format string, args ...any) {
 		msg := fmt.Sprintf(format, args...)
+		f.mu.Lock()
 		f.violations = append(f.violations, msg)
+		f.mu.Unlock()
 		writeJSON(w, http.StatusBadRequest, map[string]any{
 			"error":  map[string]any{"type": "illegal_argument_exception", "reason": msg},
 			"status": 400,
 		})
 	}
+
+	f.mu.Lock()
+	f.requests++
+	f.headers = append(f.headers, r.Header.Clone())
+	wantAuth, failStatus := f.wantAuth, f.failRequests
+	f.mu.Unlock()
+
 	if r.Method != http.MethodPost || r.URL.Path != "/_bulk" {
 		violate("unexpected request %s %s", r.Method, r.URL.Path)
 		return
@@ -111,22 +115,22 @@ func (f *fakeBulk) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		violate("Content-Type %q, want application/x-ndjson", ct)
 		return
 	}
-	if got := r.Header.Get("Authorization"); got != f.wantAuth {
+	if got := r.Header.Get("Authorization"); got != wantAuth {
 		writeJSON(w, http.StatusUnauthorized, map[string]any{
 			"error":  map[string]any{"type": "security_exception", "reason": "unable to authenticate user for REST request [/_bulk]"},
 			"status": 401,
 		})
 		return
 	}
-	if f.failRequests != 0 {
-		status := f.failRequests
-		writeJSON(w, status, map[string]any{
+	if failStatus != 0 {
+		writeJSON(w, failStatus, map[string]any{
 			"error":  map[string]any{"type": "fake_request_failure", "reason": "failing on purpose"},
-			"status": status,
+			"status": failStatus,
 		})
 		return
 	}
 
+	// Parse and check the whole request before changing any state.
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		violate("reading body: %v", err)
@@ -141,9 +145,7 @@ func (f *fakeBulk) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		violate("odd number of lines: %d", len(lines))
 		return
 	}
-
-	var items []map[string]any
-	anyErrors := false
+	docs := make([]fakeDoc, 0, len(lines)/2)
 	for p := 0; p < len(lines); p += 2 {
 		d, err := parseActionLine(lines[p])
 		if err != nil {
@@ -154,10 +156,16 @@ func (f *fakeBulk) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			violate("line %d: source is not valid JSON: %q", p+2, lines[p+1])
 			return
 		}
-		d.Source = append([]byte(nil), lines[p+1]...)
+		d.Source = lines[p+1]
+		docs = append(docs, d)
+	}
+
+	items := make([]map[string]any, len(docs))
+	anyErrors := false
+	f.mu.Lock()
+	for k, d := range docs {
 		f.received++
 		f.attempts[d.ID]++
-
 		status := http.StatusCreated
 		if s := f.script[d.ID]; len(s) > 0 {
 			status, f.script[d.ID] = s[0], s[1:]
@@ -171,8 +179,9 @@ func (f *fakeBulk) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} else if !f.discard {
 			f.docs[d.Index+"/"+d.ID] = d
 		}
-		items = append(items, map[string]any{d.Op: item})
+		items[k] = map[string]any{d.Op: item}
 	}
+	f.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"took": 1, "errors": anyErrors, "items": items})
 }
 

@@ -54,6 +54,8 @@ that is not valid JSON is nacked without being sent; JSON spread over several li
 
 The same wire protocol serves Elasticsearch 7, 8 and 9 and OpenSearch 1, 2 and 3, so there is no flavour switch.
 Requests go to the `+"`urls`"+` in turn; a transport error moves on to the next URL within the same write.
+HTTPS URLs are verified against the system roots without `+"`tls`"+`; enable `+"`tls`"+` for custom root CAs,
+client certificates or `+"`skip_cert_verify`"+`.
 
 == Delivery
 

@@ -66,8 +66,13 @@ func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) err
 	failed := make([]error, len(batch))
 	docs := make([]bulk.Doc, len(batch))
 	var pending []int // batch indexes still to write
+	ex := executors{
+		index:    batch.InterpolationExecutor(o.cfg.index),
+		id:       batch.InterpolationExecutor(o.cfg.id),
+		pipeline: batch.InterpolationExecutor(o.cfg.pipeline),
+	}
 	for i := range batch {
-		d, err := o.document(batch, i)
+		d, err := document(batch, ex, i)
 		if err != nil {
 			failed[i] = err
 			continue
@@ -115,20 +120,25 @@ func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) err
 	return batchResult(batch, failed)
 }
 
+// executors evaluate the interpolated fields over one batch.
+type executors struct {
+	index, id, pipeline *service.MessageBatchInterpolationExecutor
+}
+
 // document renders message i of batch as a bulk document.
-func (o *output) document(batch service.MessageBatch, i int) (bulk.Doc, error) {
+func document(batch service.MessageBatch, ex executors, i int) (bulk.Doc, error) {
 	var d bulk.Doc
 	var err error
-	if d.Index, err = batch.TryInterpolatedString(i, o.cfg.index); err != nil {
+	if d.Index, err = ex.index.TryString(i); err != nil {
 		return d, fmt.Errorf("%s: %w", fieldIndex, err)
 	}
 	if d.Index == "" {
 		return d, fmt.Errorf("%s: evaluated to an empty string", fieldIndex)
 	}
-	if d.ID, err = batch.TryInterpolatedString(i, o.cfg.id); err != nil {
+	if d.ID, err = ex.id.TryString(i); err != nil {
 		return d, fmt.Errorf("%s: %w", fieldID, err)
 	}
-	if d.Pipeline, err = batch.TryInterpolatedString(i, o.cfg.pipeline); err != nil {
+	if d.Pipeline, err = ex.pipeline.TryString(i); err != nil {
 		return d, fmt.Errorf("%s: %w", fieldPipeline, err)
 	}
 	raw, err := batch[i].AsBytes()

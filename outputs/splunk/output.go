@@ -52,6 +52,8 @@ otherwise. `+"`time`"+` is epoch seconds with milliseconds, converted from an RF
 epoch seconds); when the `+"`time`"+` field evaluates to an empty string or to something else, the envelope has
 no time (HEC then uses the arrival time) and a warning is logged. `+"`host`"+`, `+"`source`"+` and `+"`index`"+`
 are left out when they evaluate to an empty string, so HEC applies the token's defaults.
+HTTPS URLs are verified against the system roots without `+"`tls`"+`; enable `+"`tls`"+` for custom root CAs,
+client certificates or `+"`skip_cert_verify`"+`.
 
 == Delivery
 

@@ -53,8 +53,9 @@ func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) err
 	failed := make([]error, len(batch))
 	var body []byte
 	sent := 0
+	ex := o.executors(batch)
 	for i := range batch {
-		e, err := o.envelope(batch, i)
+		e, err := o.envelope(batch, ex, i)
 		if err != nil {
 			failed[i] = err
 			continue
@@ -77,20 +78,35 @@ func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) err
 	return batchResult(batch, failed)
 }
 
+// executors evaluate the interpolated fields over one batch.
+type executors struct {
+	index, sourcetype, source, host, time *service.MessageBatchInterpolationExecutor
+}
+
+func (o *output) executors(batch service.MessageBatch) executors {
+	return executors{
+		index:      batch.InterpolationExecutor(o.cfg.index),
+		sourcetype: batch.InterpolationExecutor(o.cfg.sourcetype),
+		source:     batch.InterpolationExecutor(o.cfg.source),
+		host:       batch.InterpolationExecutor(o.cfg.host),
+		time:       batch.InterpolationExecutor(o.cfg.time),
+	}
+}
+
 // envelope renders message i of batch.
-func (o *output) envelope(batch service.MessageBatch, i int) (envelope, error) {
+func (o *output) envelope(batch service.MessageBatch, ex executors, i int) (envelope, error) {
 	var e envelope
 	for _, f := range []struct {
 		name string
-		expr *service.InterpolatedString
+		expr *service.MessageBatchInterpolationExecutor
 		dst  *string
 	}{
-		{fieldIndex, o.cfg.index, &e.index},
-		{fieldSourcetype, o.cfg.sourcetype, &e.sourcetype},
-		{fieldSource, o.cfg.source, &e.source},
-		{fieldHost, o.cfg.host, &e.host},
+		{fieldIndex, ex.index, &e.index},
+		{fieldSourcetype, ex.sourcetype, &e.sourcetype},
+		{fieldSource, ex.source, &e.source},
+		{fieldHost, ex.host, &e.host},
 	} {
-		v, err := batch.TryInterpolatedString(i, f.expr)
+		v, err := f.expr.TryString(i)
 		if err != nil {
 			return e, fmt.Errorf("%s: %w", f.name, err)
 		}
@@ -106,7 +122,7 @@ func (o *output) envelope(batch service.MessageBatch, i int) (envelope, error) {
 	}
 	e.event = raw
 
-	ts, err := batch.TryInterpolatedString(i, o.cfg.time)
+	ts, err := ex.time.TryString(i)
 	if err == nil {
 		e.time, err = hecTime(ts)
 	}
