@@ -68,7 +68,9 @@ is not JSON cannot be written as a line and is nacked on its own.
 
 The object key is `+"`path`"+`, evaluated **once per batch, against the first message of the batch**, so functions such as
 `+"`now()`"+`, `+"`uuid_v4()`"+` or metadata of the first message decide where the whole batch goes. Configure `+"`batching`"+`
-(a `+"`count`"+` and a `+"`period`"+`) to control how many activities each object holds and how long they may wait.
+(a `+"`count`"+` and a `+"`period`"+`) to control how many activities each object holds and how long they may wait. The
+count is a threshold: batches that arrive whole from the input are not split, so an object can hold a few more than
+`+"`count`"+` messages.
 
 == Delivery guarantees
 
