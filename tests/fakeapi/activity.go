@@ -133,14 +133,37 @@ func appendRawField(b []byte, key, raw string) []byte {
 }
 
 // appendTime appends t as a quoted RFC 3339 UTC timestamp, with milliseconds
-// only when t has a sub-second part.
+// only when t has a sub-second part ("2026-11-25T10:00:00Z" or
+// "2026-11-25T10:00:00.123Z"). Years outside 0..9999 are not supported.
 func appendTime(b []byte, t time.Time) []byte {
-	b = append(b, '"')
 	t = t.UTC()
-	if t.Nanosecond() == 0 {
-		b = t.AppendFormat(b, "2006-01-02T15:04:05Z")
-	} else {
-		b = t.AppendFormat(b, "2006-01-02T15:04:05.000Z")
+	year, month, day := t.Date()
+	hour, minute, sec := t.Clock()
+	b = append(b, '"')
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, minute, 2)
+	b = append(b, ':')
+	b = appendDigits(b, sec, 2)
+	if ns := t.Nanosecond(); ns != 0 {
+		b = append(b, '.')
+		b = appendDigits(b, ns/int(time.Millisecond), 3)
 	}
-	return append(b, '"')
+	return append(b, 'Z', '"')
+}
+
+// appendDigits appends v zero-padded to width digits.
+func appendDigits(b []byte, v, width int) []byte {
+	var d [4]byte
+	for i := width - 1; i >= 0; i-- {
+		d[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return append(b, d[:width]...)
 }

@@ -31,6 +31,7 @@ const (
 	idPrefix   = "activity_01"
 	idLen      = len(idPrefix) + 24
 	arenaChunk = 1 << 20
+	arenaSlack = 16 << 10
 
 	saltDataset    = 0x6461746173657431 // distinct PCG streams per purpose
 	saltPopulation = 0x706f70756c617431
@@ -75,7 +76,6 @@ func Generate(o GenOptions) []Activity {
 	acts := make([]Activity, n)
 	idBuf := make([]byte, 0, n*idLen)
 	var ar arena
-	scratch := make([]byte, 0, 4096)
 	forced := forcedSchedule(n)
 
 	spanSec := o.To.Sub(o.From).Seconds()
@@ -102,8 +102,7 @@ func Generate(o GenOptions) []Activity {
 		start := len(idBuf)
 		idBuf = appendBase62(append(idBuf, idPrefix...), g.r, idLen-len(idPrefix))
 		ts, kind := g.pickTypeAndActor(forced[i])
-		scratch = g.record(scratch[:0], a, idBuf[start:], ts, kind)
-		a.JSON = ar.copy(scratch)
+		a.JSON = ar.write(func(b []byte) []byte { return g.record(b, a, idBuf[start:], ts, kind) })
 	}
 	ids := string(idBuf)
 	for i := range acts {
@@ -233,6 +232,18 @@ func (g *gen) record(b []byte, a *Activity, id []byte, ts int, kind actorKind) [
 // arena hands out immutable copies of records carved from large chunks, so a
 // million records cost a few hundred allocations instead of a million.
 type arena struct{ buf []byte }
+
+// write appends one record with fn directly into the arena and returns it.
+// Records are far smaller than arenaSlack; a larger one still comes out
+// right (append moves the chunk, earlier records keep the old one).
+func (a *arena) write(fn func([]byte) []byte) []byte {
+	if cap(a.buf)-len(a.buf) < arenaSlack {
+		a.buf = make([]byte, 0, arenaChunk)
+	}
+	start := len(a.buf)
+	a.buf = fn(a.buf)
+	return a.buf[start:len(a.buf):len(a.buf)]
+}
 
 func (a *arena) copy(p []byte) []byte {
 	if cap(a.buf)-len(a.buf) < len(p) {

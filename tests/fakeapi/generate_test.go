@@ -19,8 +19,8 @@ import (
 // ties, hostile strings, and ascending (created_at, id) order.
 func TestGenerateInvariants(t *testing.T) {
 	from := t0.Add(-6 * time.Hour)
-	acts := fakeapi.Generate(fakeapi.GenOptions{Seed: 7, Count: 20000, From: from, To: t0})
-	require.Len(t, acts, 20000)
+	acts := fakeapi.Generate(fakeapi.GenOptions{Seed: 7, Count: 12000, From: from, To: t0})
+	require.Len(t, acts, 12000)
 
 	seen := map[string]bool{}
 	types := map[string]int{}
@@ -169,4 +169,3 @@ func keys[V any](m map[string]V) []string {
 	slices.Sort(out)
 	return out
 }
-

@@ -95,6 +95,26 @@ type Options struct {
 // Server is the fake Activity Feed: an http.Handler for GET
 // /v1/compliance/activities. All methods are safe for concurrent use; one
 // mutex guards all of its state.
+//
+// A request is handled in this order: unknown path 404 not_found_error,
+// non-GET 405; x-api-key missing, empty or unknown 401 authentication_error
+// (costs no quota); the rate limit (every later answer costs one unit, 429
+// rate_limit_error with retry-after past it); a key without
+// read:compliance_activities 403 permission_error; an anthropic-version other
+// than 2023-06-01 400; then a scripted or random fault; then the query (400
+// invalid_request_error on a bad limit, order, cursor or timestamp). Every
+// answer carries a unique request-id and a Date from the fake clock; errors
+// use {"type":"error","error":{"type","message"},"request_id"}.
+//
+// Pages follow compliance-api.md §3.4: L is the visible activities (clock >=
+// VisibleAt) that pass the filters and created_at bounds, sorted by
+// (created_at, id) descending (ascending with order=asc), so same-instant ties
+// are ordered by id in the same direction as time. after_id=X gives the limit
+// activities after X in L, before_id=X the limit activities just before X
+// (still in L order). Cursors are activity ids (or opaque tokens with
+// OpaqueCursors). A cursor that the filters or time bounds exclude is located
+// by its position in the unfiltered order, so a walk continues from where it
+// was (filter-independent cursors); an id that is not stored at all is a 400.
 type Server struct {
 	mu            sync.Mutex
 	clock         func() time.Time
@@ -626,7 +646,7 @@ func (s *Server) All() []Activity {
 func (s *Server) snapshot(keep func(*Activity) bool) []Activity {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []Activity
+	out := make([]Activity, 0, len(s.idx.order))
 	for i := len(s.idx.order) - 1; i >= 0; i-- {
 		a := *s.idx.order[i]
 		a.VisibleAt = s.idx.visibleAt(&a)
@@ -642,7 +662,15 @@ func (s *Server) snapshot(keep func(*Activity) bool) []Activity {
 func (s *Server) Requests() []RequestRecord {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Clone(s.records)
+	out := slices.Clone(s.records)
+	for i := range out {
+		q := make(url.Values, len(out[i].Query))
+		for k, v := range out[i].Query {
+			q[k] = slices.Clone(v)
+		}
+		out[i].Query = q
+	}
+	return out
 }
 
 // Stats returns a copy of the counters.
