@@ -1,0 +1,199 @@
+package ecs
+
+import (
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/compliance-connect/compliance-connect/processors/internal/activity"
+	"github.com/compliance-connect/compliance-connect/processors/internal/jsonobj"
+)
+
+// Options configure a Mapper.
+type Options struct {
+	// KeepRaw adds the received activity as a JSON string in event.original.
+	KeepRaw bool
+	// Redaction is applied before mapping (and to event.original).
+	Redaction activity.Redaction
+	// UnknownType, if set, is called with each activity type no rule
+	// matches (mapped with the default categorization).
+	UnknownType func(activityType string)
+}
+
+// Mapper maps Compliance API activities to ECS documents. It is safe for
+// concurrent use.
+type Mapper struct {
+	opts     Options
+	builders sync.Pool // of *jsonobj.Builder
+}
+
+// NewMapper checks the options and returns a Mapper.
+func NewMapper(opts Options) (*Mapper, error) {
+	if err := opts.Redaction.Validate(); err != nil {
+		return nil, err
+	}
+	m := &Mapper{opts: opts}
+	m.builders.New = func() any { return jsonobj.NewBuilder() }
+	return m, nil
+}
+
+// Map turns one activity (a JSON object) into one ECS document (a JSON
+// object without null or empty values). It fails when in is not a JSON
+// object or lacks a string type or an RFC 3339 created_at.
+func (m *Mapper) Map(in []byte) ([]byte, error) {
+	a, err := activity.Decode(in)
+	if err != nil {
+		return nil, err
+	}
+	a.Redact(m.opts.Redaction)
+	cat, known := categorize(a.Type)
+	if !known && m.opts.UnknownType != nil {
+		m.opts.UnknownType(a.Type)
+	}
+
+	b := m.builders.Get().(*jsonobj.Builder)
+	defer func() {
+		b.Reset()
+		m.builders.Put(b)
+	}()
+	doc := b.Root()
+	doc.String("@timestamp", a.Time.UTC().Format(time.RFC3339Nano))
+	doc.Object("ecs").String("version", ecsVersion)
+	event := doc.Object("event")
+	event.String("id", a.ID)
+	event.String("action", a.Type)
+	event.String("kind", "event")
+	event.Strings("category", cat.category)
+	event.Strings("type", cat.types)
+	if m.opts.KeepRaw {
+		event.String("original", string(a.AppendRaw(nil)))
+	}
+	doc.Object("organization").String("id", a.OrganizationID)
+
+	// The actor: user.id for user_actor; user.email for user_actor and
+	// anthropic_actor, or the unauthenticated address; the rest stays
+	// under anthropic.audit.actor.
+	f := a.Actor.Fields
+	user := doc.Object("user")
+	var userID, userEmail string
+	switch a.Actor.Type {
+	case activity.UserActor:
+		userID, _ = f.Take("user_id")
+		userEmail, _ = f.Take("email_address")
+	case activity.AnthropicActor:
+		userEmail, _ = f.Take("email_address")
+	}
+	if userEmail == "" {
+		userEmail, _ = f.Take("unauthenticated_email_address")
+	}
+	user.String("id", userID)
+	user.String("email", userEmail)
+	targetID, targetEmail := a.TakeTargetUser()
+	target := user.Object("target")
+	target.String("id", targetID)
+	target.String("email", targetEmail)
+	sourceIP, _ := f.Take("ip_address")
+	doc.Object("source").String("ip", sourceIP)
+	userAgent, _ := f.Take("user_agent")
+	doc.Object("user_agent").String("original", userAgent)
+
+	// HTTP request of compliance_api_accessed (mapped for any type carrying it).
+	http := doc.Object("http")
+	method, _ := a.Fields.Take("request_method")
+	http.Object("request").String("method", method)
+	requestID, _ := a.Fields.Take("request_id")
+	http.Object("request").String("id", requestID)
+	if code, ok := a.Fields.TakeInt("status_code"); ok {
+		http.Object("response").Int("status_code", code)
+		if a.Type == "compliance_api_accessed" {
+			cat.outcome = outcomeForHTTP(code)
+		}
+	}
+	rawURL, _ := a.Fields.Take("url")
+	domain := writeURL(doc.Object("url"), rawURL)
+	if a.Type == "org_join_proposal_decided" {
+		if approved, ok := a.Fields.Bool("approved"); ok {
+			cat.outcome = outcomeFailure
+			if approved {
+				cat.outcome = outcomeSuccess
+			}
+		}
+	}
+	event.String("outcome", cat.outcome)
+
+	related := doc.Object("related")
+	related.Strings("ip", dedupe(sourceIP))
+	users := []string{userEmail, userID, targetEmail, targetID}
+	if kind, _ := a.Fields.String(activity.KeyPrincipalType); kind == "user" {
+		principal, _ := a.Fields.String(activity.KeyPrincipalID)
+		users = append(users, principal)
+	}
+	users = append(users, a.Fields.Strings("member_ids")...)
+	users = append(users, a.Fields.Strings("alert_emails")...)
+	related.Strings("user", dedupe(users...))
+	related.Strings("hosts", dedupe(domain))
+
+	audit := doc.Object("anthropic").Object("audit")
+	audit.String("organization_uuid", a.OrganizationUUID)
+	a.Fields.Unused(audit.Raw)
+	if f != nil {
+		f.Unused(audit.Object("actor").Raw)
+	}
+	return doc.AppendJSON(make([]byte, 0, 2*len(in)+256), jsonobj.Options{StripNested: true}), nil
+}
+
+// writeURL sets url.original and, when it parses, its parts; it returns the
+// domain.
+func writeURL(o jsonobj.Object, raw string) string {
+	o.String("original", raw)
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	o.String("scheme", u.Scheme)
+	o.String("domain", u.Hostname())
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err == nil {
+			o.Int("port", int64(n))
+		}
+	}
+	o.String("path", u.Path)
+	o.String("query", u.RawQuery)
+	return u.Hostname()
+}
+
+// outcomeForHTTP: 2xx success, 4xx failure, anything else unknown.
+func outcomeForHTTP(code int64) string {
+	switch {
+	case code >= 200 && code < 300:
+		return outcomeSuccess
+	case code >= 400 && code < 500:
+		return outcomeFailure
+	}
+	return outcomeUnknown
+}
+
+// dedupe drops empty and repeated values, keeping the first occurrence.
+func dedupe(values ...string) []string {
+	out := values[:0:0]
+	for _, v := range values {
+		if v == "" {
+			continue
+		}
+		seen := false
+		for _, o := range out {
+			if o == v {
+				seen = true
+				break
+			}
+		}
+		if !seen {
+			out = append(out, v)
+		}
+	}
+	return out
+}

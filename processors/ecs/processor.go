@@ -1,0 +1,87 @@
+// Package ecs maps Anthropic Compliance API activities to Elastic Common
+// Schema (ECS 9) documents shaped like Elastic's own anthropic integration,
+// and registers the anthropic_compliance_ecs Benthos processor. The
+// categorization table is table.go; the mapping is mapper.go (usable without
+// Benthos through Mapper). Beta.
+package ecs
+
+import (
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/compliance-connect/compliance-connect/processors/internal/normalize"
+)
+
+// ProcessorName is the registered name of the processor.
+const ProcessorName = "anthropic_compliance_ecs"
+
+// unknownTypeMetric counts activities of types no rule matches.
+const unknownTypeMetric = "anthropic_compliance_ecs_unknown_type"
+
+func processorSpec() *service.ConfigSpec {
+	return service.NewConfigSpec().
+		Beta().
+		Categories("Parsing", "Mapping").
+		Version("0.1.0").
+		Summary("Maps an Anthropic Compliance API activity to an Elastic Common Schema (ECS 9) document.").
+		Description(`
+Reads each message as one activity of the Compliance API Activity Feed (as emitted by the
+` + "`anthropic_compliance`" + ` input) and replaces it with an ECS document shaped like the one Elastic's
+` + "`anthropic`" + ` integration produces. Metadata is kept.
+
+== Fields
+
+- ` + "`@timestamp`" + ` (UTC) from ` + "`created_at`" + `; ` + "`event.id`" + `, ` + "`event.action`" + ` from ` + "`id`" + `, ` + "`type`" + `;
+  ` + "`event.kind: event`" + `; ` + "`ecs.version`" + `; ` + "`organization.id`" + `.
+- ` + "`event.category`" + `, ` + "`event.type`" + `, ` + "`event.outcome`" + ` from an exact table of activity types, then type
+  prefixes, then the suffixes ` + "`_failed`" + `, ` + "`_deleted`" + `, ` + "`_created`" + `, ` + "`_updated`" + `; a type none of them matches
+  gets no category, type ` + "`info`" + `, outcome ` + "`unknown`" + `, is counted in the metric ` + "`" + unknownTypeMetric + "`" + `
+  and logged once at debug level. ` + "`compliance_api_accessed`" + `: outcome from ` + "`status_code`" + ` (2xx success,
+  4xx failure, else unknown); ` + "`org_join_proposal_decided`" + `: from ` + "`approved`" + `.
+- ` + "`user.id`" + ` (user_actor) and ` + "`user.email`" + ` (user_actor, anthropic_actor, or the unauthenticated address);
+  ` + "`user.target.email`" + ` / ` + "`.id`" + ` from the first of ` + "`invited_email`, `deleted_user_email`, `user_email`, `invitee_email`" + `
+  / ` + "`user_id`, `deleted_user_id`, `requester_user_id`, `principal_id`" + ` (if ` + "`principal_type`" + ` is user), ` + "`target_id`" + `
+  (if ` + "`target_type`" + ` is user); ` + "`source.ip`" + `, ` + "`user_agent.original`" + ` from the actor.
+- ` + "`http.request.method`, `http.request.id`, `http.response.status_code`, `url.*`" + ` from the request fields.
+- ` + "`related.ip`, `related.user`, `related.hosts`" + ` (deduplicated).
+- Everything else, the rest of the actor included, under ` + "`anthropic.audit`" + `.
+
+Null and empty values are removed at every depth, as Elastic's pipeline does. No GeoIP or user-agent
+parsing is done; an Elasticsearch ingest pipeline can add them.
+
+== Errors
+
+A message that is not a JSON object, or has no string ` + "`type`" + ` or no RFC 3339 ` + "`created_at`" + `, is passed on
+unchanged and flagged with an error (handle it with ` + "`catch`" + ` or ` + "`reject_errored`" + `).`).
+		Fields(normalize.ConfigFields("event.original")...).
+		LintRule(normalize.LintRule).
+		Example("Activity Feed to ECS", "Collects the feed and normalizes each activity, keeping the original and hashing emails.", `
+input:
+  anthropic_compliance:
+    api_key: ${ANTHROPIC_COMPLIANCE_API_KEY}
+    endpoints:
+      - name: activities
+        schedule: "*/5 * * * *"
+pipeline:
+  processors:
+    - anthropic_compliance_ecs:
+        keep_raw: true
+        redact: [ request_body, emails ]
+        redact_mode: hash
+        hash_key: ${EMAIL_HASH_KEY}
+`)
+}
+
+func init() {
+	service.MustRegisterProcessor(ProcessorName, processorSpec(), func(conf *service.ParsedConfig, mgr *service.Resources) (service.Processor, error) {
+		c, err := normalize.ParseConfig(conf)
+		if err != nil {
+			return nil, err
+		}
+		unknown := normalize.NewUnknownTypes(mgr, unknownTypeMetric, "the default categorization")
+		m, err := NewMapper(Options{KeepRaw: c.KeepRaw, Redaction: c.Redaction, UnknownType: unknown.Record})
+		if err != nil {
+			return nil, err
+		}
+		return normalize.NewProcessor(ProcessorName, m), nil
+	})
+}

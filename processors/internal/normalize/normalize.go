@@ -1,0 +1,217 @@
+// Package normalize is the Benthos glue shared by the anthropic_compliance_ocsf
+// and anthropic_compliance_ecs processors: their common config fields
+// (keep_raw, redact, redact_mode, hash_key), the processor that maps one
+// message with a Mapper, and the unknown-type metric. The mappings themselves
+// live in processors/ocsf and processors/ecs.
+package normalize
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/compliance-connect/compliance-connect/processors/internal/activity"
+)
+
+// Config field names shared by both processors.
+const (
+	FieldKeepRaw    = "keep_raw"
+	FieldRedact     = "redact"
+	FieldRedactMode = "redact_mode"
+	FieldHashKey    = "hash_key"
+)
+
+// Values of the redact list and of redact_mode.
+const (
+	RedactRequestBody = "request_body"
+	RedactEmails      = "emails"
+	RedactIPs         = "ips"
+	ModeDrop          = "drop"
+	ModeHash          = "hash"
+)
+
+// Config is what both processors parse from the shared fields.
+type Config struct {
+	KeepRaw   bool
+	Redaction activity.Redaction
+}
+
+// ConfigFields returns the shared config fields. rawField names where the
+// raw event goes (raw_data for OCSF, event.original for ECS).
+func ConfigFields(rawField string) []*service.ConfigField {
+	return []*service.ConfigField{
+		service.NewBoolField(FieldKeepRaw).
+			Description("Keep the activity as received, as a JSON string in `" + rawField + "`. When a `redact` " +
+				"token matched something, the copy is re-encoded from the redacted activity (keys sorted), so " +
+				"redaction also covers it. `false` leaves the field out.").
+			Default(false),
+		service.NewStringListField(FieldRedact).
+			Description("Sensitive members to remove (or hash, see `" + FieldRedactMode + "`) before mapping, so they " +
+				"appear nowhere in the output. Tokens:\n\n" +
+				"- `request_body`: the top-level `request_body` of `compliance_api_accessed`.\n" +
+				"- `emails`: every member, at any depth and in the actor, named `email`, `emails`, `email_address`, " +
+				"`email_addresses` or ending in `_email`, `_emails`, `_email_address`, `_email_addresses` " +
+				"(e.g. `actor.email_address`, `actor.unauthenticated_email_address`, `invited_email`, `alert_emails`).\n" +
+				"- `ips`: every member, at any depth and in the actor, named `ip`, `ips`, `ip_address`, " +
+				"`ip_addresses` or ending in `_ip`, `_ips`, `_ip_address`, `_ip_addresses` (e.g. `actor.ip_address`).\n\n" +
+				"Addresses inside free text (a URL, a request body kept as a string) are not found. Empty: nothing is redacted.").
+			Examples([]string{RedactRequestBody}, []string{RedactRequestBody, RedactEmails, RedactIPs}).
+			LintRule(`root = this.filter(t -> !["request_body", "emails", "ips"].contains(t)).map_each(t -> "redact: unknown token %q, expected request_body, emails or ips".format(t))`).
+			Default([]string{}),
+		service.NewStringAnnotatedEnumField(FieldRedactMode, map[string]string{
+			ModeDrop: "Remove the member.",
+			ModeHash: "Replace the value by `hmac-sha256:` and the hex HMAC-SHA256 of it under `" + FieldHashKey + "` " +
+				"(emails lower-cased, IPs in canonical form first; a list of strings is hashed element by element). " +
+				"Hashed values stay with the unmapped/vendor fields and never fill a typed email or IP field. " +
+				"IPv4 addresses are too few to hide behind an unkeyed hash, hence the key.",
+		}).
+			Description("What redaction does to a selected member.").
+			Default(ModeDrop),
+		service.NewStringField(FieldHashKey).
+			Description("HMAC key for `" + FieldRedactMode + ": hash`; required then, ignored otherwise. Keep it " +
+				"stable to correlate hashed values across events, and secret.").
+			Secret().
+			Default(""),
+	}
+}
+
+// LintRule is the cross-field rule both specs carry.
+const LintRule = `root = if this.redact_mode.or("drop") == "hash" && this.redact.or([]).length() > 0 && this.hash_key.or("") == "" { ["hash_key: required when redact_mode is hash"] }`
+
+// ParseConfig reads the shared fields and re-checks what the lint rules
+// check, with the same wording, because lints can be disabled.
+func ParseConfig(conf *service.ParsedConfig) (Config, error) {
+	var c Config
+	var err error
+	if c.KeepRaw, err = conf.FieldBool(FieldKeepRaw); err != nil {
+		return c, err
+	}
+	tokens, err := conf.FieldStringList(FieldRedact)
+	if err != nil {
+		return c, err
+	}
+	mode, err := conf.FieldString(FieldRedactMode)
+	if err != nil {
+		return c, err
+	}
+	key, err := conf.FieldString(FieldHashKey)
+	if err != nil {
+		return c, err
+	}
+	c.Redaction, err = NewRedaction(tokens, mode, key)
+	return c, err
+}
+
+// NewRedaction builds a Redaction from the config values.
+func NewRedaction(tokens []string, mode, key string) (activity.Redaction, error) {
+	var r activity.Redaction
+	for _, t := range tokens {
+		switch t {
+		case RedactRequestBody:
+			r.RequestBody = true
+		case RedactEmails:
+			r.Emails = true
+		case RedactIPs:
+			r.IPs = true
+		default:
+			return r, fmt.Errorf("redact: unknown token %q, expected request_body, emails or ips", t)
+		}
+	}
+	switch mode {
+	case ModeDrop, "":
+	case ModeHash:
+		r.Hash = true
+		r.Key = []byte(key)
+	default:
+		return r, fmt.Errorf("redact_mode: unknown value %q, expected drop or hash", mode)
+	}
+	if err := r.Validate(); errors.Is(err, activity.ErrNoHashKey) {
+		return r, errors.New("hash_key: required when redact_mode is hash")
+	}
+	return r, nil
+}
+
+//------------------------------------------------------------------------------
+
+// Mapper turns one activity's JSON into one normalized JSON object. It must
+// be safe for concurrent use.
+type Mapper interface {
+	Map(in []byte) ([]byte, error)
+}
+
+// NewProcessor returns a processor that replaces each message's content by
+// m's result, keeping its metadata. A mapping error is returned for the
+// message, which Benthos then passes on unchanged and flagged with the error.
+func NewProcessor(name string, m Mapper) service.Processor {
+	return &processor{name: name, mapper: m}
+}
+
+type processor struct {
+	name   string
+	mapper Mapper
+}
+
+func (p *processor) Process(_ context.Context, msg *service.Message) (service.MessageBatch, error) {
+	in, err := msg.AsBytes()
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading message: %w", p.name, err)
+	}
+	out, err := p.mapper.Map(in)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p.name, err)
+	}
+	res := msg.Copy()
+	res.SetBytes(out)
+	return service.MessageBatch{res}, nil
+}
+
+func (*processor) Close(context.Context) error { return nil }
+
+//------------------------------------------------------------------------------
+
+// maxLoggedTypes bounds the set of unknown types remembered for logging.
+const maxLoggedTypes = 1024
+
+// UnknownTypes counts activities whose type no rule matched, in a counter
+// without labels (types are unbounded), and logs each new type once at debug
+// level. It is safe for concurrent use.
+type UnknownTypes struct {
+	counter *service.MetricCounter
+	log     *service.Logger
+	what    string
+
+	mu   sync.Mutex
+	seen map[string]struct{}
+}
+
+// NewUnknownTypes creates the counter metricName on mgr's metrics; what
+// names the fallback in the log line.
+func NewUnknownTypes(mgr *service.Resources, metricName, what string) *UnknownTypes {
+	return &UnknownTypes{
+		counter: mgr.Metrics().NewCounter(metricName),
+		log:     mgr.Logger(),
+		what:    what,
+		seen:    map[string]struct{}{},
+	}
+}
+
+// Record counts one activity of an unknown type.
+func (u *UnknownTypes) Record(activityType string) {
+	u.counter.Incr(1)
+	u.mu.Lock()
+	_, dup := u.seen[activityType]
+	fresh := !dup && len(u.seen) < maxLoggedTypes
+	if fresh {
+		u.seen[activityType] = struct{}{}
+	}
+	u.mu.Unlock()
+	if fresh && u.log != nil {
+		if len(activityType) > 120 {
+			activityType = activityType[:120] + "..."
+		}
+		u.log.Debugf("Activity type %q has no mapping rule; using %s", activityType, u.what)
+	}
+}

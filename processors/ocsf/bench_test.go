@@ -1,0 +1,46 @@
+package ocsf_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+
+	"github.com/compliance-connect/compliance-connect/processors/internal/goldentest"
+)
+
+// BenchmarkOCSF maps the golden activities, compacted as the API sends them,
+// round-robin and reports events/s; run with -cpu 1 for a per-core figure.
+func BenchmarkOCSF(b *testing.B) {
+	inputs := compactInputs(b)
+	m := goldenMapper(b)
+	benchmarkMapper(b, inputs, m.Map)
+}
+
+func benchmarkMapper(b *testing.B, inputs [][]byte, mapFn func([]byte) ([]byte, error)) {
+	var bytesIn int64
+	for _, in := range inputs {
+		bytesIn += int64(len(in))
+	}
+	b.SetBytes(bytesIn / int64(len(inputs)))
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		if _, err := mapFn(inputs[n%len(inputs)]); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+}
+
+func compactInputs(b *testing.B) [][]byte {
+	var inputs [][]byte
+	for _, c := range goldentest.Load(b, goldenDir) {
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, c.Input); err != nil {
+			b.Fatal(err)
+		}
+		inputs = append(inputs, buf.Bytes())
+	}
+	return inputs
+}

@@ -1,0 +1,350 @@
+package ocsf
+
+import (
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/compliance-connect/compliance-connect/processors/internal/activity"
+	"github.com/compliance-connect/compliance-connect/processors/internal/jsonobj"
+)
+
+// Options configure a Mapper.
+type Options struct {
+	// KeepRaw adds the received activity as a JSON string in raw_data.
+	KeepRaw bool
+	// Redaction is applied before mapping (and to raw_data).
+	Redaction activity.Redaction
+	// Now gives metadata.logged_time; nil means time.Now.
+	Now func() time.Time
+	// UnknownType, if set, is called with each activity type no rule
+	// matches (mapped to API Activity, activity_id 99).
+	UnknownType func(activityType string)
+}
+
+// Mapper maps Compliance API activities to OCSF 1.6.0 events. It is safe
+// for concurrent use.
+type Mapper struct {
+	opts     Options
+	builders sync.Pool // of *jsonobj.Builder
+}
+
+// NewMapper checks the options and returns a Mapper.
+func NewMapper(opts Options) (*Mapper, error) {
+	if err := opts.Redaction.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	m := &Mapper{opts: opts}
+	m.builders.New = func() any { return jsonobj.NewBuilder() }
+	return m, nil
+}
+
+// Map turns one activity (a JSON object) into one OCSF event (a JSON object).
+// It fails when in is not a JSON object or lacks a string type or an RFC 3339
+// created_at.
+func (m *Mapper) Map(in []byte) ([]byte, error) {
+	a, err := activity.Decode(in)
+	if err != nil {
+		return nil, err
+	}
+	a.Redact(m.opts.Redaction)
+	r, known := lookup(a.Type)
+	if !known && m.opts.UnknownType != nil {
+		m.opts.UnknownType(a.Type)
+	}
+	c := classes[r.class]
+
+	act := r.activity
+	status := statusFor(a.Type)
+	method, _ := a.Fields.String("request_method")
+	switch act {
+	case 0:
+		act = c.activityFor(a.Type)
+	case activityFromMethod:
+		act = activityForMethod(method)
+	}
+	if r.class == classUserAccess && principalKind(a) == "group" {
+		// Privileges granted to a group: Group Management has Assign and
+		// Revoke Privileges with the same activity_ids.
+		r.class, c = classGroupManagement, classes[classGroupManagement]
+	}
+	var code int64
+	var hasCode bool
+	if r.class == classAPIActivity {
+		code, hasCode = a.Fields.TakeInt("status_code")
+	}
+	if a.Type == "compliance_api_accessed" {
+		status = statusForHTTP(code, hasCode)
+	}
+
+	b := m.builders.Get().(*jsonobj.Builder)
+	defer func() {
+		b.Reset()
+		m.builders.Put(b)
+	}()
+	ev := b.Root()
+	activityName := c.activities[act]
+	ev.Int("activity_id", int64(act))
+	ev.String("activity_name", activityName)
+	ev.Int("category_uid", int64(c.category))
+	ev.String("category_name", c.categoryName)
+	ev.Int("class_uid", int64(r.class))
+	ev.String("class_name", c.name)
+	ev.Int("type_uid", int64(r.class*100+act))
+	ev.String("type_name", c.name+": "+activityName)
+	ev.Int("severity_id", severityInformational)
+	ev.String("severity", severityInformationalName)
+	ev.Int("status_id", int64(status))
+	ev.String("status", statusNames[status])
+	ev.Int("time", a.Time.UnixMilli())
+	_, offset := a.Time.Zone()
+	ev.Int("timezone_offset", int64(offset/60))
+
+	md := ev.Object("metadata")
+	md.String("uid", a.ID)
+	md.String("event_code", a.Type)
+	md.String("original_time", a.CreatedAt)
+	md.Int("logged_time", m.opts.Now().UnixMilli())
+	md.String("tenant_uid", a.OrganizationUUID)
+	md.String("version", schemaVersion)
+	product := md.Object("product")
+	product.String("vendor_name", vendorName)
+	product.String("name", productName)
+
+	actorUser, ip := mapActor(ev, a)
+	if ip == "" && r.class == classAPIActivity {
+		// API Activity requires src_endpoint; without an IP (anthropic,
+		// SCIM and system actors) name the kind of actor it came from.
+		origin := actorUser.typeName
+		if origin == "" {
+			origin = "Unknown"
+		}
+		ev.Object("src_endpoint").String("name", origin)
+	}
+
+	switch r.class {
+	case classAuthentication:
+		mapAuthentication(ev, a, actorUser)
+	case classAccountChange:
+		mapAccountChange(ev, a, r, actorUser)
+	case classUserAccess:
+		mapUserAccess(ev, a)
+	case classGroupManagement:
+		mapGroupManagement(ev, a)
+	case classWebResources:
+		ev.Objects("web_resources", objectOf(ev, a, r.object))
+	case classAPIActivity:
+		mapAPIActivity(ev, a, r, method, code, hasCode)
+	}
+
+	if m.opts.KeepRaw {
+		ev.String("raw_data", string(a.AppendRaw(nil)))
+	}
+	unmapped := ev.Object("unmapped")
+	unmapped.String("organization_id", a.OrganizationID)
+	a.Fields.Unused(unmapped.Raw)
+	if a.Actor.Fields != nil {
+		a.Actor.Fields.Unused(unmapped.Object("actor").Raw)
+	}
+	return ev.AppendJSON(make([]byte, 0, 2*len(in)+512), jsonobj.Options{}), nil
+}
+
+// mapAuthentication fills class 3002: the subject is the actor's user.
+func mapAuthentication(ev jsonobj.Object, a *activity.Activity, actorUser user) {
+	actorUser.write(ev.Object("user"))
+	protocolID, protocol := 0, "Unknown"
+	for _, p := range authProtocols {
+		if strings.HasPrefix(a.Type, p.prefix) {
+			protocolID, protocol = p.id, p.name
+			break
+		}
+	}
+	ev.Int("auth_protocol_id", int64(protocolID))
+	ev.String("auth_protocol", protocol)
+	// mfa_method stays unmapped too: is_mfa keeps only whether MFA was used.
+	if mfa, ok := a.Fields.String("mfa_method"); ok && mfa != "" {
+		ev.Bool("is_mfa", mfa != "not_used")
+	}
+	if provider, ok := a.Fields.Take("provider"); ok {
+		ev.Object("actor").Object("idp").String("name", provider)
+	}
+	ev.Object("service").String("name", serviceName)
+}
+
+// mapAccountChange fills class 3001: the target user, else the key or
+// service account acted upon, else the actor's own account.
+func mapAccountChange(ev jsonobj.Object, a *activity.Activity, r rule, actorUser user) {
+	target := user{}
+	target.uid, target.email = a.TakeTargetUser()
+	if target.isZero() {
+		if id := takeFirst(a.Fields, r.object.idFields); id != "" {
+			target = user{uid: id, name: takeFirst(a.Fields, r.object.nameFields), typeID: userTypeOther, typeName: r.object.kind}
+		}
+	}
+	if target.isZero() {
+		target = actorUser
+	}
+	target.write(ev.Object("user"))
+}
+
+// privilegeFields name the role granted or revoked; the first present wins.
+var privilegeFields = []string{"role", "current_role", "role_name", "role_id"}
+
+// mapUserAccess fills class 3005: the user, the role as privilege, and the
+// resource the role applies to.
+func mapUserAccess(ev jsonobj.Object, a *activity.Activity) {
+	target := user{}
+	target.uid, target.email = a.TakeTargetUser()
+	if target.isZero() {
+		// A principal that is not a user (e.g. a group): keep its id and kind.
+		for _, pair := range [][2]string{{activity.KeyPrincipalID, activity.KeyPrincipalType}, {activity.KeyTargetID, activity.KeyTargetType}} {
+			if id, ok := a.Fields.Take(pair[0]); ok {
+				kind, _ := a.Fields.Take(pair[1])
+				target = user{uid: id, typeID: userTypeOther, typeName: kind}
+				break
+			}
+		}
+	}
+	target.write(ev.Object("user"))
+	if p := takeFirst(a.Fields, privilegeFields); p != "" {
+		ev.Strings("privileges", []string{p})
+	}
+	res := ev.NewObject()
+	res.String("uid", take(a.Fields, "resource_id"))
+	res.String("type", take(a.Fields, "resource_type"))
+	ev.Objects("resources", res)
+}
+
+// principalKind is the principal_type, else the target_type, of an activity.
+func principalKind(a *activity.Activity) string {
+	if k, ok := a.Fields.String(activity.KeyPrincipalType); ok {
+		return k
+	}
+	k, _ := a.Fields.String(activity.KeyTargetType)
+	return k
+}
+
+// mapGroupManagement fills class 3006: the group (group_id, or a group
+// principal), the role as privilege with its resource, and, when exactly one
+// member is named, that user. member_ids always stays unmapped as well.
+func mapGroupManagement(ev jsonobj.Object, a *activity.Activity) {
+	g := ev.Object("group")
+	id := take(a.Fields, "group_id")
+	if id == "" && principalKind(a) == "group" {
+		// principal_type / target_type stay unmapped.
+		if id = take(a.Fields, activity.KeyPrincipalID); id == "" {
+			id = take(a.Fields, activity.KeyTargetID)
+		}
+	}
+	g.String("uid", id)
+	g.String("name", take(a.Fields, "group_name"))
+	if p := takeFirst(a.Fields, privilegeFields); p != "" {
+		ev.Strings("privileges", []string{p})
+		res := ev.Object("resource")
+		res.String("uid", take(a.Fields, "resource_id"))
+		res.String("type", take(a.Fields, "resource_type"))
+	}
+	if members := a.Fields.Strings("member_ids"); len(members) == 1 {
+		ev.Object("user").String("uid", members[0])
+		return
+	}
+	target := user{}
+	target.uid, target.email = a.TakeTargetUser()
+	target.write(ev.Object("user"))
+}
+
+// mapAPIActivity fills class 6003; compliance_api_accessed also gets the
+// HTTP request and response.
+func mapAPIActivity(ev jsonobj.Object, a *activity.Activity, r rule, method string, code int64, hasCode bool) {
+	api := ev.Object("api")
+	operation := a.Type
+	if a.Type == "compliance_api_accessed" {
+		a.Fields.MarkUsed("request_method")
+		rawURL, _ := a.Fields.Take("url")
+		req := ev.Object("http_request")
+		req.String("http_method", method)
+		writeURL(req.Object("url"), rawURL)
+		if method != "" {
+			operation = method
+			if u, err := url.Parse(rawURL); err == nil && u.Path != "" {
+				operation = method + " " + u.Path
+			}
+		}
+		api.String("operation", operation)
+		api.Object("service").String("name", productName)
+	} else {
+		api.String("operation", operation)
+	}
+	api.Object("request").String("uid", take(a.Fields, "request_id"))
+	if hasCode {
+		ev.Object("http_response").Int("code", code)
+	}
+	if len(r.object.idFields) > 0 {
+		ev.Objects("resources", objectOf(ev, a, r.object))
+	}
+}
+
+// objectOf builds a web resource or resource from the rule's object.
+func objectOf(ev jsonobj.Object, a *activity.Activity, obj object) jsonobj.Object {
+	o := ev.NewObject()
+	o.String("uid", takeFirst(a.Fields, obj.idFields))
+	o.String("name", takeFirst(a.Fields, obj.nameFields))
+	o.String("type", obj.kind)
+	return o
+}
+
+func writeURL(o jsonobj.Object, raw string) {
+	o.String("url_string", raw)
+	u, err := url.Parse(raw)
+	if err != nil || raw == "" {
+		return
+	}
+	o.String("scheme", u.Scheme)
+	o.String("hostname", u.Hostname())
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err == nil {
+			o.Int("port", int64(n))
+		}
+	}
+	o.String("path", u.Path)
+	o.String("query_string", u.RawQuery)
+}
+
+func activityForMethod(method string) int {
+	switch strings.ToUpper(method) {
+	case "POST":
+		return 1
+	case "GET", "HEAD", "OPTIONS":
+		return 2
+	case "PUT", "PATCH":
+		return 3
+	case "DELETE":
+		return 4
+	}
+	return activityOther
+}
+
+// statusForHTTP: 1xx/absent unknown, 2xx and 3xx success, 4xx and 5xx failure.
+func statusForHTTP(code int64, ok bool) int {
+	switch {
+	case !ok || code < 200:
+		return statusUnknown
+	case code < 400:
+		return statusSuccess
+	}
+	return statusFailure
+}
+
+func takeFirst(f activity.Fields, keys []string) string {
+	for _, k := range keys {
+		if v, ok := f.Take(k); ok && v != "" {
+			return v
+		}
+	}
+	return ""
+}
