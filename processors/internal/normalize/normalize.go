@@ -49,14 +49,14 @@ func ConfigFields(rawField string) []*service.ConfigField {
 				"redaction also covers it. `false` leaves the field out.").
 			Default(false),
 		service.NewStringListField(FieldRedact).
-			Description("Sensitive members to remove (or hash, see `" + FieldRedactMode + "`) before mapping, so they " +
-				"appear nowhere in the output. Tokens:\n\n" +
-				"- `request_body`: the top-level `request_body` of `compliance_api_accessed`.\n" +
-				"- `emails`: every member, at any depth and in the actor, named `email`, `emails`, `email_address`, " +
-				"`email_addresses` or ending in `_email`, `_emails`, `_email_address`, `_email_addresses` " +
-				"(e.g. `actor.email_address`, `actor.unauthenticated_email_address`, `invited_email`, `alert_emails`).\n" +
-				"- `ips`: every member, at any depth and in the actor, named `ip`, `ips`, `ip_address`, " +
-				"`ip_addresses` or ending in `_ip`, `_ips`, `_ip_address`, `_ip_addresses` (e.g. `actor.ip_address`).\n\n" +
+			Description("Sensitive members to remove (or hash, see `"+FieldRedactMode+"`) before mapping, so they "+
+				"appear nowhere in the output. Tokens:\n\n"+
+				"- `request_body`: the top-level `request_body` of `compliance_api_accessed`.\n"+
+				"- `emails`: every member, at any depth and in the actor, named `email`, `emails`, `email_address`, "+
+				"`email_addresses` or ending in `_email`, `_emails`, `_email_address`, `_email_addresses` "+
+				"(e.g. `actor.email_address`, `actor.unauthenticated_email_address`, `invited_email`, `alert_emails`).\n"+
+				"- `ips`: every member, at any depth and in the actor, named `ip`, `ips`, `ip_address`, "+
+				"`ip_addresses` or ending in `_ip`, `_ips`, `_ip_address`, `_ip_addresses` (e.g. `actor.ip_address`).\n\n"+
 				"Addresses inside free text (a URL, a request body kept as a string) are not found. Empty: nothing is redacted.").
 			Examples([]string{RedactRequestBody}, []string{RedactRequestBody, RedactEmails, RedactIPs}).
 			LintRule(`root = this.filter(t -> !["request_body", "emails", "ips"].contains(t)).map_each(t -> "redact: unknown token %q, expected request_body, emails or ips".format(t))`).
