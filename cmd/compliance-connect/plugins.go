@@ -7,5 +7,12 @@ import (
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure/extended"
 
 	// This project's plugins.
+	_ "github.com/compliance-connect/compliance-connect/caches/atomicfile"
+	_ "github.com/compliance-connect/compliance-connect/caches/redis"
+	_ "github.com/compliance-connect/compliance-connect/input/compliance"
 	_ "github.com/compliance-connect/compliance-connect/metrics/prometheus"
+	_ "github.com/compliance-connect/compliance-connect/outputs/awss3"
+	_ "github.com/compliance-connect/compliance-connect/outputs/elasticsearch"
+	_ "github.com/compliance-connect/compliance-connect/outputs/kafka"
+	_ "github.com/compliance-connect/compliance-connect/outputs/splunk"
 )

@@ -1,0 +1,168 @@
+package compliance
+
+import (
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/compliance-connect/compliance-connect/input/compliance/api"
+	"github.com/compliance-connect/compliance-connect/input/compliance/collector"
+)
+
+// inputMetrics are the input's own metrics. Benthos adds the component's
+// label and path labels to each.
+type inputMetrics struct {
+	requests        *service.MetricCounter // status_class
+	retries         *service.MetricCounter // reason
+	rateWaits       *service.MetricCounter // reason
+	rateWaitSeconds *service.MetricCounter // reason (float seconds)
+	rateRemaining   *service.MetricGauge
+	clockSkew       *service.MetricGauge
+
+	pages          *service.MetricCounter // endpoint
+	emitted        *service.MetricCounter // endpoint
+	deduplicated   *service.MetricCounter // endpoint
+	jobs           *service.MetricCounter // endpoint, outcome
+	jobDuration    *service.MetricTimer   // endpoint
+	lastSuccess    *service.MetricGauge   // endpoint (unix seconds)
+	slicesCommit   *service.MetricCounter // endpoint
+	writeErrors    *service.MetricCounter // endpoint
+	scannedTo      *service.MetricGauge   // endpoint (unix seconds)
+	lag            *service.MetricGauge   // endpoint (seconds, at the last commit)
+	openSlices     *service.MetricGauge   // endpoint
+	oldestUnacked  *service.MetricGauge   // endpoint (unix seconds of the oldest unacked batch, 0 if none)
+	lateCatch      *service.MetricTimer   // endpoint
+	lateCatchCount *service.MetricCounter // endpoint
+	skippedTicks   *service.MetricCounter // endpoint
+}
+
+func newInputMetrics(m *service.Metrics) *inputMetrics {
+	return &inputMetrics{
+		requests:        m.NewCounter("compliance_requests", "status_class"),
+		retries:         m.NewCounter("compliance_retries", "reason"),
+		rateWaits:       m.NewCounter("compliance_rate_limit_waits", "reason"),
+		rateWaitSeconds: m.NewCounter("compliance_rate_limit_wait_seconds", "reason"),
+		rateRemaining:   m.NewGauge("compliance_ratelimit_remaining"),
+		clockSkew:       m.NewGauge("compliance_clock_skew_seconds"),
+
+		pages:          m.NewCounter("compliance_pages", "endpoint"),
+		emitted:        m.NewCounter("compliance_activities_emitted", "endpoint"),
+		deduplicated:   m.NewCounter("compliance_activities_deduplicated", "endpoint"),
+		jobs:           m.NewCounter("compliance_jobs", "endpoint", "outcome"),
+		jobDuration:    m.NewTimer("compliance_job_duration", "endpoint"),
+		lastSuccess:    m.NewGauge("compliance_last_success_timestamp", "endpoint"),
+		slicesCommit:   m.NewCounter("compliance_slices_committed", "endpoint"),
+		writeErrors:    m.NewCounter("compliance_checkpoint_write_errors", "endpoint"),
+		scannedTo:      m.NewGauge("compliance_checkpoint_scanned_to_timestamp", "endpoint"),
+		lag:            m.NewGauge("compliance_collection_lag_seconds", "endpoint"),
+		openSlices:     m.NewGauge("compliance_open_slices", "endpoint"),
+		oldestUnacked:  m.NewGauge("compliance_oldest_unacked_timestamp", "endpoint"),
+		lateCatch:      m.NewTimer("compliance_late_catch", "endpoint"),
+		lateCatchCount: m.NewCounter("compliance_late_catches", "endpoint"),
+		skippedTicks:   m.NewCounter("compliance_skipped_ticks", "endpoint"),
+	}
+}
+
+// apiHooks report requests, retries and rate-limit waits.
+func (in *input) apiHooks() api.Hooks {
+	m := in.metrics
+	return api.Hooks{
+		OnResponse: func(r api.ResponseInfo) {
+			class := "error"
+			if r.Status > 0 {
+				class = strconv.Itoa(r.Status/100) + "xx"
+			}
+			m.requests.Incr(1, class)
+			if r.RateLimit.Known {
+				m.rateRemaining.Set(int64(r.RateLimit.Remaining))
+			}
+			if r.Status == 401 || r.Status == 403 {
+				in.log.Errorf("the Compliance API refused the key (status %d, request-id %s): check that it is a Compliance Access Key or Admin API key with the read:compliance_activities scope", r.Status, r.RequestID)
+			}
+		},
+		OnRetry: func(r api.RetryInfo) {
+			m.retries.Incr(1, r.Reason)
+			if r.Capped {
+				in.log.Warnf("the API asked to retry after %q; waiting retries.max_retry_after (%v) instead", r.RetryAfter, r.Wait)
+			}
+			in.log.Debugf("retrying request (attempt %d, %s, request-id %s) in %v", r.Attempt, r.Reason, r.RequestID, r.Wait)
+		},
+		OnWait: func(w api.WaitInfo) {
+			m.rateWaits.Incr(1, w.Reason)
+			m.rateWaitSeconds.IncrFloat64(w.Wait.Seconds(), w.Reason)
+			in.log.Infof("pausing %v for the shared rate budget (%s: %d of %d requests left until %s)", w.Wait.Truncate(time.Millisecond), w.Reason, w.Remaining, w.Limit, w.Reset.UTC().Format(time.RFC3339))
+		},
+	}
+}
+
+// collectorHooks report jobs, pages and commits of one endpoint, and log the
+// job report and the progress of long jobs.
+func (in *input) collectorHooks(endpoint string, log *service.Logger) collector.Hooks {
+	m := in.metrics
+	now := in.opts.now
+	var mu sync.Mutex // the hooks of one endpoint run on its job goroutine; this guards lastProgress against surprises
+	var lastProgress time.Time
+	return collector.Hooks{
+		OnPage: func(p collector.PageInfo) {
+			m.pages.Incr(1, endpoint)
+			m.deduplicated.Incr(int64(p.Duplicates), endpoint)
+			mu.Lock()
+			defer mu.Unlock()
+			if t := now(); t.Sub(lastProgress) >= 10*time.Second {
+				lastProgress = t
+				log.Infof("job %s: %d activities so far, at slice %s page %d (%.0f%% of the window)", p.JobID, p.EmittedSoFar, p.Slice, p.Page, 100*p.Progress)
+			}
+		},
+		OnCommit: func(c collector.CommitInfo) {
+			if c.Err != nil {
+				m.writeErrors.Incr(1, endpoint)
+				log.Errorf("checkpoint write failed: %v", c.Err)
+				return
+			}
+			m.slicesCommit.Incr(int64(c.Slices), endpoint)
+			if t, err := time.Parse(time.RFC3339, c.ScannedTo); err == nil {
+				m.scannedTo.Set(t.Unix(), endpoint)
+				m.lag.Set(int64(now().Sub(t).Seconds()), endpoint)
+			}
+			log.Debugf("committed %d slices: scanned_to %s (rev %d, %d seen, %d pending)", c.Slices, c.ScannedTo, c.Rev, c.Seen, c.Pending)
+		},
+		OnJobEnd: func(r collector.Report) {
+			m.jobs.Incr(1, endpoint, r.Outcome)
+			m.jobDuration.Timing(r.Duration().Nanoseconds(), endpoint)
+			if r.Outcome == collector.OutcomeSuccess || r.Outcome == collector.OutcomeEmpty {
+				m.lastSuccess.Set(r.End.Unix(), endpoint)
+			}
+			l := log.With(
+				"job_id", r.JobID, "window_from", r.From, "window_to", r.To, "slices", r.Slices,
+				"slices_committed", r.SlicesCommitted, "pages", r.Pages, "activities_emitted", r.Emitted,
+				"activities_deduplicated", r.Duplicates, "late_catches", r.LateCatches,
+				"first_activity_id", r.FirstID, "last_activity_id", r.LastID,
+				"final_request_id", r.FinalRequestID, "scanned_to", r.ScannedTo,
+				"duration", r.Duration().String(), "outcome", r.Outcome,
+			)
+			if r.OrderViolations > 0 {
+				l = l.With("order_violations", r.OrderViolations)
+			}
+			if r.Error != "" {
+				l.With("error", r.Error).Error("job report")
+				return
+			}
+			l.Info("job report")
+		},
+		OnLateCatch: func(d time.Duration) {
+			m.lateCatchCount.Incr(1, endpoint)
+			m.lateCatch.Timing(d.Nanoseconds(), endpoint)
+		},
+		OnClockSkew: func(d time.Duration) { m.clockSkew.Set(int64(d.Seconds())) },
+		OnOpen: func(n int, oldest time.Time) {
+			m.openSlices.Set(int64(n), endpoint)
+			if oldest.IsZero() {
+				m.oldestUnacked.Set(0, endpoint)
+			} else {
+				m.oldestUnacked.Set(oldest.Unix(), endpoint)
+			}
+		},
+	}
+}

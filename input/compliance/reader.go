@@ -1,0 +1,437 @@
+package compliance
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/Jeffail/shutdown"
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/compliance-connect/compliance-connect/caches/atomicfile"
+	"github.com/compliance-connect/compliance-connect/input/compliance/api"
+	"github.com/compliance-connect/compliance-connect/input/compliance/checkpoint"
+	"github.com/compliance-connect/compliance-connect/input/compliance/collector"
+	"github.com/compliance-connect/compliance-connect/input/compliance/schedule"
+)
+
+// Option customises Register.
+type Option func(*options)
+
+type options struct {
+	now        func() time.Time
+	onceResult func(label string, err error)
+	cacheType  func(resource string) (typ string, known bool)
+}
+
+// WithClock replaces the wall clock the input reads (tests drive time with it).
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithOnceResult is told how each `schedule: once` endpoint ended (nil error:
+// its whole range was collected). The compliance-connect binary uses it to
+// exit non-zero after a failed backfill.
+func WithOnceResult(fn func(label string, err error)) Option {
+	return func(o *options) { o.onceResult = fn }
+}
+
+// WithCacheTypes tells the input the type of each cache resource, so that it
+// can refuse volatile ones (memory, lru, ttlru, noop). Benthos does not expose
+// resource types to plugins; the compliance-connect binary reads them from
+// the config. Without it the type cannot be checked and a warning is logged.
+func WithCacheTypes(fn func(resource string) (typ string, known bool)) Option {
+	return func(o *options) { o.cacheType = fn }
+}
+
+// volatileCaches forget what they hold (on restart, eviction or a default TTL).
+var volatileCaches = map[string]bool{"memory": true, "lru": true, "ttlru": true, "noop": true}
+
+func init() {
+	if err := registerLintMethod(); err != nil {
+		panic(err)
+	}
+	if err := Register(service.GlobalEnvironment()); err != nil {
+		panic(err)
+	}
+}
+
+// Register adds the anthropic_compliance input to env.
+func Register(env *service.Environment, opts ...Option) error {
+	o := options{now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return env.RegisterBatchInput(Name, inputSpec(), func(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchInput, error) {
+		in, err := newInput(conf, mgr, o)
+		if err != nil {
+			return nil, err
+		}
+		return service.AutoRetryNacksBatchedToggled(conf, in)
+	})
+}
+
+//------------------------------------------------------------------------------
+
+// input adapts collectors to Benthos. One runner goroutine per endpoint owns
+// its collector and calls RunJob on schedule; ReadBatch only receives from the
+// shared channel; AckFuncs only report back to the job.
+type input struct {
+	log     *service.Logger
+	mgr     *service.Resources
+	opts    options
+	cfg     *inputConfig
+	runners []*endpointRunner
+	out     chan collector.Batch
+	metrics *inputMetrics
+	shutSig *shutdown.Signaller
+	done    chan struct{} // closed when every runner has returned
+
+	mu      sync.Mutex
+	started bool
+	stash   *collector.Batch // a batch taken by Connect while unhealthy
+}
+
+type endpointRunner struct {
+	name   string
+	key    string
+	once   bool
+	cfg    endpointConfig
+	coll   *collector.Collector
+	runner schedule.Runner
+}
+
+func newInput(conf *service.ParsedConfig, mgr *service.Resources, o options) (*input, error) {
+	cfg, err := parseConfig(conf, o.now())
+	if err != nil {
+		return nil, err
+	}
+	in := &input{
+		log:     mgr.Logger(),
+		mgr:     mgr,
+		opts:    o,
+		cfg:     cfg,
+		out:     make(chan collector.Batch),
+		shutSig: shutdown.NewSignaller(),
+		done:    make(chan struct{}),
+	}
+	in.metrics = newInputMetrics(mgr.Metrics())
+	for _, w := range cfg.warnings {
+		in.log.Warn(w)
+	}
+	store, err := in.openStore()
+	if err != nil {
+		return nil, err
+	}
+	client, err := in.newClient()
+	if err != nil {
+		return nil, err
+	}
+	base := cfg.StateKey
+	if base == "" {
+		label := mgr.Label()
+		if label == "" {
+			label = "default"
+			in.log.Warn("the anthropic_compliance input has no label: its checkpoint key uses \"default\"; give every input a label so that each has its own checkpoint")
+		}
+		base = "anthropic_compliance/" + label
+	}
+	for _, ep := range cfg.Endpoints {
+		r, err := in.newRunner(ep, base, store, client)
+		if err != nil {
+			return nil, err
+		}
+		in.runners = append(in.runners, r)
+	}
+	return in, nil
+}
+
+func (in *input) openStore() (checkpoint.Store, error) {
+	cfg := in.cfg
+	if cfg.StateCache == "" {
+		s, err := atomicfile.Open(cfg.StatePath)
+		if err != nil {
+			return nil, fmt.Errorf("state.path: %w", err)
+		}
+		return dirStore{s}, nil
+	}
+	if !in.mgr.HasCache(cfg.StateCache) {
+		return nil, fmt.Errorf("state.cache: cache resource %q was not found; declare it under cache_resources", cfg.StateCache)
+	}
+	if in.opts.cacheType == nil {
+		in.log.Warnf("state.cache: cannot verify that cache resource %q is durable; memory, lru, ttlru and noop caches lose the checkpoint (a restart re-collects from `earliest`)", cfg.StateCache)
+	} else if typ, known := in.opts.cacheType(cfg.StateCache); known && volatileCaches[typ] {
+		if !cfg.AllowVolatile {
+			return nil, fmt.Errorf("state.cache: cache resource %q is a %s cache, which loses the checkpoint (on restart, eviction or expiry) and restarts collection from `earliest`; use a durable cache (atomic_file, redis) or set state.allow_volatile: true", cfg.StateCache, typ)
+		}
+		in.log.Warnf("state.cache: cache resource %q is a volatile %s cache (allowed by state.allow_volatile): the checkpoint is lost on restart", cfg.StateCache, typ)
+	}
+	return cacheStore{res: in.mgr, name: cfg.StateCache}, nil
+}
+
+func (in *input) newClient() (*api.Client, error) {
+	cc, err := in.cfg.API.clientConfig(in.mgr)
+	if err != nil {
+		return nil, err
+	}
+	cc.BaseURL = in.cfg.BaseURL
+	cc.APIKey = in.cfg.APIKey
+	cc.AnthropicVersion = in.cfg.AnthropicVersion
+	cc.UserAgent = "compliance-connect/" + in.mgr.EngineVersion()
+	cc.Now = in.opts.now
+	cc.Hooks = in.apiHooks()
+	client, err := api.New(cc)
+	if err != nil {
+		return nil, fmt.Errorf("base_url: %w", err)
+	}
+	return client, nil
+}
+
+func (in *input) newRunner(ep endpointConfig, base string, store checkpoint.Store, client *api.Client) (*endpointRunner, error) {
+	cfg := in.cfg
+	r := &endpointRunner{name: ep.Name, cfg: ep, once: ep.Settings.Schedule.Once()}
+	r.key = base
+	if cfg.StateKey == "" || len(cfg.Endpoints) > 1 {
+		r.key = base + "/" + ep.Name
+	}
+	if r.once {
+		sum := sha256.Sum256([]byte(ep.Raw.Earliest + ".." + ep.Raw.Latest + ".." + ep.Raw.Timezone))
+		r.key += "/once/" + hex.EncodeToString(sum[:6])
+	}
+	ccfg := collector.Config{
+		Endpoint:      ep.Name,
+		BaseURL:       cfg.BaseURL,
+		Filters:       ep.Raw.Filters,
+		PageSize:      ep.Raw.PageSize,
+		Settle:        cfg.Settle,
+		Overlap:       cfg.Overlap,
+		Slices:        cfg.Slices,
+		MaxOpenSlices: cfg.MaxOpenSlices,
+		Earliest:      ep.Settings.Earliest,
+		Latest:        ep.Settings.Latest,
+		Location:      ep.Settings.Location,
+		StateTracking: ep.Tracking,
+		Once:          r.once,
+		Adopt:         cfg.Adopt,
+		JobTimeout:    ep.Settings.JobTimeout,
+		DrainGrace:    cfg.DrainGrace,
+		BatchSize:     cfg.BatchSize,
+	}
+	log := in.log.With("endpoint", ep.Name)
+	deps := collector.Deps{
+		Lister: client,
+		State:  newStateFuncs(ep.Update, ep.Merge),
+		Clock:  clockFunc(in.opts.now),
+		Log:    logAdapter{log},
+		Hooks:  in.collectorHooks(ep.Name, log),
+		Out:    in.out,
+	}
+	if ep.Tracking {
+		deps.Keeper = checkpoint.NewKeeper(store, r.key)
+	}
+	coll, err := collector.New(ccfg, deps)
+	if err != nil {
+		return nil, fmt.Errorf("%s[%s]: %w", fieldEndpoints, ep.Name, err)
+	}
+	r.coll = coll
+	r.runner = schedule.Runner{
+		Spec:       ep.Settings.Schedule,
+		RunOnStart: ep.RunOnStart,
+		OnSkip: func(tick time.Time) {
+			log.Warnf("schedule tick %s skipped: the previous job is still running", tick.UTC().Format(time.RFC3339))
+			in.metrics.skippedTicks.Incr(1, ep.Name)
+		},
+	}
+	return r, nil
+}
+
+//------------------------------------------------------------------------------
+
+// Connect starts the runners on first call. Afterwards it reports health:
+// Benthos marks the input not ready (/ready answers 503) while it fails.
+func (in *input) Connect(ctx context.Context) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if !in.started {
+		in.started = true
+		go in.run()
+		return nil
+	}
+	if in.stash != nil {
+		return nil
+	}
+	if err := in.health(); err != nil {
+		// A job delivering right now (a retry after recovery) must not be
+		// blocked by the not-ready state: take its batch and reconnect.
+		select {
+		case b := <-in.out:
+			in.stash = &b
+			return nil
+		default:
+		}
+		return service.NewErrBackOff(err, 5*time.Second)
+	}
+	return nil
+}
+
+func (in *input) health() error {
+	var errs []error
+	for _, r := range in.runners {
+		if err := r.coll.Health(); err != nil {
+			errs = append(errs, fmt.Errorf("endpoint %s: %w", r.name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// run owns the runners; its exit is the only place that signals stopped.
+func (in *input) run() {
+	defer in.shutSig.TriggerHasStopped()
+	defer close(in.done)
+	softCtx, cancelSoft := in.shutSig.SoftStopCtx(context.Background())
+	defer cancelSoft()
+	hardCtx, cancelHard := in.shutSig.HardStopCtx(context.Background())
+	defer cancelHard()
+	var wg sync.WaitGroup
+	for _, r := range in.runners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			in.runEndpoint(softCtx, hardCtx, r)
+		}()
+	}
+	wg.Wait()
+}
+
+func (in *input) runEndpoint(softCtx, hardCtx context.Context, r *endpointRunner) {
+	err := r.runner.Run(softCtx, func(context.Context, time.Time) error {
+		_, err := r.coll.RunJob(hardCtx, in.shutSig.SoftStopChan())
+		return err
+	})
+	if !r.once {
+		return
+	}
+	if err != nil {
+		in.log.With("endpoint", r.name).Errorf("the `once` backfill failed: %v (it resumes from checkpoint %s when run again)", err, r.key)
+	} else {
+		in.log.With("endpoint", r.name).Infof("the `once` backfill is complete")
+	}
+	if in.opts.onceResult != nil {
+		in.opts.onceResult(in.mgr.Label(), err)
+	}
+}
+
+// ReadBatch hands out the next batch of activities.
+func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
+	in.mu.Lock()
+	if b := in.stash; b != nil {
+		in.stash = nil
+		in.mu.Unlock()
+		return in.toMessages(*b)
+	}
+	in.mu.Unlock()
+	healthCheck := time.NewTicker(time.Second)
+	defer healthCheck.Stop()
+	for {
+		select {
+		case b := <-in.out:
+			return in.toMessages(b)
+		case <-in.done:
+			return nil, nil, service.ErrEndOfInput
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		case <-healthCheck.C:
+			if err := in.health(); err != nil {
+				return nil, nil, service.ErrNotConnected
+			}
+		}
+	}
+}
+
+func (in *input) toMessages(b collector.Batch) (service.MessageBatch, service.AckFunc, error) {
+	batch := make(service.MessageBatch, len(b.Items))
+	var origin *collector.Origin
+	var page, state string
+	for i, it := range b.Items {
+		if it.Origin != origin {
+			origin = it.Origin
+			page = strconv.Itoa(origin.Page)
+			state = stateJSON(origin.State)
+		}
+		a := it.Activity
+		m := service.NewMessage(a.Raw)
+		m.MetaSetMut("activity_id", a.ID)
+		m.MetaSetMut("activity_type", a.Type)
+		m.MetaSetMut("activity_created_at", a.CreatedAt.UTC().Format(time.RFC3339Nano))
+		m.MetaSetMut("compliance_endpoint", origin.Endpoint)
+		m.MetaSetMut("compliance_job_id", origin.JobID)
+		m.MetaSetMut("compliance_slice_from", origin.SliceFrom)
+		m.MetaSetMut("compliance_slice_to", origin.SliceTo)
+		m.MetaSetMut("compliance_page", page)
+		m.MetaSetMut("compliance_request_id", origin.RequestID)
+		m.MetaSetMut("compliance_state", state)
+		batch[i] = m
+	}
+	in.metrics.emitted.Incr(int64(len(batch)), firstEndpoint(b))
+	return batch, func(_ context.Context, err error) error {
+		b.Ack(err)
+		return nil
+	}, nil
+}
+
+func firstEndpoint(b collector.Batch) string {
+	if len(b.Items) == 0 {
+		return ""
+	}
+	return b.Items[0].Origin.Endpoint
+}
+
+func stateJSON(s map[string]any) string {
+	if len(s) == 0 {
+		return "{}"
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return "{}"
+	}
+	return string(b)
+}
+
+// Close stops scheduling, lets the running job apply the acks Benthos has
+// already resolved and commit what completed, then returns. Batches that were
+// never acknowledged are delivered again after a restart.
+func (in *input) Close(ctx context.Context) error {
+	in.mu.Lock()
+	started := in.started
+	in.started = true
+	in.mu.Unlock()
+	in.shutSig.TriggerSoftStop()
+	if !started {
+		in.shutSig.TriggerHasStopped()
+		return nil
+	}
+	select {
+	case <-in.shutSig.HasStoppedChan():
+		return nil
+	case <-ctx.Done():
+		in.shutSig.TriggerHardStop()
+		return ctx.Err()
+	}
+}
+
+//------------------------------------------------------------------------------
+
+type clockFunc func() time.Time
+
+func (f clockFunc) Now() time.Time { return f() }
+
+type logAdapter struct{ l *service.Logger }
+
+func (a logAdapter) Debugf(f string, args ...any) { a.l.Debugf(f, args...) }
+func (a logAdapter) Infof(f string, args ...any)  { a.l.Infof(f, args...) }
+func (a logAdapter) Warnf(f string, args ...any)  { a.l.Warnf(f, args...) }
+func (a logAdapter) Errorf(f string, args ...any) { a.l.Errorf(f, args...) }
