@@ -23,35 +23,35 @@ func processorSpec() *service.ConfigSpec {
 		Categories("Parsing", "Mapping").
 		Version("0.1.0").
 		Summary("Maps an Anthropic Compliance API activity to an Elastic Common Schema (ECS 9) document.").
-		Description(`
+		Description(normalize.Markdown(`
 Reads each message as one activity of the Compliance API Activity Feed (as emitted by the
-`+"`anthropic_compliance`"+` input) and replaces it with an ECS document shaped like the one Elastic's
-`+"`anthropic`"+` integration produces. Metadata is kept.
+§anthropic_compliance§ input) and replaces it with an ECS document shaped like the one Elastic's
+§anthropic§ integration produces. Metadata is kept.
 
 == Fields
 
-- `+"`@timestamp`"+` (UTC) from `+"`created_at`"+`; `+"`event.id`"+`, `+"`event.action`"+` from `+"`id`"+`, `+"`type`"+`;
-  `+"`event.kind: event`"+`; `+"`ecs.version`"+`; `+"`organization.id`"+`.
-- `+"`event.category`"+`, `+"`event.type`"+`, `+"`event.outcome`"+` from an exact table of activity types, then type
-  prefixes, then the suffixes `+"`_failed`"+`, `+"`_deleted`"+`, `+"`_created`"+`, `+"`_updated`"+`; a type none of them matches
-  gets no category, type `+"`info`"+`, outcome `+"`unknown`"+`, is counted in the metric `+"`"+unknownTypeMetric+"`"+`
-  and logged once at debug level. `+"`compliance_api_accessed`"+`: outcome from `+"`status_code`"+` (2xx success,
-  4xx failure, else unknown); `+"`org_join_proposal_decided`"+`: from `+"`approved`"+`.
-- `+"`user.id`"+` (user_actor) and `+"`user.email`"+` (user_actor, anthropic_actor, or the unauthenticated address);
-  `+"`user.target.email`"+` / `+"`.id`"+` from the first of `+"`invited_email`, `deleted_user_email`, `user_email`, `invitee_email`"+`
-  / `+"`user_id`, `deleted_user_id`, `requester_user_id`, `principal_id`"+` (if `+"`principal_type`"+` is user), `+"`target_id`"+`
-  (if `+"`target_type`"+` is user); `+"`source.ip`"+`, `+"`user_agent.original`"+` from the actor.
-- `+"`http.request.method`, `http.request.id`, `http.response.status_code`, `url.*`"+` from the request fields.
-- `+"`related.ip`, `related.user`, `related.hosts`"+` (deduplicated).
-- Everything else, the rest of the actor included, under `+"`anthropic.audit`"+`.
+- §@timestamp§ (UTC) from §created_at§; §event.id§, §event.action§ from §id§, §type§;
+  §event.kind: event§; §ecs.version§; §organization.id§.
+- §event.category§, §event.type§, §event.outcome§ from an exact table of activity types, then type
+  prefixes, then the suffixes §_failed§, §_deleted§, §_created§, §_updated§; a type none of them matches
+  gets no category, type §info§, outcome §unknown§, is counted in the metric §anthropic_compliance_ecs_unknown_type§
+  and logged once at debug level. §compliance_api_accessed§: outcome from §status_code§ (2xx success,
+  4xx failure, else unknown); §org_join_proposal_decided§: from §approved§.
+- §user.id§ (user_actor) and §user.email§ (user_actor, anthropic_actor, or the unauthenticated address);
+  §user.target.email§ / §.id§ from the first of §invited_email§, §deleted_user_email§, §user_email§, §invitee_email§
+  / §user_id§, §deleted_user_id§, §requester_user_id§, §principal_id§ (if §principal_type§ is user), §target_id§
+  (if §target_type§ is user); §source.ip§, §user_agent.original§ from the actor.
+- §http.request.method§, §http.request.id§, §http.response.status_code§, §url.*§ from the request fields.
+- §related.ip§, §related.user§, §related.hosts§ (deduplicated).
+- Everything else, the rest of the actor included, under §anthropic.audit§.
 
 Null and empty values are removed at every depth, as Elastic's pipeline does. No GeoIP or user-agent
 parsing is done; an Elasticsearch ingest pipeline can add them.
 
 == Errors
 
-A message that is not a JSON object, or has no string `+"`type`"+` or no RFC 3339 `+"`created_at`"+`, is passed on
-unchanged and flagged with an error (handle it with `+"`catch`"+` or `+"`reject_errored`"+`).`).
+A message that is not a JSON object, or has no string §type§ or no RFC 3339 §created_at§, is passed on
+unchanged and flagged with an error (handle it with §catch§ or §reject_errored§).`)).
 		Fields(normalize.ConfigFields("event.original")...).
 		LintRule(normalize.LintRule).
 		Example("Activity Feed to ECS", "Collects the feed and normalizes each activity, keeping the original and hashing emails.", `

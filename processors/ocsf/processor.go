@@ -23,40 +23,40 @@ func processorSpec() *service.ConfigSpec {
 		Categories("Parsing", "Mapping").
 		Version("0.1.0").
 		Summary("Maps an Anthropic Compliance API activity to an OCSF 1.6.0 event.").
-		Description(`
+		Description(normalize.Markdown(`
 Reads each message as one activity of the Compliance API Activity Feed (as emitted by the
-`+"`anthropic_compliance`"+` input) and replaces it with an OCSF 1.6.0 event. Metadata is kept.
+§anthropic_compliance§ input) and replaces it with an OCSF 1.6.0 event. Metadata is kept.
 
 == Classes
 
 The activity type picks the class, from an exact table, then type prefixes:
 
-- Authentication (3002): `+"`sso_login_*`, `magic_link_login_*`, `social_login_*`, `anonymous_mobile_login_attempted`, `user_logged_out`, `session_revoked`"+`.
-- Account Change (3001): `+"`org_user_*`, `scim_user_*`"+`, API, admin and service keys, service accounts.
-- User Access Management (3005): `+"`role_assignment_*`, `rbac_role_assigned`/`unassigned`, `claude_user_role_updated`"+`.
-- Group Management (3006): `+"`group_*`"+`.
+- Authentication (3002): §sso_login_*§, §magic_link_login_*§, §social_login_*§, §anonymous_mobile_login_attempted§, §user_logged_out§, §session_revoked§.
+- Account Change (3001): §org_user_*§, §scim_user_*§, API, admin and service keys, service accounts.
+- User Access Management (3005): §role_assignment_*§, §rbac_role_assigned§/§unassigned§, §claude_user_role_updated§.
+- Group Management (3006): §group_*§.
 - Web Resources Activity (6001): Claude chats, files, projects, artifacts, skills; platform files.
-- API Activity (6003): `+"`compliance_api_accessed`"+` (with `+"`api`, `http_request`, `http_response`"+`),
-  configuration families (`+"`org_*`, `platform_*`, `mcp_*`, `rbac_role_*`"+`, other `+"`claude_*`"+`), and every
-  type no rule matches, with `+"`activity_id` 99"+`. Such unknown types are counted in the metric
-  `+"`"+unknownTypeMetric+"`"+` and each is logged once at debug level.
+- API Activity (6003): §compliance_api_accessed§ (with §api§, §http_request§, §http_response§),
+  configuration families (§org_*§, §platform_*§, §mcp_*§, §rbac_role_*§, other §claude_*§), and every
+  type no rule matches, with §activity_id§ 99. Such unknown types are counted in the metric
+  §anthropic_compliance_ocsf_unknown_type§ and each is logged once at debug level.
 
-The activity_id follows the type's verb (`+"`_created`, `_viewed`, `_deleted`"+`, ...); status_id is failure for
-`+"`_failed`"+`/`+"`_denied`"+`/`+"`_rejected`"+`/`+"`_blocked`"+`, unknown for `+"`_initiated`"+`/`+"`_attempted`"+`, and
-follows `+"`status_code`"+` for `+"`compliance_api_accessed`"+`; success otherwise.
+The activity_id follows the type's verb (§_created§, §_viewed§, §_deleted§, ...); status_id is failure for
+§_failed§/§_denied§/§_rejected§/§_blocked§, unknown for §_initiated§/§_attempted§, and
+follows §status_code§ for §compliance_api_accessed§; success otherwise.
 
 == Common attributes
 
-`+"`time`"+` (epoch ms) and `+"`metadata.original_time`"+` from `+"`created_at`"+`, `+"`metadata.uid`"+` from `+"`id`"+`,
-`+"`metadata.event_code`"+` from `+"`type`"+`, `+"`metadata.tenant_uid`"+` from `+"`organization_uuid`"+`,
-`+"`metadata.logged_time`"+` is the processing time, `+"`actor.user`"+` (uid, email_addr, credential_uid for key
-actors, type_id), `+"`actor.idp`"+`, `+"`src_endpoint.ip`"+`, `+"`http_request.user_agent`"+`, severity_id 1. Every member
-not mapped (`+"`organization_id`"+`, `+"`actor.type`"+` and the rest) is kept under `+"`unmapped`"+`.
+§time§ (epoch ms) and §metadata.original_time§ from §created_at§, §metadata.uid§ from §id§,
+§metadata.event_code§ from §type§, §metadata.tenant_uid§ from §organization_uuid§,
+§metadata.logged_time§ is the processing time, §actor.user§ (uid, email_addr, credential_uid for key
+actors, type_id), §actor.idp§, §src_endpoint.ip§, §http_request.user_agent§, severity_id 1. Every member
+not mapped (§organization_id§, §actor.type§ and the rest) is kept under §unmapped§.
 
 == Errors
 
-A message that is not a JSON object, or has no string `+"`type`"+` or no RFC 3339 `+"`created_at`"+`, is passed on
-unchanged and flagged with an error (handle it with `+"`catch`"+` or `+"`reject_errored`"+`).`).
+A message that is not a JSON object, or has no string §type§ or no RFC 3339 §created_at§, is passed on
+unchanged and flagged with an error (handle it with §catch§ or §reject_errored§).`)).
 		Fields(normalize.ConfigFields("raw_data")...).
 		LintRule(normalize.LintRule).
 		Example("Activity Feed to OCSF", "Collects the feed and normalizes each activity, dropping request bodies.", `

@@ -40,9 +40,9 @@ type harness struct {
 	dir   string
 	env   *service.Environment
 
-	mu       sync.Mutex
-	got      []string            // activity ids in delivery order
-	meta     []map[string]string // metadata of each delivered message
+	mu        sync.Mutex
+	got       []string            // activity ids in delivery order
+	meta      []map[string]string // metadata of each delivered message
 	onDeliver func(ids []string) error
 }
 

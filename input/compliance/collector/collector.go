@@ -114,6 +114,9 @@ type Deps struct {
 	Clock  Clock
 	Log    Logger
 	Hooks  Hooks
+	// Out is where batches are handed out; nil gives the collector its own
+	// unbuffered channel. Collectors of one input share one channel.
+	Out chan Batch
 }
 
 // Collector runs jobs for one endpoint, one at a time. Batches are handed
@@ -131,7 +134,7 @@ type Collector struct {
 	serverDate time.Time // from the last response's Date header
 	localAtSrv time.Time // local clock when serverDate was read
 
-	healthMu sync.Mutex
+	healthMu  sync.Mutex
 	unhealthy error
 }
 
@@ -164,7 +167,11 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 	if deps.Log == nil {
 		deps.Log = nopLogger{}
 	}
-	return &Collector{cfg: cfg, deps: deps, out: make(chan Batch)}, nil
+	out := deps.Out
+	if out == nil {
+		out = make(chan Batch)
+	}
+	return &Collector{cfg: cfg, deps: deps, out: out}, nil
 }
 
 // Batches is where jobs hand out activities. It is unbuffered: a batch counts

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/compliance-connect/compliance-connect/processors/internal/jsonobj"
 )
@@ -154,13 +155,13 @@ func (fs Fields) appendObject(dst []byte) []byte {
 func isNull(raw json.RawMessage) bool { return len(raw) == 0 || string(raw) == "null" }
 
 // unquote decodes a JSON string, avoiding the decoder when there is no
-// escape sequence to resolve.
+// escape sequence to resolve and no invalid UTF-8 to replace.
 func unquote(raw json.RawMessage) (string, bool) {
 	if len(raw) < 2 || raw[0] != '"' {
 		return "", false
 	}
 	body := raw[1 : len(raw)-1]
-	if bytes.IndexByte(body, '\\') < 0 {
+	if bytes.IndexByte(body, '\\') < 0 && utf8.Valid(body) {
 		return string(body), true
 	}
 	var s string

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -39,6 +40,10 @@ type Config struct {
 	Redaction activity.Redaction
 }
 
+// Markdown turns each § into a backtick, so spec descriptions with inline
+// code can be written as raw strings.
+func Markdown(s string) string { return strings.ReplaceAll(s, "§", "`") }
+
 // ConfigFields returns the shared config fields. rawField names where the
 // raw event goes (raw_data for OCSF, event.original for ECS).
 func ConfigFields(rawField string) []*service.ConfigField {
@@ -59,7 +64,8 @@ func ConfigFields(rawField string) []*service.ConfigField {
 				"`ip_addresses` or ending in `_ip`, `_ips`, `_ip_address`, `_ip_addresses` (e.g. `actor.ip_address`).\n\n"+
 				"Addresses inside free text (a URL, a request body kept as a string) are not found. Empty: nothing is redacted.").
 			Examples([]string{RedactRequestBody}, []string{RedactRequestBody, RedactEmails, RedactIPs}).
-			LintRule(`root = this.filter(t -> !["request_body", "emails", "ips"].contains(t)).map_each(t -> "redact: unknown token %q, expected request_body, emails or ips".format(t))`).
+			// Benthos runs a list field's lint rule on the list and on each element.
+			LintRule(`root = if this.type() == "string" && !["request_body", "emails", "ips"].contains(this) { ["redact: unknown token %q, expected request_body, emails or ips".format(this)] }`).
 			Default([]string{}),
 		service.NewStringAnnotatedEnumField(FieldRedactMode, map[string]string{
 			ModeDrop: "Remove the member.",
