@@ -234,24 +234,24 @@ func categorize(activityType string) (c categorization, known bool) {
 	return c, true
 }
 
-// withVerbType adds the verb's event.type when a category expects it; if
-// that leaves no type at all, info.
+// withVerbType adds the verb's event.type when one of the categories expects
+// it; a type left with no event.type at all gets info.
 func withVerbType(r rule, activityType string) []string {
-	verb := "info"
+	verb := ""
 	for _, v := range verbTypes {
 		if strings.HasSuffix(activityType, v.suffix) {
 			verb = v.eventType
 			break
 		}
 	}
-	if !expected(r.category, verb) {
+	if verb != "" && !expected(r.category, verb) {
 		verb = ""
-		if len(r.types) == 0 {
-			verb = "info"
-		}
 	}
 	if verb == "" {
-		return r.types
+		if len(r.types) > 0 {
+			return r.types
+		}
+		verb = "info"
 	}
 	for _, t := range r.types {
 		if t == verb {

@@ -9,7 +9,6 @@ package jsonobj
 import (
 	"bytes"
 	"encoding/json"
-	"sort"
 	"strconv"
 	"unicode/utf8"
 )
@@ -232,17 +231,19 @@ func appendRaw(dst []byte, raw json.RawMessage, opts Options) []byte {
 		return append(dst, raw...)
 	}
 	if opts.StripNested {
-		var v any
+		mark := len(dst)
+		dst = AppendCompact(dst, raw)
+		if !mayHoldEmpty(dst[mark:]) {
+			return dst
+		}
+		dst = dst[:mark]
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.UseNumber()
-		if err := dec.Decode(&v); err != nil {
-			return append(dst, "null"...)
+		out, keep, err := appendClean(dec, dst)
+		if err != nil || !keep {
+			return append(dst[:mark], "null"...)
 		}
-		v, keep := clean(v)
-		if !keep {
-			return append(dst, "null"...)
-		}
-		return appendAny(dst, v)
+		return out
 	}
 	return AppendCompact(dst, raw)
 }
@@ -270,79 +271,75 @@ func AppendCompact(dst, raw []byte) []byte {
 	return append(dst, raw[start:]...)
 }
 
-// clean removes null, "", {} and [] values at every depth, the way Elastic's
-// ingest pipelines clean documents, and reports whether anything is left.
-func clean(v any) (any, bool) {
-	switch t := v.(type) {
-	case nil:
-		return nil, false
-	case string:
-		return t, t != ""
-	case map[string]any:
-		for k, child := range t {
-			c, keep := clean(child)
-			if !keep {
-				delete(t, k)
-				continue
-			}
-			t[k] = c
-		}
-		return t, len(t) > 0
-	case []any:
-		out := t[:0]
-		for _, child := range t {
-			if c, keep := clean(child); keep {
-				out = append(out, c)
-			}
-		}
-		return out, len(out) > 0
-	}
-	return v, true
+// mayHoldEmpty reports whether compact JSON might contain a null or empty
+// value; false positives (e.g. "null" inside a string) only cost time.
+func mayHoldEmpty(compact []byte) bool {
+	return bytes.Contains(compact, []byte("null")) || bytes.Contains(compact, []byte(`""`)) ||
+		bytes.Contains(compact, []byte("{}")) || bytes.Contains(compact, []byte("[]"))
 }
 
-// appendAny encodes a value decoded by encoding/json with UseNumber; object
-// keys are sorted so the output is deterministic.
-func appendAny(dst []byte, v any) []byte {
-	switch t := v.(type) {
-	case nil:
-		return append(dst, "null"...)
-	case string:
-		return AppendString(dst, t)
-	case bool:
-		return strconv.AppendBool(dst, t)
-	case json.Number:
-		return append(dst, t...)
-	case map[string]any:
-		keys := make([]string, 0, len(t))
-		for k := range t {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		dst = append(dst, '{')
-		for i, k := range keys {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = AppendString(dst, k)
-			dst = append(dst, ':')
-			dst = appendAny(dst, t[k])
-		}
-		return append(dst, '}')
-	case []any:
-		dst = append(dst, '[')
-		for i, child := range t {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendAny(dst, child)
-		}
-		return append(dst, ']')
-	}
-	b, err := json.Marshal(v)
+// appendClean appends the next value of dec without null, "", {} and []
+// values at any depth (as Elastic's ingest pipelines clean documents),
+// keeping member order. keep is false, and dst unchanged, when nothing is
+// left of the value.
+func appendClean(dec *json.Decoder, dst []byte) (out []byte, keep bool, err error) {
+	tok, err := dec.Token()
 	if err != nil {
-		return append(dst, "null"...)
+		return dst, false, err
 	}
-	return append(dst, b...)
+	switch t := tok.(type) {
+	case nil:
+		return dst, false, nil
+	case string:
+		if t == "" {
+			return dst, false, nil
+		}
+		return AppendString(dst, t), true, nil
+	case bool:
+		return strconv.AppendBool(dst, t), true, nil
+	case json.Number:
+		return append(dst, t...), true, nil
+	case json.Delim:
+		mark := len(dst)
+		isObject := t == '{'
+		dst = append(dst, byte(t))
+		n := 0
+		for dec.More() {
+			member := len(dst)
+			if n > 0 {
+				dst = append(dst, ',')
+			}
+			if isObject {
+				keyTok, err := dec.Token()
+				if err != nil {
+					return dst[:mark], false, err
+				}
+				key, _ := keyTok.(string)
+				dst = AppendString(dst, key)
+				dst = append(dst, ':')
+			}
+			var kept bool
+			if dst, kept, err = appendClean(dec, dst); err != nil {
+				return dst[:mark], false, err
+			}
+			if !kept {
+				dst = dst[:member]
+				continue
+			}
+			n++
+		}
+		if _, err := dec.Token(); err != nil { // the closing delimiter
+			return dst[:mark], false, err
+		}
+		if n == 0 {
+			return dst[:mark], false, nil
+		}
+		if isObject {
+			return append(dst, '}'), true, nil
+		}
+		return append(dst, ']'), true, nil
+	}
+	return dst, false, nil
 }
 
 func isEmpty(b []byte) bool {
