@@ -1,11 +1,13 @@
 // Package enginetest runs the normalization processors through the real
 // Benthos engine for the ocsf and ecs tests: it builds a registered processor
-// from YAML, and runs a generate input → processor → consumer stream while
-// capturing custom metrics. Test-only; nothing else imports it.
+// from YAML, runs a generate input → processor → consumer stream while
+// capturing custom metrics, and lints the example configs. Test-only; nothing
+// else imports it.
 package enginetest
 
 import (
 	"context"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -123,3 +125,35 @@ type noop struct{}
 
 func (noop) Timing(int64) {}
 func (noop) Set(int64)    {}
+
+// ComplianceInput is the input block every example config must carry verbatim.
+const ComplianceInput = `input:
+  anthropic_compliance:
+    api_key: ${ANTHROPIC_COMPLIANCE_API_KEY}
+    endpoints:
+      - name: activities
+        schedule: "*/5 * * * *"
+`
+
+// LintExample lints the example config at path with every plugin the caller
+// has registered (input and output packages included), resolving environment
+// variables from env, and builds the stream without running it.
+func LintExample(t testing.TB, path string, env map[string]string) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Contains(t, string(raw), ComplianceInput, "the example must use the standard input block")
+	lookup := func(key string) (string, bool) { v, ok := env[key]; return v, ok }
+
+	lints, err := service.GlobalEnvironment().FullConfigSchema("", "").NewStreamConfigLinter().
+		SetEnvVarLookupFunc(func(_ context.Context, key string) (string, bool) { return lookup(key) }).
+		LintYAML(raw)
+	require.NoError(t, err)
+	require.Empty(t, lints, "%s does not lint", path)
+
+	b := service.NewStreamBuilder()
+	b.SetEnvVarLookupFunc(lookup)
+	require.NoError(t, b.SetYAML(string(raw)))
+	_, err = b.Build()
+	require.NoError(t, err)
+}
