@@ -203,9 +203,20 @@ func (s *scanner) container(i, depth int) int {
 	}
 }
 
+// plainInString marks the bytes a string can hold without a closer look.
+var plainInString = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // str reads a string starting at s.b[i] == '"'.
 func (s *scanner) str(i int) int {
 	for j := i + 1; j < len(s.b); j++ {
+		if plainInString[s.b[j]] {
+			continue
+		}
 		switch c := s.b[j]; {
 		case c == '"':
 			return j + 1

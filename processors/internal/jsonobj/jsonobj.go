@@ -1,9 +1,8 @@
-// Package jsonobj builds JSON objects whose members keep the order in which
-// they were added, and encodes them without reflection. Empty members (empty
-// string, null, empty object or list) are left out when encoded, so mappers can
-// add optional values unconditionally. All objects of one document live in one
-// reusable Builder, so a document costs almost no allocations. It serves the
-// ocsf and ecs processors and is not a general JSON library.
+// Package jsonobj builds JSON documents whose members keep the order they were
+// added in and encodes them without reflection; empty members (empty string,
+// null, {} or []) are left out, so mappers add optional values unconditionally.
+// All objects of a document live in one reusable Builder. It serves the ocsf
+// and ecs processors and is not a general JSON library.
 package jsonobj
 
 import (
