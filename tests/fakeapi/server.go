@@ -146,6 +146,10 @@ type RequestRecord struct {
 	Seq int
 	// Time is the fake clock at arrival.
 	Time time.Time
+	// Arrived is the wall clock (time.Now, whatever Options.Clock says) at
+	// arrival, for measuring how long a client really waited between
+	// requests.
+	Arrived time.Time
 	// Method and Path are the request's.
 	Method, Path string
 	// Query is the decoded query string.
@@ -203,9 +207,9 @@ func New(opts Options) (*Server, error) {
 	if g.PerSecond < 0 || g.LateFraction < 0 || g.LateFraction > 1 || g.MaxLateness < 0 {
 		return nil, fmt.Errorf("fakeapi: Growth needs PerSecond >= 0, LateFraction within [0, 1] and MaxLateness >= 0, got %+v", g)
 	}
+	var err error
 	s := &Server{
 		clock:         opts.Clock,
-		keys:          map[string][]string{},
 		strictTypes:   opts.StrictTypes,
 		opaqueCursors: opts.OpaqueCursors,
 		selfEvents:    opts.SelfEvents,
@@ -231,20 +235,8 @@ func New(opts Options) (*Server, error) {
 	if s.maxRecords == 0 {
 		s.maxRecords = defaultMaxRecords
 	}
-	for _, k := range opts.APIKeys {
-		if k == "" {
-			return nil, errors.New("fakeapi: APIKeys contains an empty key")
-		}
-		s.keys[k] = []string{RequiredScope}
-	}
-	for k, scopes := range opts.Scopes {
-		if k == "" {
-			return nil, errors.New("fakeapi: Scopes contains an empty key")
-		}
-		s.keys[k] = slices.Clone(scopes)
-	}
-	if len(s.keys) == 0 {
-		s.keys[DefaultAPIKey] = []string{RequiredScope}
+	if s.keys, err = buildKeys(opts.APIKeys, opts.Scopes); err != nil {
+		return nil, err
 	}
 	ptrs := make([]*Activity, len(opts.Dataset))
 	for i := range opts.Dataset {
@@ -257,6 +249,28 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
+// buildKeys maps each accepted key to its scopes, as Options.APIKeys and
+// Options.Scopes describe.
+func buildKeys(apiKeys []string, scopes map[string][]string) (map[string][]string, error) {
+	keys := map[string][]string{}
+	for _, k := range apiKeys {
+		if k == "" {
+			return nil, errors.New("fakeapi: APIKeys contains an empty key")
+		}
+		keys[k] = []string{RequiredScope}
+	}
+	for k, sc := range scopes {
+		if k == "" {
+			return nil, errors.New("fakeapi: Scopes contains an empty key")
+		}
+		keys[k] = slices.Clone(sc)
+	}
+	if len(keys) == 0 {
+		keys[DefaultAPIKey] = []string{RequiredScope}
+	}
+	return keys, nil
+}
+
 // ---------------------------------------------------------------------------
 // Serving.
 
@@ -264,6 +278,7 @@ func New(opts Options) (*Server, error) {
 type admission struct {
 	seq       int
 	now       time.Time
+	arrived   time.Time
 	requestID string
 	keyID     string
 	rate      rateDecision
@@ -377,7 +392,7 @@ func (s *Server) admit(r *http.Request) *admission {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.seq++
-	ad := &admission{seq: int(s.seq), now: s.clock(), method: r.Method, path: r.URL.Path}
+	ad := &admission{seq: int(s.seq), now: s.clock(), arrived: time.Now(), method: r.Method, path: r.URL.Path}
 	ad.requestID = s.newRequestIDLocked()
 	ad.values, ad.qerr = parseValues(r.URL.RawQuery)
 	s.materialiseLocked(ad.now)
@@ -482,7 +497,7 @@ func (s *Server) finish(ad *admission, status int, errType string, returned int,
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rec := RequestRecord{
-		Seq: ad.seq, Time: ad.now, Method: ad.method, Path: ad.path, Query: ad.values, Status: status,
+		Seq: ad.seq, Time: ad.now, Arrived: ad.arrived, Method: ad.method, Path: ad.path, Query: ad.values, Status: status,
 		ErrorType: errType, RequestID: ad.requestID, KeyID: ad.keyID, Returned: returned,
 	}
 	if ad.fault != nil {
@@ -608,6 +623,21 @@ func (s *Server) Script(faults ...Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.script = append(s.script, faults...)
+}
+
+// SetKeys replaces the accepted keys and their scopes while the server runs,
+// with the meaning of Options.APIKeys and Options.Scopes (both empty means
+// {"test-key"}). It lets a test revoke a key, accept a fixed one, or grant a
+// missing scope. On error the keys are unchanged.
+func (s *Server) SetKeys(apiKeys []string, scopes map[string][]string) error {
+	keys, err := buildKeys(apiKeys, scopes)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keys = keys
+	return nil
 }
 
 // Sync materialises growth up to the current clock, as a request would.
