@@ -1,0 +1,401 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+	"github.com/stretchr/testify/require"
+
+	_ "github.com/compliance-connect/compliance-connect/metrics/prometheus"
+
+	"github.com/compliance-connect/compliance-connect/caches/atomicfile"
+	"github.com/compliance-connect/compliance-connect/input/compliance/checkpoint"
+	"github.com/compliance-connect/compliance-connect/tests/fakeapi"
+)
+
+// The checkpoint key of the input labelled e2e, endpoint activities.
+const e2eKey = "anthropic_compliance/e2e/activities"
+
+// ---------------------------------------------------------------------------
+// Log capture.
+
+// logEntry is one captured log line with its attributes flattened to text.
+type logEntry struct {
+	Level slog.Level
+	Msg   string
+	Attrs map[string]string
+}
+
+// text is the entry as one line, every attribute included.
+func (e logEntry) text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s", e.Level, e.Msg)
+	keys := make([]string, 0, len(e.Attrs))
+	for k := range e.Attrs {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, " %s=%q", k, e.Attrs[k])
+	}
+	return b.String()
+}
+
+// logSink is an slog.Handler that keeps every record at every level. onEntry,
+// when set, is called synchronously on the logging goroutine: a test can react
+// to a log line before the code that logged it continues.
+type logSink struct {
+	mu      sync.Mutex
+	entries []logEntry
+	onEntry func(logEntry)
+	echo    bool // also print to stderr (E2E_LOG_LEVEL set)
+}
+
+func newLogSink() *logSink { return &logSink{echo: os.Getenv("E2E_LOG_LEVEL") != ""} }
+
+func (s *logSink) logger() *slog.Logger { return slog.New(&sinkHandler{sink: s}) }
+
+func (s *logSink) all() []logEntry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.entries)
+}
+
+func (s *logSink) setOnEntry(fn func(logEntry)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onEntry = fn
+}
+
+// matching returns the entries whose message contains substr.
+func (s *logSink) matching(substr string) []logEntry {
+	var out []logEntry
+	for _, e := range s.all() {
+		if strings.Contains(e.Msg, substr) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// dump is every captured line, for failure messages and greps.
+func (s *logSink) dump() string {
+	var b strings.Builder
+	for _, e := range s.all() {
+		b.WriteString(e.text())
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// jobReport is the part of a "job report" log line the tests read.
+type jobReport struct {
+	JobID, Outcome, Error, ScannedTo, Emitted string
+}
+
+// jobReports lists the job report lines in order.
+func (s *logSink) jobReports() []jobReport {
+	var out []jobReport
+	for _, e := range s.matching("job report") {
+		out = append(out, jobReport{
+			JobID: e.Attrs["job_id"], Outcome: e.Attrs["outcome"], Error: e.Attrs["error"],
+			ScannedTo: e.Attrs["scanned_to"], Emitted: e.Attrs["activities_emitted"],
+		})
+	}
+	return out
+}
+
+type sinkHandler struct {
+	sink  *logSink
+	attrs []slog.Attr
+}
+
+func (h *sinkHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *sinkHandler) Handle(_ context.Context, r slog.Record) error {
+	e := logEntry{Level: r.Level, Msg: r.Message, Attrs: map[string]string{}}
+	for _, a := range h.attrs {
+		e.Attrs[a.Key] = a.Value.String()
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		e.Attrs[a.Key] = a.Value.String()
+		return true
+	})
+	s := h.sink
+	s.mu.Lock()
+	s.entries = append(s.entries, e)
+	fn := s.onEntry
+	s.mu.Unlock()
+	if s.echo {
+		fmt.Fprintln(os.Stderr, e.text())
+	}
+	if fn != nil {
+		fn(e)
+	}
+	return nil
+}
+
+func (h *sinkHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &sinkHandler{sink: h.sink, attrs: append(slices.Clone(h.attrs), attrs...)}
+}
+
+func (h *sinkHandler) WithGroup(string) slog.Handler { return h }
+
+// ---------------------------------------------------------------------------
+// Configs and streams.
+
+// configYAML renders the input config with the given key, the fake's URL and
+// the state directory; extra (indented by two spaces) is appended under
+// anthropic_compliance and must set everything else, retries included.
+func (h *harness) configYAML(key, extra string) string {
+	return fmt.Sprintf(`
+label: e2e
+anthropic_compliance:
+  api_key: %s
+  base_url: %s
+  state:
+    path: %s
+%s`, key, h.url, h.dir, extra)
+}
+
+// streamOpts are the extras of startStream.
+type streamOpts struct {
+	logs      *logSink       // nil: a fresh sink
+	mux       *http.ServeMux // nil: a fresh mux
+	metrics   string         // metrics YAML; empty: none
+	resources string         // resources YAML; empty: none
+}
+
+// running is a stream started by startStream.
+type running struct {
+	logs *logSink
+	mux  *http.ServeMux
+	stop func()
+}
+
+// startStream is like harness.run, with every log line captured, the HTTP
+// endpoints (/ready, /metrics) on a mux of the test's and optional metrics
+// and resources.
+func (h *harness) startStream(inputYAML string, o streamOpts) *running {
+	h.t.Helper()
+	if o.logs == nil {
+		o.logs = newLogSink()
+	}
+	if o.mux == nil {
+		o.mux = http.NewServeMux()
+	}
+	sb := h.env.NewStreamBuilder()
+	sb.SetLogger(o.logs.logger())
+	sb.SetHTTPMux(o.mux)
+	if o.metrics != "" {
+		require.NoError(h.t, sb.SetMetricsYAML(o.metrics))
+	}
+	if o.resources != "" {
+		require.NoError(h.t, sb.AddResourcesYAML(o.resources))
+	}
+	require.NoError(h.t, sb.AddInputYAML(inputYAML))
+	require.NoError(h.t, sb.AddBatchConsumerFunc(func(_ context.Context, b service.MessageBatch) error {
+		ids := make([]string, len(b))
+		metas := make([]map[string]string, len(b))
+		for i, m := range b {
+			ids[i], _ = m.MetaGet("activity_id")
+			metas[i] = map[string]string{}
+			_ = m.MetaWalk(func(k, v string) error { metas[i][k] = v; return nil })
+		}
+		h.mu.Lock()
+		fn := h.onDeliver
+		h.mu.Unlock()
+		if fn != nil {
+			if err := fn(ids); err != nil {
+				return err
+			}
+		}
+		h.mu.Lock()
+		h.got = append(h.got, ids...)
+		h.meta = append(h.meta, metas...)
+		h.mu.Unlock()
+		return nil
+	}))
+	stream, err := sb.Build()
+	require.NoError(h.t, err)
+	done := make(chan error, 1)
+	go func() { done <- stream.Run(context.Background()) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			require.NoError(h.t, stream.Stop(ctx))
+			<-done
+		})
+	}
+	h.t.Cleanup(stop)
+	return &running{logs: o.logs, mux: o.mux, stop: stop}
+}
+
+// get serves one GET on the stream's mux and returns status and body.
+func (r *running) get(path string) (int, string) {
+	rec := httptest.NewRecorder()
+	r.mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	return rec.Code, rec.Body.String()
+}
+
+// ---------------------------------------------------------------------------
+// Delivery and checkpoint checks.
+
+// deliveryCount compares what was delivered with the expected ids.
+type deliveryCount struct {
+	missing    []string // expected, never delivered
+	unexpected []string // delivered, not expected
+	duplicates int      // deliveries beyond the first of an id
+}
+
+func countDelivery(want, got []string) deliveryCount {
+	var c deliveryCount
+	seen := make(map[string]int, len(got))
+	for _, id := range got {
+		seen[id]++
+		if seen[id] > 1 {
+			c.duplicates++
+		}
+	}
+	wanted := make(map[string]bool, len(want))
+	for _, id := range want {
+		wanted[id] = true
+		if seen[id] == 0 {
+			c.missing = append(c.missing, id)
+		}
+	}
+	for id := range seen {
+		if !wanted[id] {
+			c.unexpected = append(c.unexpected, id)
+		}
+	}
+	return c
+}
+
+// uniqueCount is the number of distinct ids delivered.
+func (h *harness) uniqueCount() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	seen := make(map[string]struct{}, len(h.got))
+	for _, id := range h.got {
+		seen[id] = struct{}{}
+	}
+	return len(seen)
+}
+
+// waitUnique waits until n distinct activities were delivered.
+func (h *harness) waitUnique(n int, within time.Duration) {
+	h.t.Helper()
+	require.Eventually(h.t, func() bool { return h.uniqueCount() >= n }, within, 5*time.Millisecond,
+		"waiting for %d distinct activities", n)
+}
+
+// readRecord reads the checkpoint from store without failing the test; nil
+// when there is none (yet) or it cannot be read. The store must be opened
+// before the stream starts: atomicfile.Open removes temporary files, which
+// would break a write in flight.
+func readRecord(store *atomicfile.Store, key string) *checkpoint.Record {
+	data, err := store.Get(key)
+	if err != nil {
+		return nil
+	}
+	rec, err := checkpoint.Decode(data)
+	if err != nil {
+		return nil
+	}
+	return rec
+}
+
+// checkpointWatch polls the checkpoint while a stream runs and checks the
+// collection model's promise at every revision it sees: every activity of
+// the dataset created in [floor, scanned_to) has already been delivered.
+type checkpointWatch struct {
+	stopOnce   sync.Once
+	done       chan struct{}
+	finished   chan struct{}
+	revs       atomic.Int64
+	violations []string
+}
+
+func (h *harness) watchCheckpoint(data []fakeapi.Activity) *checkpointWatch {
+	store, err := atomicfile.Open(h.dir)
+	require.NoError(h.t, err)
+	w := &checkpointWatch{done: make(chan struct{}), finished: make(chan struct{})}
+	go func() {
+		defer close(w.finished)
+		lastRev := int64(-1)
+		for {
+			select {
+			case <-w.done:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+			rec := readRecord(store, e2eKey)
+			if rec == nil || rec.Rev == lastRev {
+				continue
+			}
+			lastRev = rec.Rev
+			w.revs.Add(1)
+			delivered := map[string]bool{}
+			for _, id := range h.delivered() { // read after the checkpoint: deliveries only grow
+				delivered[id] = true
+			}
+			floor, scanned := rec.FloorTime(), rec.ScannedToTime()
+			var undelivered int
+			var example string
+			for _, a := range data {
+				if !a.CreatedAt.Before(floor) && a.CreatedAt.Before(scanned) && !delivered[a.ID] {
+					undelivered++
+					example = a.ID + " at " + a.CreatedAt.UTC().Format(time.RFC3339Nano)
+				}
+			}
+			if undelivered > 0 && len(w.violations) < 10 {
+				w.violations = append(w.violations, fmt.Sprintf("rev %d scanned_to %s: %d activities below it undelivered, e.g. %s",
+					rec.Rev, rec.ScannedTo, undelivered, example))
+			}
+		}
+	}()
+	return w
+}
+
+// stop ends the watch and returns what it found.
+func (w *checkpointWatch) stop() (revisions int64, violations []string) {
+	w.stopOnce.Do(func() { close(w.done) })
+	<-w.finished
+	return w.revs.Load(), w.violations
+}
+
+// grepDir returns the files below dir whose content contains secret.
+func grepDir(t *testing.T, dir, secret string) []string {
+	t.Helper()
+	var hits []string
+	require.NoError(t, filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if strings.Contains(string(b), secret) {
+			hits = append(hits, path)
+		}
+		return nil
+	}))
+	return hits
+}
