@@ -161,6 +161,12 @@ func (h *sinkHandler) WithGroup(string) slog.Handler { return h }
 // the state directory; extra (indented by two spaces) is appended under
 // anthropic_compliance and must set everything else, retries included.
 func (h *harness) configYAML(key, extra string) string {
+	return h.configYAMLAt(h.url, key, extra)
+}
+
+// configYAMLAt is configYAML with another base URL (e.g. a gateway in front
+// of the fake).
+func (h *harness) configYAMLAt(baseURL, key, extra string) string {
 	return fmt.Sprintf(`
 label: e2e
 anthropic_compliance:
@@ -168,7 +174,7 @@ anthropic_compliance:
   base_url: %s
   state:
     path: %s
-%s`, key, h.url, h.dir, extra)
+%s`, key, baseURL, h.dir, extra)
 }
 
 // streamOpts are the extras of startStream.

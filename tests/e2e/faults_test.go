@@ -2,8 +2,10 @@ package e2e_test
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -245,4 +247,71 @@ func TestRetryAfterIsHonouredBeforeTheRetry(t *testing.T) {
 	assert.Equal(t, "success", r.logs.jobReports()[0].Outcome)
 	assert.Empty(t, r.logs.matching("waiting retries.max_retry_after"), "a 1s retry-after is not capped")
 	t.Logf("the retry came %v after the 429", waited)
+}
+
+// TestRefusedKeyMakesTheInputNotReadyWithoutHammeringAndRecovers: a key the
+// API refuses (401 unknown key, 403 key without the scope) makes /ready
+// answer 503 with the reason, costs one request per scheduled job (never
+// retried, no tight loop), and once the key is accepted the input becomes
+// ready again and collects everything.
+func TestRefusedKeyMakesTheInputNotReadyWithoutHammeringAndRecovers(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		opts   fakeapi.Options
+		status int
+		reason string
+		log    string
+	}{
+		{"401 unknown key", fakeapi.Options{APIKeys: []string{"sk-ant-api01-some-other-key"}}, 401,
+			"401 authentication_error: The API key provided is invalid or has been revoked.",
+			"the Compliance API refused the key (status 401"},
+		{"403 key without the scope", fakeapi.Options{Scopes: map[string][]string{apiKey: {"read:compliance_user_data"}}}, 403,
+			"403 permission_error: Missing required scopes. Got: ['read:compliance_user_data'] Needed: ['read:compliance_activities']",
+			"the Compliance API refused the key (status 403"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // recovery waits out the input's 5s reconnect back-off
+			data := faultDataset()
+			tc.opts.Dataset, tc.opts.Lag = data, 30*time.Second
+			h := newHarness(t, faultNow, tc.opts)
+			r := h.startStream(h.configYAML(apiKey, `  endpoints:
+    - name: activities
+      schedule: "@every 50ms"
+      earliest: "2026-11-25T08:00:00Z"
+      page_size: 100
+`+fastRetries), streamOpts{})
+
+			require.Eventually(t, func() bool {
+				code, body := r.get("/ready")
+				return code == http.StatusServiceUnavailable && strings.Contains(body, tc.reason)
+			}, 10*time.Second, 10*time.Millisecond, "/ready answers 503 naming the refusal")
+			time.Sleep(time.Second) // a second of real time: about 20 scheduled jobs
+			reports := r.logs.jobReports()
+			recs := h.api.Requests() // read after the reports: at most one job more
+			require.GreaterOrEqual(t, len(reports), 5)
+			assert.LessOrEqual(t, len(recs), len(reports)+1, "one request per job, never retried")
+			for _, rec := range recs {
+				assert.Equal(t, tc.status, rec.Status)
+			}
+			for _, rep := range reports {
+				assert.Equal(t, "failed", rep.Outcome)
+				assert.Contains(t, rep.Error, tc.reason)
+				assert.Contains(t, rep.Error, "1 attempt)")
+			}
+			assert.NotEmpty(t, r.logs.matching(tc.log), "the refusal is logged")
+			assert.Empty(t, h.delivered())
+
+			require.NoError(t, h.api.SetKeys([]string{apiKey}, nil))
+			require.Eventually(t, func() bool {
+				code, _ := r.get("/ready")
+				return code == http.StatusOK
+			}, 30*time.Second, 10*time.Millisecond, "ready again once the key is accepted")
+			h.waitUnique(len(data), 30*time.Second)
+			r.stop()
+			c := countDelivery(ids(data), h.delivered())
+			assert.Empty(t, c.missing)
+			assert.Zero(t, c.duplicates)
+			t.Logf("%s: %d jobs made %d requests while refused", tc.name, len(reports), len(recs))
+		})
+	}
 }
