@@ -6,9 +6,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"sync/atomic"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/compliance-connect/compliance-connect/input/compliance"
 )
 
 func main() {
@@ -18,16 +22,43 @@ func main() {
 // run executes the CLI with args and returns the process exit code, so that
 // tests can drive the binary's code paths without os.Exit.
 func run(ctx context.Context, args []string) int {
+	// The input is registered again in an environment of our own, with the
+	// two things only the binary can give it: the types of the configured
+	// cache resources (to refuse volatile checkpoint stores) and how `once`
+	// backfills ended (to exit non-zero after a failed one).
+	var onceFailed atomic.Bool
+	caches := &cacheTypes{}
+	env := service.NewEnvironment()
+	if err := compliance.Register(env,
+		compliance.WithCacheTypes(caches.lookup),
+		compliance.WithOnceResult(func(_ string, err error) {
+			if err != nil {
+				onceFailed.Store(true)
+			}
+		}),
+	); err != nil {
+		fmt.Fprintf(os.Stderr, "registering %s: %v\n", compliance.Name, err)
+		return 1
+	}
 	opts := []service.CLIOptFunc{
 		service.CLIOptSetArgs(args...),
 		service.CLIOptSetBinaryName("compliance-connect"),
 		service.CLIOptSetProductName("compliance-connect"),
 		service.CLIOptSetVersion(versionString(), buildDate()),
 		service.CLIOptSetDocumentationURL("https://github.com/compliance-connect/compliance-connect"),
+		service.CLIOptSetEnvironment(env),
+		service.CLIOptOnConfigParse(caches.fromConfig),
 	}
 	for _, c := range commands() {
 		opts = append(opts, service.CLIOptAddCommand(c))
 	}
-	code, _ := service.RunCLIToCode(ctx, opts...)
+	code, err := service.RunCLIToCode(ctx, opts...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err.Error())
+	}
+	if code == 0 && onceFailed.Load() {
+		fmt.Fprintln(os.Stderr, "a `schedule: once` backfill failed; see the log above (it resumes from its own checkpoint when run again)")
+		code = 1
+	}
 	return code
 }

@@ -15,4 +15,6 @@ import (
 	_ "github.com/compliance-connect/compliance-connect/outputs/elasticsearch"
 	_ "github.com/compliance-connect/compliance-connect/outputs/kafka"
 	_ "github.com/compliance-connect/compliance-connect/outputs/splunk"
+	_ "github.com/compliance-connect/compliance-connect/processors/ecs"
+	_ "github.com/compliance-connect/compliance-connect/processors/ocsf"
 )

@@ -199,7 +199,7 @@ and `+"`compliance_state`"+` (the saved user state as JSON).`).
 				Advanced(),
 			service.NewObjectListField(fieldEndpoints, endpointFields()...).
 				Description("The Compliance API endpoints to collect, each on its own schedule with its own checkpoint. Only `activities` exists for now.").
-				Default([]any{map[string]any{fieldEPName: endpointActivities}}).
+				Default([]any{defaultEndpoint()}).
 				LintRule(`root = if this.type() == "array" { this.`+lintMethod+`() }`),
 		).
 		Fields(apiClientFields()...).
@@ -224,6 +224,21 @@ input:
         latest: "@q"
         job_timeout: 0
 `)
+}
+
+// defaultEndpoint is the endpoint collected when none is configured, with
+// every field spelled out so that `create` shows them.
+func defaultEndpoint() map[string]any {
+	return map[string]any{
+		fieldEPName: endpointActivities, fieldEPDescription: "", fieldEPEnabled: true,
+		fieldEPSchedule: defaultSchedule, fieldEPRunOnStart: true,
+		fieldEPEarliest: defaultEarliest, fieldEPLatest: defaultLatest, fieldEPTimezone: defaultTimezone,
+		fieldEPJobTimeout: defaultJobTimeout, fieldEPPageSize: defaultPageSize,
+		fieldEPFilters: map[string]any{
+			fieldFilterTypes: []any{}, fieldFilterExcludeType: []any{}, fieldFilterActorIDs: []any{}, fieldFilterOrgIDs: []any{},
+		},
+		fieldEPStateTracking: map[string]any{fieldSTEnabled: true, fieldSTUpdate: DefaultStateUpdate, fieldSTMerge: DefaultStateMerge},
+	}
 }
 
 func endpointFields() []*service.ConfigField {

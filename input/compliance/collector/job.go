@@ -642,6 +642,9 @@ func (j *job) finish(ctx context.Context) (Report, error) {
 	if ctx.Err() != nil && j.failure == nil {
 		j.failure = errStopped
 	}
+	if j.closing() && errors.Is(j.failure, context.Canceled) {
+		j.failure = errStopped // a request cut short by the input closing
+	}
 	unfinished := len(j.open) > 0 || (!j.fetchDone && !j.rng.Empty())
 	if j.failure == nil && j.timedOut() && unfinished {
 		j.failure = ErrJobTimeout
