@@ -30,6 +30,10 @@ const (
 	fieldStateKey           = "key"
 	fieldStateAllowVolatile = "allow_volatile"
 	fieldStateAdopt         = "adopt"
+	fieldStateLease         = "lease"
+	fieldLeaseEnabled       = "enabled"
+	fieldLeaseTTL           = "ttl"
+	fieldLeaseRenew         = "renew_interval"
 
 	fieldSettle         = "settle"
 	fieldOverlap        = "overlap"
@@ -39,6 +43,9 @@ const (
 	fieldMaxOpenSlices  = "max_open_slices"
 	fieldBatchSize      = "batch_size"
 	fieldDrainGrace     = "drain_grace"
+	fieldStaleAfter     = "stale_after"
+	fieldJobHistoryTTL  = "job_history_ttl"
+	fieldLogLevel       = "log_level"
 
 	fieldEndpoints     = "endpoints"
 	fieldEPName        = "name"
@@ -159,6 +166,17 @@ and `+"`compliance_state`"+` (the saved user state as JSON).`).
 					Description("Adopt a checkpoint written for another base URL or filter set instead of refusing it. Resuming another filter set's position can skip or repeat data: set it only on purpose, for one run.").
 					Default(false).
 					Advanced(),
+				service.NewObjectField(fieldStateLease,
+					service.NewBoolField(fieldLeaseEnabled).
+						Description("Hold a lease in `cache` so that, of several instances sharing the checkpoint, one collects and the others stand by; a standby takes over within `ttl` after the holder dies, and a commit from an instance that lost the lease is refused. Needs a shared cache with TTLs and atomic add (`redis`).").
+						Default(false),
+					service.NewDurationField(fieldLeaseTTL).
+						Description("How long a lease lasts without renewal: the takeover time after a holder dies.").
+						Default("30s"),
+					service.NewDurationField(fieldLeaseRenew).
+						Description("How often the holder renews (and a standby tries to acquire) the lease; well below `ttl`.").
+						Default("10s"),
+				).Description("High availability: one active instance per endpoint.").Advanced(),
 			).Description("Where the checkpoint lives."),
 			service.NewDurationField(fieldSettle).
 				Description("Never query activities newer than `now - settle`: the API indexes activities up to about a minute after they happen. At least 60s, whole seconds.").
@@ -196,6 +214,18 @@ and `+"`compliance_state`"+` (the saved user state as JSON).`).
 			service.NewDurationField(fieldDrainGrace).
 				Description("How long a failed or timed-out job waits for messages already delivered to be acknowledged before it ends.").
 				Default("30s").
+				Advanced(),
+			service.NewStringField(fieldStaleAfter).
+				Description("The input reports not ready (`/ready` answers 503 with the reason) when no job of an endpoint succeeded for this long. Empty: three schedule intervals. `0`: never.").
+				Examples("", "30m", "0").
+				Default(""),
+			service.NewDurationField(fieldJobHistoryTTL).
+				Description("How long job reports are kept for `GET /compliance/<label>/jobs` on the HTTP server (Cribl's time to live of job artifacts).").
+				Default("4h").
+				Advanced(),
+			service.NewStringEnumField(fieldLogLevel, "", "TRACE", "DEBUG", "INFO", "WARN", "ERROR").
+				Description("This input's own log level. Empty: `logger.level` applies. Messages below it are dropped; with `DEBUG` or `TRACE` this input's debug messages (request tracing with the key redacted, commits, retries) are written at INFO, so one input can be made verbose while `logger.level` stays INFO.").
+				Default("").
 				Advanced(),
 			service.NewObjectListField(fieldEndpoints, endpointFields()...).
 				Description("The Compliance API endpoints to collect, each on its own schedule with its own checkpoint. Only `activities` exists for now.").
@@ -447,6 +477,11 @@ type inputConfig struct {
 
 	StateCache, StatePath, StateKey string
 	AllowVolatile, Adopt            bool
+	Lease                           bool
+	LeaseTTL, LeaseRenew            time.Duration
+	StaleAfter                      time.Duration // -1: three schedule intervals; 0: never
+	JobHistoryTTL                   time.Duration
+	LogLevel                        string
 
 	Settle, Overlap time.Duration
 	Slices          window.SliceConfig
@@ -489,6 +524,41 @@ func parseConfig(conf *service.ParsedConfig, now time.Time) (*inputConfig, error
 	}
 	if c.StateCache == "" && strings.TrimSpace(c.StatePath) == "" {
 		return nil, errors.New("state.path: must not be empty when state.cache is not set")
+	}
+	if c.Lease, err = conf.FieldBool(fieldState, fieldStateLease, fieldLeaseEnabled); err != nil {
+		return nil, err
+	}
+	if c.LeaseTTL, err = conf.FieldDuration(fieldState, fieldStateLease, fieldLeaseTTL); err != nil {
+		return nil, err
+	}
+	if c.LeaseRenew, err = conf.FieldDuration(fieldState, fieldStateLease, fieldLeaseRenew); err != nil {
+		return nil, err
+	}
+	if c.Lease {
+		if c.StateCache == "" {
+			return nil, errors.New("state.lease: needs state.cache, a cache shared by the instances with TTLs and atomic add (redis)")
+		}
+		if c.LeaseTTL < time.Second || c.LeaseRenew <= 0 || c.LeaseRenew*2 > c.LeaseTTL {
+			return nil, fmt.Errorf("state.lease: ttl must be at least 1s and renew_interval at most half of it, got ttl %v and renew_interval %v", c.LeaseTTL, c.LeaseRenew)
+		}
+	}
+	stale, err := conf.FieldString(fieldStaleAfter)
+	if err != nil {
+		return nil, err
+	}
+	switch strings.TrimSpace(stale) {
+	case "":
+		c.StaleAfter = -1
+	default:
+		if c.StaleAfter, err = timeexpr.ParseDurationSeconds(stale); err != nil {
+			return nil, fmt.Errorf("stale_after: %w", err)
+		}
+	}
+	if c.JobHistoryTTL, err = conf.FieldDuration(fieldJobHistoryTTL); err != nil {
+		return nil, err
+	}
+	if c.LogLevel, err = conf.FieldString(fieldLogLevel); err != nil {
+		return nil, err
 	}
 
 	durations := []struct {

@@ -69,6 +69,9 @@ func newInputMetrics(m *service.Metrics) *inputMetrics {
 func (in *input) apiHooks() api.Hooks {
 	m := in.metrics
 	return api.Hooks{
+		OnRequest: func(r api.RequestInfo) {
+			in.log.Debugf("request %s %s (attempt %d, headers %v)", r.Method, r.URL, r.Attempt, r.Headers)
+		},
 		OnResponse: func(r api.ResponseInfo) {
 			class := "error"
 			if r.Status > 0 {
@@ -99,8 +102,9 @@ func (in *input) apiHooks() api.Hooks {
 
 // collectorHooks report jobs, pages and commits of one endpoint, and log the
 // job report and the progress of long jobs.
-func (in *input) collectorHooks(endpoint string, log *service.Logger) collector.Hooks {
+func (in *input) collectorHooks(r *endpointRunner, log inputLog) collector.Hooks {
 	m := in.metrics
+	endpoint := r.name
 	now := in.opts.now
 	var mu sync.Mutex // the hooks of one endpoint run on its job goroutine; this guards lastProgress against surprises
 	var lastProgress time.Time
@@ -128,25 +132,27 @@ func (in *input) collectorHooks(endpoint string, log *service.Logger) collector.
 			}
 			log.Debugf("committed %d slices: scanned_to %s (rev %d, %d seen, %d pending)", c.Slices, c.ScannedTo, c.Rev, c.Seen, c.Pending)
 		},
-		OnJobEnd: func(r collector.Report) {
-			m.jobs.Incr(1, endpoint, r.Outcome)
-			m.jobDuration.Timing(r.Duration().Nanoseconds(), endpoint)
-			if r.Outcome == collector.OutcomeSuccess || r.Outcome == collector.OutcomeEmpty {
-				m.lastSuccess.Set(r.End.Unix(), endpoint)
+		OnJobEnd: func(rep collector.Report) {
+			m.jobs.Incr(1, endpoint, rep.Outcome)
+			m.jobDuration.Timing(rep.Duration().Nanoseconds(), endpoint)
+			in.history.add(rep)
+			if rep.Outcome == collector.OutcomeSuccess || rep.Outcome == collector.OutcomeEmpty {
+				m.lastSuccess.Set(rep.End.Unix(), endpoint)
+				r.succeeded(rep.End)
 			}
 			l := log.With(
-				"job_id", r.JobID, "window_from", r.From, "window_to", r.To, "slices", r.Slices,
-				"slices_committed", r.SlicesCommitted, "pages", r.Pages, "activities_emitted", r.Emitted,
-				"activities_deduplicated", r.Duplicates, "late_catches", r.LateCatches,
-				"first_activity_id", r.FirstID, "last_activity_id", r.LastID,
-				"final_request_id", r.FinalRequestID, "scanned_to", r.ScannedTo,
-				"duration", r.Duration().String(), "outcome", r.Outcome,
+				"job_id", rep.JobID, "window_from", rep.From, "window_to", rep.To, "slices", rep.Slices,
+				"slices_committed", rep.SlicesCommitted, "pages", rep.Pages, "activities_emitted", rep.Emitted,
+				"activities_deduplicated", rep.Duplicates, "late_catches", rep.LateCatches,
+				"first_activity_id", rep.FirstID, "last_activity_id", rep.LastID,
+				"final_request_id", rep.FinalRequestID, "scanned_to", rep.ScannedTo,
+				"duration", rep.Duration().String(), "outcome", rep.Outcome,
 			)
-			if r.OrderViolations > 0 {
-				l = l.With("order_violations", r.OrderViolations)
+			if rep.OrderViolations > 0 {
+				l = l.With("order_violations", rep.OrderViolations)
 			}
-			if r.Error != "" {
-				l.With("error", r.Error).Error("job report")
+			if rep.Error != "" {
+				l.With("error", rep.Error).Error("job report")
 				return
 			}
 			l.Info("job report")

@@ -81,13 +81,14 @@ func Register(env *service.Environment, opts ...Option) error {
 // its collector and calls RunJob on schedule; ReadBatch only receives from the
 // shared channel; AckFuncs only report back to the job.
 type input struct {
-	log     *service.Logger
+	log     inputLog
 	mgr     *service.Resources
 	opts    options
 	cfg     *inputConfig
 	runners []*endpointRunner
 	out     chan collector.Batch
 	metrics *inputMetrics
+	history *jobHistory
 	shutSig *shutdown.Signaller
 	done    chan struct{} // closed when every runner has returned
 
@@ -103,6 +104,12 @@ type endpointRunner struct {
 	cfg    endpointConfig
 	coll   *collector.Collector
 	runner schedule.Runner
+	target *StateTarget // nil when state tracking is off
+	lease  *lease       // nil unless state.lease.enabled
+
+	staleAfter  time.Duration // 0: never stale
+	mu          sync.Mutex
+	lastSuccess time.Time // start-up, then the end of the last successful job
 }
 
 func newInput(conf *service.ParsedConfig, mgr *service.Resources, o options) (*input, error) {
@@ -111,7 +118,7 @@ func newInput(conf *service.ParsedConfig, mgr *service.Resources, o options) (*i
 		return nil, err
 	}
 	in := &input{
-		log:     mgr.Logger(),
+		log:     newInputLog(mgr.Logger(), cfg.LogLevel),
 		mgr:     mgr,
 		opts:    o,
 		cfg:     cfg,
@@ -120,6 +127,7 @@ func newInput(conf *service.ParsedConfig, mgr *service.Resources, o options) (*i
 		done:    make(chan struct{}),
 	}
 	in.metrics = newInputMetrics(mgr.Metrics())
+	in.history = &jobHistory{ttl: cfg.JobHistoryTTL, now: o.now}
 	for _, w := range cfg.warnings {
 		in.log.Warn(w)
 	}
@@ -131,23 +139,61 @@ func newInput(conf *service.ParsedConfig, mgr *service.Resources, o options) (*i
 	if err != nil {
 		return nil, err
 	}
-	base := cfg.StateKey
-	if base == "" {
-		label := mgr.Label()
-		if label == "" {
-			label = "default"
-			in.log.Warn("the anthropic_compliance input has no label: its checkpoint key uses \"default\"; give every input a label so that each has its own checkpoint")
-		}
-		base = "anthropic_compliance/" + label
+	if cfg.StateKey == "" && mgr.Label() == "" {
+		in.log.Warn("the anthropic_compliance input has no label: its checkpoint key uses \"default\"; give every input a label so that each has its own checkpoint")
 	}
 	for _, ep := range cfg.Endpoints {
-		r, err := in.newRunner(ep, base, store, client)
+		r, err := in.newRunner(ep, store, client)
 		if err != nil {
 			return nil, err
 		}
 		in.runners = append(in.runners, r)
 	}
+	in.registerAdminEndpoints()
 	return in, nil
+}
+
+// checkpointKey is where an endpoint's checkpoint lives: state.key, or
+// anthropic_compliance/<label>/<endpoint>, plus /once/<hash of the range>
+// for a `once` backfill so that it never moves the continuous checkpoint.
+func checkpointKey(cfg *inputConfig, label string, ep endpointConfig) string {
+	key := cfg.StateKey
+	if key == "" {
+		if label == "" {
+			label = "default"
+		}
+		key = "anthropic_compliance/" + label + "/" + ep.Name
+	} else if len(cfg.Endpoints) > 1 {
+		key += "/" + ep.Name
+	}
+	if ep.Settings.Schedule.Once() {
+		sum := sha256.Sum256([]byte(ep.Raw.Earliest + ".." + ep.Raw.Latest + ".." + ep.Raw.Timezone))
+		key += "/once/" + hex.EncodeToString(sum[:6])
+	}
+	return key
+}
+
+// collectorConfig is the collector's view of one endpoint.
+func collectorConfig(cfg *inputConfig, ep endpointConfig) collector.Config {
+	return collector.Config{
+		Endpoint:      ep.Name,
+		BaseURL:       cfg.BaseURL,
+		Filters:       ep.Raw.Filters,
+		PageSize:      ep.Raw.PageSize,
+		Settle:        cfg.Settle,
+		Overlap:       cfg.Overlap,
+		Slices:        cfg.Slices,
+		MaxOpenSlices: cfg.MaxOpenSlices,
+		Earliest:      ep.Settings.Earliest,
+		Latest:        ep.Settings.Latest,
+		Location:      ep.Settings.Location,
+		StateTracking: ep.Tracking,
+		Once:          ep.Settings.Schedule.Once(),
+		Adopt:         cfg.Adopt,
+		JobTimeout:    ep.Settings.JobTimeout,
+		DrainGrace:    cfg.DrainGrace,
+		BatchSize:     cfg.BatchSize,
+	}
 }
 
 func (in *input) openStore() (checkpoint.Store, error) {
@@ -191,53 +237,45 @@ func (in *input) newClient() (*api.Client, error) {
 	return client, nil
 }
 
-func (in *input) newRunner(ep endpointConfig, base string, store checkpoint.Store, client *api.Client) (*endpointRunner, error) {
+func (in *input) newRunner(ep endpointConfig, store checkpoint.Store, client *api.Client) (*endpointRunner, error) {
 	cfg := in.cfg
-	r := &endpointRunner{name: ep.Name, cfg: ep, once: ep.Settings.Schedule.Once()}
-	r.key = base
-	if cfg.StateKey == "" || len(cfg.Endpoints) > 1 {
-		r.key = base + "/" + ep.Name
+	r := &endpointRunner{
+		name: ep.Name, cfg: ep, once: ep.Settings.Schedule.Once(),
+		key: checkpointKey(cfg, in.mgr.Label(), ep), lastSuccess: in.opts.now(),
 	}
-	if r.once {
-		sum := sha256.Sum256([]byte(ep.Raw.Earliest + ".." + ep.Raw.Latest + ".." + ep.Raw.Timezone))
-		r.key += "/once/" + hex.EncodeToString(sum[:6])
-	}
-	ccfg := collector.Config{
-		Endpoint:      ep.Name,
-		BaseURL:       cfg.BaseURL,
-		Filters:       ep.Raw.Filters,
-		PageSize:      ep.Raw.PageSize,
-		Settle:        cfg.Settle,
-		Overlap:       cfg.Overlap,
-		Slices:        cfg.Slices,
-		MaxOpenSlices: cfg.MaxOpenSlices,
-		Earliest:      ep.Settings.Earliest,
-		Latest:        ep.Settings.Latest,
-		Location:      ep.Settings.Location,
-		StateTracking: ep.Tracking,
-		Once:          r.once,
-		Adopt:         cfg.Adopt,
-		JobTimeout:    ep.Settings.JobTimeout,
-		DrainGrace:    cfg.DrainGrace,
-		BatchSize:     cfg.BatchSize,
-	}
+	ccfg := collectorConfig(cfg, ep)
 	log := in.log.With("endpoint", ep.Name)
 	deps := collector.Deps{
 		Lister: client,
 		State:  newStateFuncs(ep.Update, ep.Merge),
 		Clock:  clockFunc(in.opts.now),
-		Log:    logAdapter{log},
-		Hooks:  in.collectorHooks(ep.Name, log),
+		Log:    log,
+		Hooks:  in.collectorHooks(r, log),
 		Out:    in.out,
 	}
 	if ep.Tracking {
 		deps.Keeper = checkpoint.NewKeeper(store, r.key)
+		r.target = &StateTarget{Label: in.mgr.Label(), Endpoint: ep.Name, Key: r.key, identity: ccfg.Identity(), store: store}
+		if cfg.Lease {
+			r.lease = newLease(in.mgr, cfg.StateCache, r.key, cfg.LeaseTTL, in.opts.now, log.l)
+			deps.Fence = r.lease.fence
+		}
 	}
 	coll, err := collector.New(ccfg, deps)
 	if err != nil {
 		return nil, fmt.Errorf("%s[%s]: %w", fieldEndpoints, ep.Name, err)
 	}
 	r.coll = coll
+	if r.target != nil {
+		r.target.forget = coll.Forget
+	}
+	switch {
+	case r.once || cfg.StaleAfter == 0:
+	case cfg.StaleAfter > 0:
+		r.staleAfter = cfg.StaleAfter
+	default:
+		r.staleAfter = 3 * ep.Settings.Schedule.Interval(in.opts.now())
+	}
 	r.runner = schedule.Runner{
 		Spec:       ep.Settings.Schedule,
 		RunOnStart: ep.RunOnStart,
@@ -247,6 +285,30 @@ func (in *input) newRunner(ep endpointConfig, base string, store checkpoint.Stor
 		},
 	}
 	return r, nil
+}
+
+// health is nil while the endpoint works: its collector is healthy and, unless
+// it stands by for the lease, a job succeeded within stale_after.
+func (r *endpointRunner) health(now time.Time) error {
+	if err := r.coll.Health(); err != nil {
+		return err
+	}
+	if r.staleAfter <= 0 || (r.lease != nil && !r.lease.Held()) {
+		return nil
+	}
+	r.mu.Lock()
+	last := r.lastSuccess
+	r.mu.Unlock()
+	if since := now.Sub(last); since > r.staleAfter {
+		return fmt.Errorf("no job succeeded for %v (stale_after %v); see the job reports", since.Truncate(time.Second), r.staleAfter)
+	}
+	return nil
+}
+
+func (r *endpointRunner) succeeded(at time.Time) {
+	r.mu.Lock()
+	r.lastSuccess = at
+	r.mu.Unlock()
 }
 
 //------------------------------------------------------------------------------
@@ -280,8 +342,9 @@ func (in *input) Connect(ctx context.Context) error {
 
 func (in *input) health() error {
 	var errs []error
+	now := in.opts.now()
 	for _, r := range in.runners {
-		if err := r.coll.Health(); err != nil {
+		if err := r.health(now); err != nil {
 			errs = append(errs, fmt.Errorf("endpoint %s: %w", r.name, err))
 		}
 	}
@@ -298,6 +361,13 @@ func (in *input) run() {
 	defer cancelHard()
 	var wg sync.WaitGroup
 	for _, r := range in.runners {
+		if r.lease != nil {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r.lease.run(softCtx, in.cfg.LeaseRenew)
+			}()
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -309,6 +379,9 @@ func (in *input) run() {
 
 func (in *input) runEndpoint(softCtx, hardCtx context.Context, r *endpointRunner) {
 	err := r.runner.Run(softCtx, func(context.Context, time.Time) error {
+		if r.lease != nil && !r.lease.Held() {
+			return nil // standing by: another instance collects
+		}
 		_, err := r.coll.RunJob(hardCtx, in.shutSig.SoftStopChan())
 		return err
 	})
@@ -428,10 +501,3 @@ func (in *input) Close(ctx context.Context) error {
 type clockFunc func() time.Time
 
 func (f clockFunc) Now() time.Time { return f() }
-
-type logAdapter struct{ l *service.Logger }
-
-func (a logAdapter) Debugf(f string, args ...any) { a.l.Debugf(f, args...) }
-func (a logAdapter) Infof(f string, args ...any)  { a.l.Infof(f, args...) }
-func (a logAdapter) Warnf(f string, args ...any)  { a.l.Warnf(f, args...) }
-func (a logAdapter) Errorf(f string, args ...any) { a.l.Errorf(f, args...) }

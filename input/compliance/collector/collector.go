@@ -8,9 +8,11 @@
 package collector
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/compliance-connect/compliance-connect/input/compliance/api"
@@ -86,7 +88,7 @@ func (c *Config) Validate() error {
 }
 
 // Identity is the checkpoint identity of this config.
-func (c *Config) Identity() checkpoint.Identity {
+func (c Config) Identity() checkpoint.Identity {
 	id := checkpoint.Identity{Endpoint: c.Endpoint, BaseURL: c.BaseURL, Filters: c.Filters.Hash()}
 	if c.Once {
 		id.Mode = "once"
@@ -117,6 +119,9 @@ type Deps struct {
 	// Out is where batches are handed out; nil gives the collector its own
 	// unbuffered channel. Collectors of one input share one channel.
 	Out chan Batch
+	// Fence, when set, is asked before every checkpoint write; an error
+	// (e.g. the HA lease was lost) refuses the write and fails the job.
+	Fence func(ctx context.Context) error
 }
 
 // Collector runs jobs for one endpoint, one at a time. Batches are handed
@@ -136,7 +141,14 @@ type Collector struct {
 
 	healthMu  sync.Mutex
 	unhealthy error
+
+	forget atomic.Bool // an operator deleted the checkpoint through this process
 }
+
+// Forget makes the next job accept a missing checkpoint (a fresh start from
+// `earliest`) instead of reporting it vanished. Call it after deleting the
+// checkpoint on purpose.
+func (c *Collector) Forget() { c.forget.Store(true) }
 
 // New checks the config and returns a collector.
 func New(cfg Config, deps Deps) (*Collector, error) {

@@ -179,6 +179,10 @@ func (j *job) prepare(ctx context.Context) error {
 		return nil
 	}
 	j.keeper = c.deps.Keeper
+	if c.forget.Swap(false) {
+		j.keeper.Forget()
+		c.setHealth(nil)
+	}
 	rec, err := j.keeper.Load(ctx)
 	if err != nil {
 		var corrupt *checkpoint.CorruptError
@@ -201,7 +205,7 @@ func (j *job) prepare(ctx context.Context) error {
 		c.deps.Log.Infof("no checkpoint at %s: fresh start from earliest %q = %s", j.keeper.Where(), cfg.Earliest.String(), rec.Floor)
 		// Persist the resolved earliest before the first request, so failing
 		// first jobs can never drop history by re-resolving it later.
-		if err := j.keeper.Save(ctx, rec); err != nil {
+		if err := j.save(ctx, rec); err != nil {
 			c.setHealth(err)
 			return fmt.Errorf("writing the initial checkpoint: %w", err)
 		}
@@ -241,6 +245,19 @@ func (j *job) prepare(ctx context.Context) error {
 	}
 	j.rng = window.IncrementalRange(in)
 	return nil
+}
+
+// errFenced wraps a write refused by Deps.Fence.
+var errFenced = errors.New("checkpoint write refused")
+
+// save writes the record if the fence allows it.
+func (j *job) save(ctx context.Context, rec *checkpoint.Record) error {
+	if f := j.c.deps.Fence; f != nil {
+		if err := f(ctx); err != nil {
+			return fmt.Errorf("%w: %w", errFenced, err)
+		}
+	}
+	return j.keeper.Save(ctx, rec)
 }
 
 // learnServerClock makes one small request (limit=1) when the API's clock is
@@ -533,9 +550,11 @@ func (j *job) tryCommit(ctx context.Context) {
 	j.rep.SlicesCommitted += len(ready)
 	info := CommitInfo{JobID: j.id, ScannedTo: j.rec.ScannedTo, Slices: len(ready), Seen: len(j.rec.Seen), Pending: len(j.rec.Pending)}
 	if j.keeper != nil {
-		if err := j.keeper.Save(context.WithoutCancel(ctx), j.rec); err != nil {
+		if err := j.save(context.WithoutCancel(ctx), j.rec); err != nil {
 			info.Err = err
-			c.setHealth(err)
+			if !errors.Is(err, errFenced) {
+				c.setHealth(err)
+			}
 			j.fail(fmt.Errorf("committing slices up to %s: %w", j.rec.ScannedTo, err))
 		}
 		info.Rev = j.rec.Rev
@@ -663,8 +682,10 @@ func (j *job) finish(ctx context.Context) (Report, error) {
 		}
 		if len(pending) > 0 {
 			j.rec.AddPending(pending, c.deps.Clock.Now())
-			if err := j.keeper.Save(context.WithoutCancel(ctx), j.rec); err != nil {
-				c.setHealth(err)
+			if err := j.save(context.WithoutCancel(ctx), j.rec); err != nil {
+				if !errors.Is(err, errFenced) {
+					c.setHealth(err)
+				}
 				if j.failure == nil || errors.Is(j.failure, errStopped) {
 					j.failure = fmt.Errorf("recording %d delivered ids as pending: %w", len(pending), err)
 				}
