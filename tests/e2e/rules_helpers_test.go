@@ -383,14 +383,14 @@ type heldBatch struct {
 // sink is the stream's output. Each batch is recorded as delivered when it
 // arrives; policy decides whether it is acked, nacked or held.
 type sink struct {
-	mu      sync.Mutex
-	n       int
-	got     []string
-	meta    []map[string]string
-	acked   map[string]int
-	nacked  int
-	held    []*heldBatch
-	policy  func(delivery) verdict
+	mu     sync.Mutex
+	n      int
+	got    []string
+	meta   []map[string]string
+	acked  map[string]int
+	nacked int
+	held   []*heldBatch
+	policy func(delivery) verdict
 }
 
 var errNack = errors.New("e2e sink refused the batch")
