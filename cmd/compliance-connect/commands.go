@@ -21,6 +21,7 @@ func commands() []*cli.Command {
 	return []*cli.Command{
 		demoCommand(),
 		fakeapiCommand(),
+		stateCommand(),
 	}
 }
 
@@ -54,6 +55,7 @@ func demoCommand() *cli.Command {
 			&cli.StringFlag{Name: "state", Value: "./compliance-state/demo", Usage: "checkpoint directory"},
 			&cli.IntFlag{Name: "count", Value: 2000, Usage: "activities in the seeded dataset"},
 			&cli.StringFlag{Name: "http", Value: "127.0.0.1:4195", Usage: "address of the Benthos HTTP server (/ready, /metrics)"},
+			&cli.StringFlag{Name: "api-addr", Value: "127.0.0.1:18089", Usage: "address of the fake Compliance API (kept fixed: the base URL is part of the checkpoint's identity)"},
 		},
 		Action: func(c *cli.Context) error {
 			now := time.Now().UTC()
@@ -64,9 +66,9 @@ func demoCommand() *cli.Command {
 				Growth:     fakeapi.Growth{PerSecond: 0.5, LateFraction: 0.05, MaxLateness: 90 * time.Second, Seed: 42},
 				RateLimit:  600,
 				SelfEvents: true,
-			}, "127.0.0.1:0")
+			}, c.String("api-addr"))
 			if err != nil {
-				return err
+				return fmt.Errorf("starting the fake Compliance API (choose another --api-addr if the port is taken): %w", err)
 			}
 			defer fake.Close()
 
