@@ -1,0 +1,351 @@
+package compliance
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
+	"github.com/redpanda-data/benthos/v4/public/service"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/compliance-connect/compliance-connect/input/compliance/api"
+	"github.com/compliance-connect/compliance-connect/input/compliance/collector"
+	"github.com/compliance-connect/compliance-connect/input/compliance/timeexpr"
+)
+
+// validationEnv is an environment with the input registered and a fixed
+// clock, as the binary registers it.
+func validationEnv(t *testing.T) *service.Environment {
+	t.Helper()
+	env := service.NewEnvironment()
+	require.NoError(t, Register(env, WithClock(func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) })))
+	return env
+}
+
+// inputYAML renders an anthropic_compliance input from the given field lines
+// (indented as under anthropic_compliance).
+func inputYAML(fields string) string {
+	return "label: validation\nanthropic_compliance:\n" + fields + "\n"
+}
+
+// lintInput returns the lint messages of an input config, as `lint` reports them.
+func lintInput(t *testing.T, env *service.Environment, yaml string) []string {
+	t.Helper()
+	lints, err := env.NewComponentConfigLinter().LintInputYAML([]byte(yaml))
+	require.NoError(t, err)
+	var out []string
+	for _, l := range lints {
+		out = append(out, l.What)
+	}
+	return out
+}
+
+// constructInput builds and runs a stream with linting disabled (as
+// `run --chilled` does), so that the input's constructor sees the config and
+// must reject it itself. It returns the error the stream ends with.
+func constructInput(t *testing.T, env *service.Environment, yaml, resources string) error {
+	t.Helper()
+	sb := env.NewStreamBuilder()
+	sb.DisableLinting()
+	require.NoError(t, sb.SetLoggerYAML("level: OFF"))
+	if resources != "" {
+		require.NoError(t, sb.AddResourcesYAML(resources))
+	}
+	require.NoError(t, sb.AddInputYAML(yaml))
+	require.NoError(t, sb.AddOutputYAML("drop: {}"))
+	stream, err := sb.Build()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = stream.Run(ctx)
+	require.NotErrorIs(t, err, context.DeadlineExceeded, "the constructor accepted the config")
+	return err
+}
+
+// TestEveryValidationErrorIsALintErrorAndAConstructorErrorNamingTheField pins
+// each config mistake twice: `lint` reports it, and so does start-up when
+// lints are skipped (`--chilled`), both naming the field.
+func TestEveryValidationErrorIsALintErrorAndAConstructorErrorNamingTheField(t *testing.T) {
+	dir := t.TempDir()
+	base := func(extra string) string {
+		return "  api_key: sk-ant-api01-validation\n  state:\n    path: " + dir + "\n" + extra
+	}
+	endpoint := func(lines string) string {
+		return base("  endpoints:\n    - name: activities\n" + lines)
+	}
+	tests := []struct {
+		name      string
+		fields    string
+		resources string
+		lint      string // the lint message names this field
+		// lintBlind says why lint cannot report the mistake (only start-up can).
+		lintBlind  string
+		construct  string
+		constructs []string // further parts of the constructor error
+	}{
+		{name: "bad cron", fields: endpoint("      schedule: \"61 * * * *\""),
+			lint: "endpoints[0].schedule", construct: "endpoints[0].schedule"},
+		{name: "bad earliest", fields: endpoint("      earliest: -7x"),
+			lint: "endpoints[0].earliest", construct: "endpoints[0].earliest"},
+		{name: "bad latest", fields: endpoint("      latest: soon"),
+			lint: "endpoints[0].latest", construct: "endpoints[0].latest"},
+		{name: "earliest later than latest", fields: endpoint("      earliest: -1h\n      latest: -2h"),
+			lint: "endpoints[0].earliest", construct: "endpoints[0].earliest", constructs: []string{"is later than latest"}},
+		{name: "page_size zero", fields: endpoint("      page_size: 0"),
+			lint: "endpoints[0].page_size", construct: "endpoints[0].page_size", constructs: []string{"between 1 and 5000"}},
+		{name: "page_size above 5000", fields: endpoint("      page_size: 5001"),
+			lint: "endpoints[0].page_size", construct: "endpoints[0].page_size", constructs: []string{"5001"}},
+		{name: "both type filters", fields: endpoint("      filters:\n        activity_types: [a]\n        exclude_activity_types: [b]"),
+			lint: "endpoints[0].filters", construct: "endpoints[0].filters", constructs: []string{"not both"}},
+		{name: "unknown endpoint", fields: base("  endpoints:\n    - name: users"),
+			lint: "endpoints[0].name", construct: "endpoints[0].name", constructs: []string{`"users"`}},
+		{name: "unknown timezone", fields: endpoint("      timezone: Mars/Olympus_Mons"),
+			lint: "endpoints[0].timezone", construct: "endpoints[0].timezone", constructs: []string{"Mars/Olympus_Mons"}},
+		{name: "bad job_timeout", fields: endpoint("      job_timeout: soon"),
+			lint: "endpoints[0].job_timeout", construct: "endpoints[0].job_timeout"},
+		{name: "settle under 60s", fields: base("  settle: 30s"),
+			lint: "settle", construct: "settle", constructs: []string{"60s"}},
+		{name: "settle not whole seconds", fields: base("  settle: 90500ms"),
+			lint: "settle", construct: "settle"},
+		{name: "overlap not whole seconds", fields: base("  overlap: 1500ms"),
+			lint: "overlap", construct: "overlap", constructs: []string{"whole"}},
+		{name: "min_slice above max_slice", fields: base("  min_slice: 2h\n  max_slice: 1h"),
+			lint: "max_slice", construct: "max_slice", constructs: []string{"min_slice"}},
+		{name: "missing api_key", fields: "  state:\n    path: " + dir,
+			lint: "api_key", construct: "api_key"},
+		{name: "empty api_key", fields: "  api_key: \"\"\n  state:\n    path: " + dir,
+			lint: "api_key", construct: "api_key", constructs: []string{"must not be empty"}},
+		{name: "endpoint listed twice", fields: base("  endpoints:\n    - name: activities\n    - name: activities"),
+			lint: "endpoints[1].name", construct: "endpoints[1].name", constructs: []string{"listed twice"}},
+		{name: "no endpoint enabled", fields: endpoint("      enabled: false"),
+			lint: "endpoints", construct: "endpoints", constructs: []string{"no endpoint is enabled"}},
+		{name: "target_per_slice zero", fields: base("  target_per_slice: 0"),
+			lint: "target_per_slice", construct: "target_per_slice"},
+		{name: "max_open_slices zero", fields: base("  max_open_slices: 0"),
+			lint: "max_open_slices", construct: "max_open_slices"},
+		{name: "batch_size zero", fields: base("  batch_size: 0"),
+			lint: "batch_size", construct: "batch_size"},
+		{name: "drain_grace zero", fields: base("  drain_grace: 0s"),
+			lint: "drain_grace", construct: "drain_grace"},
+		{name: "bad stale_after", fields: base("  stale_after: soon"),
+			lint: "stale_after", construct: "stale_after"},
+		{name: "empty state.path", fields: "  api_key: sk-ant-api01-validation\n  state:\n    path: \"\"",
+			lint: "state.path", construct: "state.path"},
+		{name: "lease without a cache", fields: base("    lease:\n      enabled: true"),
+			lint: "state.lease", construct: "state.lease", constructs: []string{"state.cache"}},
+		{name: "api_key from an unset environment variable", fields: "  api_key: ${COMPLIANCE_CONNECT_TEST_UNSET_KEY}\n  state:\n    path: " + dir,
+			lint: "COMPLIANCE_CONNECT_TEST_UNSET_KEY", construct: "api_key", constructs: []string{"must not be empty"}},
+		{name: "missing cache resource", fields: "  api_key: sk-ant-api01-validation\n  state:\n    cache: nowhere",
+			lintBlind: "Benthos v4.60 lints one component at a time: a field lint rule cannot see cache_resources", construct: "state.cache", constructs: []string{`"nowhere"`, "cache_resources"}},
+	}
+	env := validationEnv(t)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			yaml := inputYAML(tc.fields)
+			if tc.lintBlind == "" {
+				lints := lintInput(t, env, yaml)
+				if assert.NotEmpty(t, lints, "lint reports the mistake") {
+					assert.Contains(t, strings.Join(lints, "\n"), tc.lint, "the lint message names the field")
+				}
+			}
+			err := constructInput(t, env, yaml, tc.resources)
+			require.Error(t, err, "the constructor rejects the config")
+			assert.Contains(t, err.Error(), tc.construct, "the constructor error names the field")
+			for _, part := range tc.constructs {
+				assert.Contains(t, err.Error(), part)
+			}
+			assert.NotContains(t, err.Error(), "sk-ant-api01-validation", "the key never appears in an error")
+		})
+	}
+}
+
+// TestValidConfigsLintClean guards the table above against lint rules that
+// fire on everything: the documented examples and edge values lint clean.
+func TestValidConfigsLintClean(t *testing.T) {
+	env := validationEnv(t)
+	for name, fields := range map[string]string{
+		"only the key":  "  api_key: k",
+		"settle 60s":    "  api_key: k\n  settle: 60s\n  overlap: 0s",
+		"equal slices":  "  api_key: k\n  min_slice: 1h\n  max_slice: 1h",
+		"page_size 1":   "  api_key: k\n  endpoints:\n    - name: activities\n      page_size: 1",
+		"page_size max": "  api_key: k\n  endpoints:\n    - name: activities\n      page_size: 5000",
+		"once, abs":     "  api_key: k\n  endpoints:\n    - name: activities\n      schedule: once\n      earliest: \"2026-01-01T00:00:00Z\"\n      latest: \"2026-02-01T00:00:00Z\"\n      job_timeout: 0",
+		"every syntax":  "  api_key: k\n  endpoints:\n    - name: activities\n      schedule: \"@every 30s\"\n      earliest: -1q@q\n      latest: \"+128m@h\"\n      timezone: Europe/Berlin\n      job_timeout: \"30\"",
+		"exclude only":  "  api_key: k\n  endpoints:\n    - name: activities\n      filters:\n        exclude_activity_types: [compliance_api_accessed]",
+	} {
+		t.Run(name, func(t *testing.T) {
+			assert.Empty(t, lintInput(t, env, inputYAML(fields)))
+		})
+	}
+}
+
+// TestSpecDefaultsParseToTheDocumentedConfig: a config with only api_key
+// parses, and every default is the one the design note documents.
+func TestSpecDefaultsParseToTheDocumentedConfig(t *testing.T) {
+	conf, err := inputSpec().ParseYAML("api_key: sk-ant-api01-defaults", nil)
+	require.NoError(t, err)
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	cfg, err := parseConfig(conf, now)
+	require.NoError(t, err)
+	assert.Equal(t, "https://api.anthropic.com", cfg.BaseURL)
+	assert.Equal(t, "2023-06-01", cfg.AnthropicVersion)
+	assert.Equal(t, "", cfg.StateCache)
+	assert.Equal(t, "./compliance-state", cfg.StatePath)
+	assert.False(t, cfg.AllowVolatile)
+	assert.False(t, cfg.Adopt)
+	assert.Equal(t, 2*time.Minute, cfg.Settle)
+	assert.Equal(t, 5*time.Minute, cfg.Overlap)
+	assert.Equal(t, time.Minute, cfg.Slices.MinSlice)
+	assert.Equal(t, time.Hour, cfg.Slices.MaxSlice)
+	assert.Equal(t, 20000, cfg.Slices.Target)
+	assert.Equal(t, 2, cfg.MaxOpenSlices)
+	assert.True(t, cfg.AutoReplayNacks)
+	require.Len(t, cfg.Endpoints, 1)
+	ep := cfg.Endpoints[0]
+	assert.Equal(t, "activities", ep.Name)
+	assert.True(t, ep.RunOnStart)
+	assert.True(t, ep.Tracking)
+	assert.Nil(t, ep.Update, "the default update mapping runs natively")
+	assert.Nil(t, ep.Merge, "the default merge mapping runs natively")
+	assert.Equal(t, 5000, ep.Raw.PageSize)
+	f := ep.Raw.Filters
+	assert.Empty(t, f.ActivityTypes)
+	assert.Empty(t, f.ExcludeActivityTypes)
+	assert.Empty(t, f.ActorIDs)
+	assert.Empty(t, f.OrganizationIDs)
+	assert.Equal(t, collector.Filters{}.Hash(), f.Hash(), "no filters: the identity of an unfiltered collector")
+	assert.Equal(t, 300*time.Second, ep.Settings.JobTimeout)
+	assert.Equal(t, time.UTC, ep.Settings.Location)
+	assert.Equal(t, timeexpr.MustParse("-7d@d").Resolve(now, time.UTC), ep.Settings.Earliest.Resolve(now, time.UTC))
+	assert.Equal(t, "*/5 * * * *", ep.Raw.Schedule)
+	assert.False(t, ep.Settings.Schedule.Once())
+}
+
+// TestDefaultStateMappingsEqualTheNativeDefault: the Bloblang text shown as
+// the default of state_tracking.update/merge computes what the native
+// default computes, so editing a copy of it starts from the same behaviour.
+func TestDefaultStateMappingsEqualTheNativeDefault(t *testing.T) {
+	yaml := `
+api_key: k
+endpoints:
+  - name: activities
+    state_tracking:
+      update: |
+        # the default, as a user would paste it
+        ` + strings.ReplaceAll(DefaultStateUpdate, "\n", "\n        ") + `
+      merge: |
+        # the default, as a user would paste it
+        ` + DefaultStateMerge + `
+`
+	conf, err := inputSpec().ParseYAML(yaml, nil)
+	require.NoError(t, err)
+	cfg, err := parseConfig(conf, time.Now())
+	require.NoError(t, err)
+	ep := cfg.Endpoints[0]
+	require.NotNil(t, ep.Update, "a commented copy runs as Bloblang")
+	blob := newStateFuncs(ep.Update, ep.Merge)
+	native := collector.DefaultState{}
+
+	acts := activities(t,
+		`{"id":"a1","type":"x","created_at":"2026-11-25T10:00:00.250Z"}`,
+		`{"id":"a2","type":"x","created_at":"2026-11-25T09:00:00Z"}`,
+	)
+	var bs, ns map[string]any
+	for _, a := range acts {
+		bs, err = blob.Update(orEmpty(bs), a)
+		require.NoError(t, err)
+		ns, err = native.Update(orEmpty(ns), a)
+		require.NoError(t, err)
+	}
+	assert.EqualValues(t, ns["latestTime"], bs["latestTime"])
+
+	for _, tc := range []struct{ prev, next map[string]any }{
+		{map[string]any{"latestTime": int64(5)}, map[string]any{"latestTime": int64(7)}},
+		{map[string]any{"latestTime": int64(9)}, map[string]any{"latestTime": int64(7)}},
+		{map[string]any{}, map[string]any{"latestTime": int64(7)}},
+	} {
+		b, err := blob.Merge(tc.prev, tc.next)
+		require.NoError(t, err)
+		n, err := native.Merge(tc.prev, tc.next)
+		require.NoError(t, err)
+		assert.EqualValues(t, n["latestTime"], b["latestTime"], "merge %v %v", tc.prev, tc.next)
+	}
+}
+
+// TestCreateAndListShowEveryField: `create` prints a config with every field
+// of the input, and `list --format jsonschema` documents them, so operators
+// can discover the settings Cribl exposed.
+func TestCreateAndListShowEveryField(t *testing.T) {
+	env := validationEnv(t)
+	fields := []string{
+		"api_key", "base_url", "anthropic_version", "state", "cache", "path", "allow_volatile", "adopt",
+		"settle", "overlap", "min_slice", "max_slice", "target_per_slice", "max_open_slices", "endpoints",
+		"schedule", "run_on_start", "earliest", "latest", "timezone", "job_timeout", "page_size", "filters",
+		"activity_types", "exclude_activity_types", "actor_ids", "organization_ids", "state_tracking",
+		"update", "merge", "auto_replay_nacks", "retries", "rate_limit",
+	}
+	created := runCLI(t, env, "create", "anthropic_compliance//drop")
+	for _, f := range fields {
+		assert.Contains(t, created, "    "+f+":", "create shows %s", f)
+	}
+	assert.Contains(t, created, "earliest: -7d@d")
+	assert.Contains(t, created, "page_size: 5000")
+
+	schema := runCLI(t, env, "list", "--format", "jsonschema", "inputs")
+	start := strings.Index(schema, `"anthropic_compliance"`)
+	require.GreaterOrEqual(t, start, 0, "the input is listed")
+	for _, f := range fields {
+		assert.Contains(t, schema[start:], `"`+f+`"`, "list documents %s", f)
+	}
+}
+
+// runCLI runs the Benthos CLI of env in-process and returns what it printed.
+func runCLI(t *testing.T, env *service.Environment, args ...string) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	stdout := os.Stdout
+	os.Stdout = w
+	out := make(chan string, 1)
+	go func() { b, _ := io.ReadAll(r); out <- string(b) }()
+	code, err := service.RunCLIToCode(context.Background(),
+		service.CLIOptSetArgs(append([]string{"compliance-connect"}, args...)...),
+		service.CLIOptSetEnvironment(env))
+	os.Stdout = stdout
+	require.NoError(t, w.Close())
+	text := <-out
+	require.NoError(t, err)
+	require.Equal(t, 0, code, "%v printed:\n%s", args, text)
+	return text
+}
+
+// activities decodes activity objects as the API client would.
+func activities(t *testing.T, objects ...string) []api.Activity {
+	t.Helper()
+	out := make([]api.Activity, len(objects))
+	for i, o := range objects {
+		var v struct {
+			ID        string    `json:"id"`
+			Type      string    `json:"type"`
+			CreatedAt time.Time `json:"created_at"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(o), &v))
+		out[i] = api.Activity{ID: v.ID, Type: v.Type, CreatedAt: v.CreatedAt, Raw: []byte(o)}
+	}
+	return out
+}
+
+func orEmpty(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
