@@ -432,8 +432,8 @@ func (c *Client) attempt(ctx context.Context, target string, n, sizeHint int) (*
 	}
 	pg := &Page{RequestID: requestID, ServerDate: serverDate, RateLimit: rl}
 	if merr := decodePage(body, pg, sizeHint); merr != nil {
+		merr = c.scrubMalformed(body, merr)
 		merr.RequestID = requestID
-		merr.Reason = c.scrub(merr.Reason)
 		return nil, nil, merr
 	}
 	return pg, nil, nil
@@ -506,18 +506,38 @@ func (c *Client) errorBody(body []byte, status int) (string, string) {
 		}
 	}
 	clean := func(s string) string {
+		// Scrub before cutting: a key cut in two would escape the scrub.
+		s = c.scrub(s)
 		if len(s) > maxMessageBytes {
 			s = s[:maxMessageBytes] + "..."
 		}
-		s = strings.Map(func(r rune) rune {
+		return strings.Map(func(r rune) rune {
 			if r < 0x20 || r == 0x7f {
 				return ' '
 			}
 			return r
 		}, s)
-		return c.scrub(s)
 	}
 	return clean(typ), clean(msg)
+}
+
+// scrubMalformed keeps the API key, whole or in part, out of a decode error.
+// A reason may quote a snippet of the body cut to 64 bytes, and a key cut in
+// two escapes a plain replacement (real keys are about 108 bytes). So when
+// the body echoes the key, the error is taken from decoding a copy of the
+// body with the key replaced; its Offset then refers to that copy.
+func (c *Client) scrubMalformed(body []byte, merr *MalformedError) *MalformedError {
+	key := []byte(c.cfg.APIKey)
+	if !bytes.Contains(body, key) {
+		merr.Reason = c.scrub(merr.Reason)
+		return merr
+	}
+	if m := decodePage(bytes.ReplaceAll(body, key, []byte("[redacted]")), &Page{}, 0); m != nil {
+		m.Reason = c.scrub(m.Reason)
+		return m
+	}
+	return &MalformedError{Field: merr.Field, Index: merr.Index, Offset: merr.Offset,
+		Reason: "invalid (details withheld: the response echoes the API key)"}
 }
 
 // scrub replaces the API key in text taken from a response, should a
