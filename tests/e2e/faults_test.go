@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -314,4 +316,47 @@ func TestRefusedKeyMakesTheInputNotReadyWithoutHammeringAndRecovers(t *testing.T
 			t.Logf("%s: %d jobs made %d requests while refused", tc.name, len(reports), len(recs))
 		})
 	}
+}
+
+// TestThreeFailedJobsInARowMakeTheInputNotReadyUntilAJobSucceeds: a fault
+// that is not retried (500 with x-should-retry: false) failing every job
+// marks the input not ready after the third failed job in a row, with the
+// reason on /ready; the first job that succeeds makes it ready again.
+func TestThreeFailedJobsInARowMakeTheInputNotReadyUntilAJobSucceeds(t *testing.T) {
+	t.Parallel() // recovery waits out the input's 5s reconnect back-off
+	data := faultDataset()
+	h := newHarness(t, faultNow, fakeapi.Options{Dataset: data, Lag: 30 * time.Second})
+	stalled := regexp.MustCompile(`collection is stalled: ([3-9]|\d\d+) consecutive jobs failed; last: reading the API's clock: compliance api: 500 api_error`)
+	var failing atomic.Bool // every request fails while set
+	failing.Store(true)
+	for range 10_000 {
+		h.api.Script(fakeapi.Fault{Kind: fakeapi.FaultServerErrorNoRetry, Match: func(url.Values) bool { return failing.Load() }})
+	}
+	r := h.startStream(h.configYAML(apiKey, faultEndpoint+fastRetries), streamOpts{})
+	require.Eventually(t, func() bool {
+		code, body := r.get("/ready")
+		// The reason is the one Benthos saw when it last tried to connect,
+		// by which time more than three jobs may have failed.
+		return code == http.StatusServiceUnavailable && stalled.MatchString(body)
+	}, 10*time.Second, 10*time.Millisecond, "not ready once three jobs in a row failed")
+	failing.Store(false)
+	require.Eventually(t, func() bool {
+		code, _ := r.get("/ready")
+		return code == http.StatusOK
+	}, 30*time.Second, 10*time.Millisecond, "ready again after a successful job")
+	h.waitUnique(len(data), 30*time.Second)
+	r.stop()
+
+	reports := r.logs.jobReports()
+	failed := h.api.Stats().Faults[fakeapi.FaultServerErrorNoRetry]
+	require.Greater(t, len(reports), failed)
+	for i, rep := range reports[:failed] { // one request per failed job
+		assert.Equal(t, "failed", rep.Outcome, "job %d", i+1)
+		assert.Contains(t, rep.Error, "reading the API's clock: compliance api: 500 api_error")
+	}
+	assert.Equal(t, "success", reports[failed].Outcome)
+	c := countDelivery(ids(data), h.delivered())
+	assert.Empty(t, c.missing)
+	assert.Zero(t, c.duplicates)
+	t.Logf("%d failed jobs (one request each) before the faults stopped", failed)
 }

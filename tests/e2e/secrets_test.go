@@ -281,3 +281,29 @@ func lineWith(text, substr string) string {
 	}
 	return ""
 }
+
+// TestLogLinesKeepPercentSignsVerbatim: log lines quote file names and URLs
+// that contain '%' (the checkpoint file anthropic_compliance%2Fe2e%2F...,
+// query keys activity_types%5B%5D); they must reach the log as they are, not
+// be read as printf verbs ("%!F(MISSING)").
+func TestLogLinesKeepPercentSignsVerbatim(t *testing.T) {
+	h := newHarness(t, faultNow, fakeapi.Options{Dataset: faultDataset()})
+	r := h.startStream(h.configYAML(apiKey, `  endpoints:
+    - name: activities
+      schedule: "@every 20ms"
+      earliest: "2026-11-25T08:00:00Z"
+      filters:
+        activity_types: [claude_chat_created]
+`+fastRetries), streamOpts{})
+	require.Eventually(t, func() bool { return len(r.logs.jobReports()) > 0 }, 30*time.Second, 5*time.Millisecond)
+	r.stop()
+	logs := r.logs.dump()
+	var mangled []string
+	for line := range strings.SplitSeq(logs, "\n") {
+		if strings.Contains(line, "%!") {
+			mangled = append(mangled, line)
+		}
+	}
+	assert.Empty(t, mangled, "log lines with printf damage")
+	assert.True(t, strings.Contains(logs, "anthropic_compliance%2Fe2e%2Factivities"), "the checkpoint file is named as it is")
+}
