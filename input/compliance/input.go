@@ -46,6 +46,7 @@ const (
 	fieldStaleAfter     = "stale_after"
 	fieldJobHistoryTTL  = "job_history_ttl"
 	fieldLogLevel       = "log_level"
+	fieldAckWarnAfter   = "ack_warn_after"
 
 	fieldEndpoints     = "endpoints"
 	fieldEPName        = "name"
@@ -214,6 +215,10 @@ and `+"`compliance_state`"+` (the saved user state as JSON).`).
 			service.NewDurationField(fieldDrainGrace).
 				Description("How long a failed or timed-out job waits for messages already delivered to be acknowledged before it ends.").
 				Default("30s").
+				Advanced(),
+			service.NewDurationField(fieldAckWarnAfter).
+				Description("A job that has fetched its whole window but still waits for acknowledgements this long logs a warning with the outstanding count and the likely causes (an output batching by count with no `period`, or a poison message replayed forever), and repeats it every period.").
+				Default("1m").
 				Advanced(),
 			service.NewStringField(fieldStaleAfter).
 				Description("The input reports not ready (`/ready` answers 503 with the reason) when no job of an endpoint succeeded for this long. Empty: three schedule intervals. `0`: never.").
@@ -488,6 +493,7 @@ type inputConfig struct {
 	MaxOpenSlices   int
 	BatchSize       int
 	DrainGrace      time.Duration
+	AckWarnAfter    time.Duration
 	Endpoints       []endpointConfig
 	API             apiClientConfig
 	AutoReplayNacks bool
@@ -572,6 +578,7 @@ func parseConfig(conf *service.ParsedConfig, now time.Time) (*inputConfig, error
 		{&c.Slices.MinSlice, fieldMinSlice, func(d time.Duration) bool { return d >= time.Second && d%time.Second == 0 }, "must be whole seconds and at least 1s"},
 		{&c.Slices.MaxSlice, fieldMaxSlice, func(d time.Duration) bool { return d >= time.Second && d%time.Second == 0 }, "must be whole seconds and at least 1s"},
 		{&c.DrainGrace, fieldDrainGrace, func(d time.Duration) bool { return d > 0 }, "must be positive"},
+		{&c.AckWarnAfter, fieldAckWarnAfter, func(d time.Duration) bool { return d > 0 }, "must be positive"},
 	}
 	for _, d := range durations {
 		if *d.dst, err = conf.FieldDuration(d.field); err != nil {

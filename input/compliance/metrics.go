@@ -1,6 +1,7 @@
 package compliance
 
 import (
+	"context"
 	"strconv"
 	"sync"
 	"time"
@@ -30,9 +31,10 @@ type inputMetrics struct {
 	slicesCommit   *service.MetricCounter // endpoint
 	writeErrors    *service.MetricCounter // endpoint
 	scannedTo      *service.MetricGauge   // endpoint (unix seconds)
-	lag            *service.MetricGauge   // endpoint (seconds, at the last commit)
+	lag            *service.MetricGauge   // endpoint (seconds: now - scanned_to)
+	checkpointAge  *service.MetricGauge   // endpoint (seconds since the last checkpoint write)
 	openSlices     *service.MetricGauge   // endpoint
-	oldestUnacked  *service.MetricGauge   // endpoint (unix seconds of the oldest unacked batch, 0 if none)
+	oldestUnacked  *service.MetricGauge   // endpoint (seconds the oldest unacknowledged batch has waited; 0 if none)
 	lateCatch      *service.MetricTimer   // endpoint
 	lateCatchCount *service.MetricCounter // endpoint
 	skippedTicks   *service.MetricCounter // endpoint
@@ -57,8 +59,9 @@ func newInputMetrics(m *service.Metrics) *inputMetrics {
 		writeErrors:    m.NewCounter("compliance_checkpoint_write_errors", "endpoint"),
 		scannedTo:      m.NewGauge("compliance_checkpoint_scanned_to_timestamp", "endpoint"),
 		lag:            m.NewGauge("compliance_collection_lag_seconds", "endpoint"),
+		checkpointAge:  m.NewGauge("compliance_checkpoint_age_seconds", "endpoint"),
 		openSlices:     m.NewGauge("compliance_open_slices", "endpoint"),
-		oldestUnacked:  m.NewGauge("compliance_oldest_unacked_timestamp", "endpoint"),
+		oldestUnacked:  m.NewGauge("compliance_oldest_unacked_age_seconds", "endpoint"),
 		lateCatch:      m.NewTimer("compliance_late_catch", "endpoint"),
 		lateCatchCount: m.NewCounter("compliance_late_catches", "endpoint"),
 		skippedTicks:   m.NewCounter("compliance_skipped_ticks", "endpoint"),
@@ -128,7 +131,8 @@ func (in *input) collectorHooks(r *endpointRunner, log inputLog) collector.Hooks
 			m.slicesCommit.Incr(int64(c.Slices), endpoint)
 			if t, err := time.Parse(time.RFC3339, c.ScannedTo); err == nil {
 				m.scannedTo.Set(t.Unix(), endpoint)
-				m.lag.Set(int64(now().Sub(t).Seconds()), endpoint)
+				r.committed(now(), t)
+				in.reportAgesOf(r)
 			}
 			log.Debugf("committed %d slices: scanned_to %s (rev %d, %d seen, %d pending)", c.Slices, c.ScannedTo, c.Rev, c.Seen, c.Pending)
 		},
@@ -164,11 +168,39 @@ func (in *input) collectorHooks(r *endpointRunner, log inputLog) collector.Hooks
 		OnClockSkew: func(d time.Duration) { m.clockSkew.Set(int64(d.Seconds())) },
 		OnOpen: func(n int, oldest time.Time) {
 			m.openSlices.Set(int64(n), endpoint)
-			if oldest.IsZero() {
-				m.oldestUnacked.Set(0, endpoint)
-			} else {
-				m.oldestUnacked.Set(oldest.Unix(), endpoint)
-			}
+			r.waiting(oldest)
+			in.reportAgesOf(r)
 		},
 	}
+}
+
+// reportAges refreshes the age gauges every few seconds until ctx ends, so
+// that a stuck collector shows growing lag and checkpoint age.
+func (in *input) reportAges(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		for _, r := range in.runners {
+			in.reportAgesOf(r)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (in *input) reportAgesOf(r *endpointRunner) {
+	lag, ckpt, unacked := r.ages(in.opts.now())
+	if lag >= 0 {
+		in.metrics.lag.Set(int64(lag.Seconds()), r.name)
+	}
+	if ckpt >= 0 {
+		in.metrics.checkpointAge.Set(int64(ckpt.Seconds()), r.name)
+	}
+	if unacked < 0 {
+		unacked = 0
+	}
+	in.metrics.oldestUnacked.Set(int64(unacked.Seconds()), r.name)
 }

@@ -107,9 +107,13 @@ type endpointRunner struct {
 	target *StateTarget // nil when state tracking is off
 	lease  *lease       // nil unless state.lease.enabled
 
-	staleAfter  time.Duration // 0: never stale
-	mu          sync.Mutex
-	lastSuccess time.Time // start-up, then the end of the last successful job
+	staleAfter time.Duration // 0: never stale
+
+	mu            sync.Mutex
+	lastSuccess   time.Time // start-up, then the end of the last successful job
+	lastCommit    time.Time // last checkpoint write (zero: none by this process)
+	scannedTo     time.Time // scanned_to after the last commit
+	oldestUnacked time.Time // hand-out time of the oldest unacknowledged batch (zero: none)
 }
 
 func newInput(conf *service.ParsedConfig, mgr *service.Resources, o options) (*input, error) {
@@ -192,6 +196,7 @@ func collectorConfig(cfg *inputConfig, ep endpointConfig) collector.Config {
 		Adopt:         cfg.Adopt,
 		JobTimeout:    ep.Settings.JobTimeout,
 		DrainGrace:    cfg.DrainGrace,
+		AckWarnAfter:  cfg.AckWarnAfter,
 		BatchSize:     cfg.BatchSize,
 	}
 }
@@ -311,6 +316,33 @@ func (r *endpointRunner) succeeded(at time.Time) {
 	r.mu.Unlock()
 }
 
+func (r *endpointRunner) committed(at, scannedTo time.Time) {
+	r.mu.Lock()
+	r.lastCommit, r.scannedTo = at, scannedTo
+	r.mu.Unlock()
+}
+
+func (r *endpointRunner) waiting(oldest time.Time) {
+	r.mu.Lock()
+	r.oldestUnacked = oldest
+	r.mu.Unlock()
+}
+
+// ages reports, at now, the collection lag (now - scanned_to), the checkpoint
+// age (now - last commit) and the age of the oldest unacknowledged batch;
+// each is -1 when unknown.
+func (r *endpointRunner) ages(now time.Time) (lag, checkpoint, unacked time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	age := func(t time.Time) time.Duration {
+		if t.IsZero() {
+			return -1
+		}
+		return now.Sub(t)
+	}
+	return age(r.scannedTo), age(r.lastCommit), age(r.oldestUnacked)
+}
+
 //------------------------------------------------------------------------------
 
 // Connect starts the runners on first call. Afterwards it reports health:
@@ -374,6 +406,11 @@ func (in *input) run() {
 			in.runEndpoint(softCtx, hardCtx, r)
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		in.reportAges(softCtx)
+	}()
 	wg.Wait()
 }
 
