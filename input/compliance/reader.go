@@ -391,27 +391,30 @@ func (in *input) run() {
 	defer cancelSoft()
 	hardCtx, cancelHard := in.shutSig.HardStopCtx(context.Background())
 	defer cancelHard()
-	var wg sync.WaitGroup
+	var runners, helpers sync.WaitGroup
+	helperCtx, stopHelpers := context.WithCancel(softCtx)
 	for _, r := range in.runners {
 		if r.lease != nil {
-			wg.Add(1)
+			helpers.Add(1)
 			go func() {
-				defer wg.Done()
-				r.lease.run(softCtx, in.cfg.LeaseRenew)
+				defer helpers.Done()
+				r.lease.run(helperCtx, in.cfg.LeaseRenew)
 			}()
 		}
-		wg.Add(1)
+		runners.Add(1)
 		go func() {
-			defer wg.Done()
+			defer runners.Done()
 			in.runEndpoint(softCtx, hardCtx, r)
 		}()
 	}
-	wg.Add(1)
+	helpers.Add(1)
 	go func() {
-		defer wg.Done()
-		in.reportAges(softCtx)
+		defer helpers.Done()
+		in.reportAges(helperCtx)
 	}()
-	wg.Wait()
+	runners.Wait() // a `once` endpoint returns by itself; the others on soft stop
+	stopHelpers()
+	helpers.Wait()
 }
 
 func (in *input) runEndpoint(softCtx, hardCtx context.Context, r *endpointRunner) {
