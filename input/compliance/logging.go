@@ -41,24 +41,26 @@ func (g inputLog) emit(level int, msg string) {
 	if g.min >= 0 && level < g.min {
 		return
 	}
+	// The Benthos logger treats its message as a printf format: pass msg
+	// as an argument so that a '%' in it (a URL, an error text) survives.
 	switch {
 	case level >= levelError:
-		g.l.Error(msg)
+		g.l.Errorf("%s", msg)
 	case level == levelWarn:
-		g.l.Warn(msg)
+		g.l.Warnf("%s", msg)
 	case level == levelInfo:
-		g.l.Info(msg)
+		g.l.Infof("%s", msg)
 	case g.min >= 0:
 		// Promoted: the input asked for its debug output.
 		name := "debug"
 		if level == levelTrace {
 			name = "trace"
 		}
-		g.l.With("detail", name).Info(msg)
+		g.l.With("detail", name).Infof("%s", msg)
 	case level == levelDebug:
-		g.l.Debug(msg)
+		g.l.Debugf("%s", msg)
 	default:
-		g.l.Trace(msg)
+		g.l.Tracef("%s", msg)
 	}
 }
 
