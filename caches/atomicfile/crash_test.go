@@ -128,9 +128,10 @@ func TestSetSurvivesSIGKILLAtRandomPoints(t *testing.T) {
 		if len(tempFiles(t, dir)) > 0 {
 			midWrite++
 		}
+		ageTempFiles(t, dir) // a restart long after the crash
 		s, err := atomicfile.Open(dir)
 		require.NoError(t, err)
-		require.Empty(t, tempFiles(t, dir), "Open removes the killed writer's temporary file")
+		require.Empty(t, tempFiles(t, dir), "Open removes the killed writer's stale temporary file")
 		v, err := s.Get(crashKey)
 		require.NoError(t, err, "kill %d", kill)
 		gen, err := checkCrashValue(v)

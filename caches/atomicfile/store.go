@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // MaxFileNameLen is the longest file name a key may map to (NAME_MAX on Linux
@@ -54,9 +55,16 @@ type Store struct {
 	dir string
 }
 
+// staleTemp is how old a temporary file must be before Open removes it as a
+// crash leftover. A live writer renames its temp file within moments, so a
+// second Open of a directory in use (the state command while an input runs)
+// never removes a write in flight.
+const staleTemp = 10 * time.Minute
+
 // Open returns a Store on dir, creating it (mode 0700, with parents) when
-// missing, and removes temporary files that a crash left behind. It fails when
-// dir is not a directory or is not writable; errors name the directory.
+// missing, and removes temporary files that a crash left behind (those older
+// than ten minutes). It fails when dir is not a directory or is not writable;
+// errors name the directory.
 func Open(dir string) (*Store, error) {
 	if dir == "" {
 		return nil, errors.New("atomicfile: directory is empty")
@@ -75,6 +83,9 @@ func Open(dir string) (*Store, error) {
 	for _, e := range entries {
 		if !strings.HasPrefix(e.Name(), tempPrefix) {
 			continue
+		}
+		if info, err := e.Info(); err != nil || time.Since(info.ModTime()) < staleTemp {
+			continue // gone already, or possibly a write in flight
 		}
 		if err := os.Remove(filepath.Join(abs, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("atomicfile: remove leftover temporary file: %w", err)

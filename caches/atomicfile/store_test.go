@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -287,6 +288,12 @@ func TestLeftoverTempFilesAreIgnoredAndRemovedOnOpen(t *testing.T) {
 	_, err = s.Get(".tmp-123456")
 	require.ErrorIs(t, err, atomicfile.ErrNotFound, "a temp file is never read as a key")
 
+	// A fresh temp file may be another writer's write in flight: kept.
+	_, err = atomicfile.Open(dir)
+	require.NoError(t, err)
+	assert.FileExists(t, leftover, "a temp file younger than ten minutes may be a write in flight")
+
+	ageTempFiles(t, dir)
 	s, err = atomicfile.Open(dir)
 	require.NoError(t, err)
 	assert.NoFileExists(t, leftover)
@@ -352,4 +359,17 @@ func TestOpenFailsOnADirectoryItCannotWrite(t *testing.T) {
 	_, err := atomicfile.Open(dir)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "directory "+dir+" is not writable")
+}
+
+// ageTempFiles makes every temporary file in dir an hour old.
+func ageTempFiles(t *testing.T, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	old := time.Now().Add(-time.Hour)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".tmp-") {
+			require.NoError(t, os.Chtimes(filepath.Join(dir, e.Name()), old, old))
+		}
+	}
 }
