@@ -187,3 +187,58 @@ func TestPreprocessingExampleAddsFieldsAndRunsThePreprocessResource(t *testing.T
 		assert.Equal(t, orig["type"], doc["type"])
 	}
 }
+
+// TestBinaryRefusesAVolatileCheckpointCacheUnlessAllowed: the binary reads
+// the cache resource types from the config (Benthos does not tell plugins),
+// so a memory cache as checkpoint store is refused at start-up with a
+// non-zero exit, and accepted with state.allow_volatile.
+func TestBinaryRefusesAVolatileCheckpointCacheUnlessAllowed(t *testing.T) {
+	bin := binary(t)
+	now := time.Now().UTC()
+	data := fakeapi.Generate(fakeapi.GenOptions{Seed: 8, Count: 20, From: now.Add(-2 * time.Hour), To: now.Add(-90 * time.Minute)})
+	fake, err := fakeapi.Start(fakeapi.Options{Dataset: data, APIKeys: []string{"test-key"}}, "127.0.0.1:0")
+	require.NoError(t, err)
+	defer fake.Close()
+	config := func(allow bool) string {
+		path := filepath.Join(t.TempDir(), "volatile.yaml")
+		text := `
+input:
+  label: volatile
+  anthropic_compliance:
+    api_key: test-key
+    base_url: ` + fake.URL() + `
+    state:
+      cache: checkpoints
+      allow_volatile: ` + map[bool]string{true: "true", false: "false"}[allow] + `
+    endpoints:
+      - name: activities
+        schedule: once
+        earliest: -3h
+        latest: -1h
+cache_resources:
+  - label: checkpoints
+    memory:
+      compaction_interval: ""
+output:
+  drop: {}
+http:
+  enabled: false
+shutdown_timeout: 10s
+`
+		require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
+		return path
+	}
+	for _, allow := range []bool{false, true} {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		out, err := exec.CommandContext(ctx, bin, "run", config(allow)).CombinedOutput()
+		cancel()
+		if !allow {
+			require.Error(t, err, "%s", out)
+			assert.Contains(t, string(out), `cache resource "checkpoints" is a memory cache`)
+			assert.Contains(t, string(out), "allow_volatile")
+			continue
+		}
+		assert.NoError(t, err, "allowed: the once backfill completes and exits 0\n%s", out)
+		assert.Contains(t, string(out), "volatile memory cache")
+	}
+}
