@@ -142,7 +142,7 @@ func TestPreprocessingExampleAddsFieldsAndRunsThePreprocessResource(t *testing.T
 	)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	var stderr strings.Builder
+	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	require.NoError(t, cmd.Start())
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
@@ -186,6 +186,24 @@ func TestPreprocessingExampleAddsFieldsAndRunsThePreprocessResource(t *testing.T
 		assert.Equal(t, orig["created_at"], doc["created_at"])
 		assert.Equal(t, orig["type"], doc["type"])
 	}
+}
+
+// lockedBuffer collects a process's output while the test may read it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // TestBinaryRefusesAVolatileCheckpointCacheUnlessAllowed: the binary reads
