@@ -1,6 +1,6 @@
 package e2e_test
 
-// One end-to-end test per collection rule of docs/collection-model.md, each
+// One end-to-end test per collection rule of the collection model, each
 // through the real Benthos engine, the input's config and the fake API. The
 // comment of each test names the scenario of design-review.md it closes
 // (L loss, D duplicate, S stall, M memory/budget, O operator surprise).
