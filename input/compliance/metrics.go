@@ -15,8 +15,8 @@ import (
 // inputMetrics are the input's own metrics. Benthos adds the component's
 // label and path labels to each.
 type inputMetrics struct {
-	requests        *service.MetricCounter // status_class
-	retries         *service.MetricCounter // reason
+	requests        *service.MetricCounter // endpoint, status_class
+	retries         *service.MetricCounter // endpoint, reason
 	rateWaits       *service.MetricCounter // reason
 	rateWaitSeconds *service.MetricCounter // reason (float seconds)
 	rateRemaining   *service.MetricGauge
@@ -42,8 +42,8 @@ type inputMetrics struct {
 
 func newInputMetrics(m *service.Metrics) *inputMetrics {
 	return &inputMetrics{
-		requests:        m.NewCounter("compliance_requests", "status_class"),
-		retries:         m.NewCounter("compliance_retries", "reason"),
+		requests:        m.NewCounter("compliance_requests", "endpoint", "status_class"),
+		retries:         m.NewCounter("compliance_retries", "endpoint", "reason"),
 		rateWaits:       m.NewCounter("compliance_rate_limit_waits", "reason"),
 		rateWaitSeconds: m.NewCounter("compliance_rate_limit_wait_seconds", "reason"),
 		rateRemaining:   m.NewGauge("compliance_ratelimit_remaining"),
@@ -80,7 +80,7 @@ func (in *input) apiHooks() api.Hooks {
 			if r.Status > 0 {
 				class = strconv.Itoa(r.Status/100) + "xx"
 			}
-			m.requests.Incr(1, class)
+			m.requests.Incr(1, r.Endpoint, class)
 			if r.RateLimit.Known {
 				m.rateRemaining.Set(int64(r.RateLimit.Remaining))
 			}
@@ -89,7 +89,7 @@ func (in *input) apiHooks() api.Hooks {
 			}
 		},
 		OnRetry: func(r api.RetryInfo) {
-			m.retries.Incr(1, r.Reason)
+			m.retries.Incr(1, r.Endpoint, r.Reason)
 			if r.Capped {
 				in.log.Warnf("the API asked to retry after %q; waiting retries.max_retry_after (%v) instead", r.RetryAfter, r.Wait)
 			}
@@ -119,7 +119,11 @@ func (in *input) collectorHooks(r *endpointRunner, log inputLog) collector.Hooks
 			defer mu.Unlock()
 			if t := now(); t.Sub(lastProgress) >= 10*time.Second {
 				lastProgress = t
-				log.Infof("job %s: %d activities so far, at slice %s page %d (%.0f%% of the window)", p.JobID, p.EmittedSoFar, p.Slice, p.Page, 100*p.Progress)
+				rate := 0.0
+				if d := t.Sub(p.Started).Seconds(); d > 0 {
+					rate = float64(p.EmittedSoFar) / d
+				}
+				log.Infof("job %s: %d activities so far (%.1f activities/s), at slice %s page %d (%.0f%% of the window)", p.JobID, p.EmittedSoFar, rate, p.Slice, p.Page, 100*p.Progress)
 			}
 		},
 		OnCommit: func(c collector.CommitInfo) {
@@ -140,6 +144,9 @@ func (in *input) collectorHooks(r *endpointRunner, log inputLog) collector.Hooks
 			m.jobs.Incr(1, endpoint, rep.Outcome)
 			m.jobDuration.Timing(rep.Duration().Nanoseconds(), endpoint)
 			in.history.add(rep)
+			if t, err := time.Parse(time.RFC3339, rep.ScannedTo); err == nil {
+				r.resumed(t)
+			}
 			if rep.Outcome == collector.OutcomeSuccess || rep.Outcome == collector.OutcomeEmpty {
 				m.lastSuccess.Set(rep.End.Unix(), endpoint)
 				r.succeeded(rep.End)

@@ -322,6 +322,16 @@ func (r *endpointRunner) committed(at, scannedTo time.Time) {
 	r.mu.Unlock()
 }
 
+// resumed records scanned_to as read at a job's start, so that lag is
+// reported after a restart even before this process commits.
+func (r *endpointRunner) resumed(scannedTo time.Time) {
+	r.mu.Lock()
+	if r.scannedTo.IsZero() {
+		r.scannedTo = scannedTo
+	}
+	r.mu.Unlock()
+}
+
 func (r *endpointRunner) waiting(oldest time.Time) {
 	r.mu.Lock()
 	r.oldestUnacked = oldest

@@ -242,6 +242,9 @@ func (f *failure) final(attempts int) *Error {
 	}
 }
 
+// EndpointActivities is the Endpoint of hook payloads about the Activity Feed.
+const EndpointActivities = "activities"
+
 // ListActivities fetches one page. It waits for the rate budget and the
 // Limiter before every attempt and retries per Config.Retry. It returns an
 // *Error when the request failed for good, a *MalformedError when a response
@@ -276,6 +279,7 @@ func (c *Client) ListActivities(ctx context.Context, p ListParams) (*Page, error
 		wait, capped := c.retryWait(f, attempt)
 		if h := c.cfg.Hooks.OnRetry; h != nil {
 			h(RetryInfo{
+				Endpoint:   EndpointActivities,
 				Attempt:    attempt + 1,
 				Reason:     f.reason,
 				Status:     f.status,
@@ -409,7 +413,8 @@ func (c *Client) attempt(ctx context.Context, target string, n, sizeHint int) (*
 	}
 	if h := c.cfg.Hooks.OnResponse; h != nil {
 		h(ResponseInfo{
-			Status: resp.StatusCode, RequestID: requestID, Attempt: n, Duration: received.Sub(start),
+			Endpoint: EndpointActivities,
+			Status:   resp.StatusCode, RequestID: requestID, Attempt: n, Duration: received.Sub(start),
 			RateLimit: rl, ServerDate: serverDate,
 		})
 	}
@@ -455,7 +460,7 @@ func (c *Client) transportFailure(ctx, actx context.Context, err error, n int, s
 		f.err = fmt.Errorf("reading the body of a %d response: %w", resp.StatusCode, err)
 	}
 	if h := c.cfg.Hooks.OnResponse; h != nil {
-		h(ResponseInfo{Status: status, RequestID: f.requestID, Attempt: n, Duration: f.receivedAt.Sub(start), Err: f.err})
+		h(ResponseInfo{Endpoint: EndpointActivities, Status: status, RequestID: f.requestID, Attempt: n, Duration: f.receivedAt.Sub(start), Err: f.err})
 	}
 	if ctx.Err() != nil {
 		return nil, nil, fmt.Errorf("compliance api: stopped during attempt %d: %w", n, ctx.Err())
@@ -470,7 +475,10 @@ func readBody(resp *http.Response, limit int64) (body []byte, tooLarge bool, err
 	defer resp.Body.Close()
 	size := 64 << 10
 	if cl := resp.ContentLength; cl > 0 && cl <= limit {
-		size = int(cl) + 1 // +1 so that the final EOF read needs no growth
+		// bytes.Buffer.ReadFrom grows the buffer (to twice its size, with a
+		// copy) whenever fewer than bytes.MinRead bytes are free, so the
+		// final read that sees EOF needs MinRead bytes of room.
+		size = int(cl) + bytes.MinRead
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, size))
 	n, err := buf.ReadFrom(io.LimitReader(resp.Body, limit+1))

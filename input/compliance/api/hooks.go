@@ -33,6 +33,8 @@ type RequestInfo struct {
 
 // ResponseInfo describes the outcome of one attempt.
 type ResponseInfo struct {
+	// Endpoint names the API endpoint: "activities".
+	Endpoint string
 	// Status is 0 when no response arrived (see Err).
 	Status    int
 	RequestID string
@@ -48,6 +50,8 @@ type ResponseInfo struct {
 
 // RetryInfo describes a retry about to be waited for.
 type RetryInfo struct {
+	// Endpoint names the API endpoint: "activities".
+	Endpoint string
 	// Attempt is the number of the attempt that follows the wait.
 	Attempt int
 	// Reason is "status_<code>", "timeout", "connection_reset",

@@ -24,9 +24,10 @@ type PageInfo struct {
 	Duplicates int
 	RequestID  string
 	// Progress is the fraction of the job's time range covered by slices
-	// already opened or done (0..1).
+	// done, plus the current one (0..1).
 	Progress     float64
 	EmittedSoFar int
+	Started      time.Time // when the job started, for rates
 }
 
 // CommitInfo describes one checkpoint write.

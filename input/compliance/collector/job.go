@@ -50,6 +50,7 @@ type Report struct {
 	LastID          string    `json:"last_activity_id,omitempty"`
 	FinalRequestID  string    `json:"final_request_id,omitempty"`
 	ScannedTo       string    `json:"scanned_to,omitempty"`
+	DurationSeconds float64   `json:"duration_seconds"`
 	Outcome         string    `json:"outcome"`
 	Error           string    `json:"error,omitempty"`
 	// Complete is true when a `once` backfill has collected its whole range.
@@ -377,7 +378,7 @@ func (j *job) emitPage(s *slice, page *api.Page, pageNo int) bool {
 		JobID: j.id, Endpoint: c.cfg.Endpoint, SliceFrom: s.from, SliceTo: s.to,
 		Page: pageNo, RequestID: page.RequestID, State: j.saved,
 	}
-	info := PageInfo{JobID: j.id, Slice: "[" + s.from + ", " + s.to + ")", Page: pageNo, Activities: len(page.Activities), RequestID: page.RequestID}
+	info := PageInfo{JobID: j.id, Slice: "[" + s.from + ", " + s.to + ")", Page: pageNo, Activities: len(page.Activities), RequestID: page.RequestID, Started: j.rep.Start}
 	size := c.cfg.BatchSize
 	items := make([]Item, 0, min(size, len(page.Activities)))
 	ids := make([]idAt, 0, cap(items))
@@ -450,10 +451,11 @@ func (j *job) handOut(s *slice, items []Item, ids []idAt) bool {
 	for {
 		select {
 		case j.c.out <- b:
-			if s.outstanding == 0 {
-				s.waitingFrom = j.c.deps.Clock.Now()
-			}
 			s.outstanding++
+			if s.outstanding == 1 {
+				s.waitingFrom = j.c.deps.Clock.Now()
+				j.c.deps.Hooks.open(len(j.open), j.oldestWaiting())
+			}
 			return true
 		case ev := <-j.acks:
 			j.handleAck(ev)
@@ -481,6 +483,9 @@ func (j *job) ackFunc(s *slice, ids []idAt) func(error) {
 func (j *job) handleAck(ev ackEvent) {
 	s := ev.s
 	s.outstanding--
+	if s.outstanding == 0 {
+		defer func() { j.c.deps.Hooks.open(len(j.open), j.oldestWaiting()) }()
+	}
 	if ev.err != nil {
 		if !s.failed {
 			s.failed = true
@@ -699,6 +704,7 @@ func (j *job) finish(ctx context.Context) (Report, error) {
 		}
 	}
 	rep.End = c.deps.Clock.Now()
+	rep.DurationSeconds = rep.End.Sub(rep.Start).Seconds()
 	switch {
 	case j.failure == nil && j.rng.Empty():
 		rep.Outcome = OutcomeEmpty
