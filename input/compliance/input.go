@@ -239,6 +239,7 @@ and `+"`compliance_state`"+` (the saved user state as JSON).`).
 		).
 		Fields(apiClientFields()...).
 		Field(service.NewAutoRetryNacksToggleField()).
+		LintRule(`root = this.`+lintMethod+`()`).
 		Example("Collect into stdout", "Every five minutes, with the checkpoint in ./compliance-state.", `
 input:
   label: compliance
@@ -332,30 +333,93 @@ func endpointFields() []*service.ConfigField {
 }
 
 // lintMethod is a Bloblang method registered by this package so that `lint`
-// reports endpoint errors (bad cron, bad time expression, earliest later than
-// latest, page_size out of range, both type filters) with the same checks and
-// wording as start-up.
-const lintMethod = "anthropic_compliance_lint_endpoints"
+// reports the checks that Bloblang cannot express or that span fields (bad
+// cron, bad time expression, earliest later than latest, page_size out of
+// range, both type filters, duplicate endpoints, min_slice above max_slice,
+// lease without a cache, ...) with the same wording as start-up.
+const lintMethod = "anthropic_compliance_lint"
 
 func registerLintMethod() error {
 	spec := bloblang.NewPluginSpec().
-		Description("Lints the `endpoints` field of the anthropic_compliance input; returns a list of error strings. Internal to compliance-connect.")
+		Description("Lints an anthropic_compliance input config; returns a list of error strings. Internal to compliance-connect.")
 	return bloblang.RegisterMethodV2(lintMethod, spec, func(*bloblang.ParsedParams) (bloblang.Method, error) {
 		return func(v any) (any, error) {
-			list, ok := v.([]any)
-			if !ok {
-				return []any{}, nil
-			}
-			var out []any
-			for i, item := range list {
-				raw, _ := item.(map[string]any)
-				for _, msg := range endpointFromRaw(raw).problems(time.Now(), i) {
-					out = append(out, msg)
-				}
+			conf, _ := v.(map[string]any)
+			out := []any{}
+			for _, msg := range lintConfig(conf, time.Now()) {
+				out = append(out, msg)
 			}
 			return out, nil
 		}, nil
 	})
+}
+
+// lintConfig checks a config as written (defaults applied where a field is
+// absent). parseConfig performs the same checks at start-up.
+func lintConfig(conf map[string]any, now time.Time) []string {
+	var problems []string
+	str := func(m map[string]any, key, def string) string {
+		if s, ok := m[key].(string); ok {
+			return s
+		}
+		return def
+	}
+	dur := func(key, def string) (time.Duration, bool) {
+		d, err := time.ParseDuration(str(conf, key, def))
+		return d, err == nil
+	}
+	if k, ok := conf[fieldAPIKey].(string); ok && strings.TrimSpace(k) == "" {
+		problems = append(problems, "api_key: must not be empty (set it from an environment variable, e.g. ${ANTHROPIC_COMPLIANCE_API_KEY})")
+	}
+	state, _ := conf[fieldState].(map[string]any)
+	cache := str(state, fieldStateCache, "")
+	if cache == "" && strings.TrimSpace(str(state, fieldStatePath, defaultStatePath)) == "" {
+		problems = append(problems, "state.path: must not be empty when state.cache is not set")
+	}
+	if lease, _ := state[fieldStateLease].(map[string]any); lease != nil {
+		if on, _ := lease[fieldLeaseEnabled].(bool); on && cache == "" {
+			problems = append(problems, "state.lease: needs state.cache, a cache shared by the instances with TTLs and atomic add (redis)")
+		}
+	}
+	if minS, ok := dur(fieldMinSlice, "1m"); ok {
+		if maxS, ok := dur(fieldMaxSlice, "1h"); ok && maxS < minS {
+			problems = append(problems, fmt.Sprintf("max_slice: must be at least min_slice (%v), got %v", minS, maxS))
+		}
+	}
+	if d, ok := dur(fieldDrainGrace, "30s"); ok && d <= 0 {
+		problems = append(problems, fmt.Sprintf("drain_grace: must be positive, got %v", d))
+	}
+	if d, ok := dur(fieldAckWarnAfter, "1m"); ok && d <= 0 {
+		problems = append(problems, fmt.Sprintf("ack_warn_after: must be positive, got %v", d))
+	}
+	if st := strings.TrimSpace(str(conf, fieldStaleAfter, "")); st != "" {
+		if _, err := timeexpr.ParseDurationSeconds(st); err != nil {
+			problems = append(problems, "stale_after: "+err.Error())
+		}
+	}
+	eps, present := conf[fieldEndpoints].([]any)
+	if !present {
+		return problems
+	}
+	names := map[string]bool{}
+	enabled := 0
+	for i, item := range eps {
+		raw, _ := item.(map[string]any)
+		if on, ok := raw[fieldEPEnabled].(bool); ok && !on {
+			continue
+		}
+		enabled++
+		e := endpointFromRaw(raw)
+		problems = append(problems, e.problems(now, i)...)
+		if names[e.Name] {
+			problems = append(problems, fmt.Sprintf("%s[%d].name: endpoint %q is listed twice", fieldEndpoints, i, e.Name))
+		}
+		names[e.Name] = true
+	}
+	if enabled == 0 {
+		problems = append(problems, "endpoints: no endpoint is enabled")
+	}
+	return problems
 }
 
 // endpointRaw is an endpoint's settings as written, with defaults applied.
