@@ -170,3 +170,31 @@ func TestCommitOfAnInstanceThatLostItsLeaseIsRefused(t *testing.T) {
 	now, _ := rds.get(t, stateKey+".lease")
 	assert.Equal(t, thief, now, "the lease was taken back from its holder")
 }
+
+// A lease needs a cache that honours TTLs. On one that refuses them
+// (atomic_file) no instance can ever hold the lease, so nothing is
+// collected: that must be an error at start-up or a not-ready input with the
+// reason, never an instance that stands by forever while /ready says 200.
+func TestLeaseOnACacheWithoutTTLsIsReportedInsteadOfStandingByForever(t *testing.T) {
+	data := spread("a", 10, at("2026-11-25T11:20:00Z"), 20*time.Minute)
+	r := newRig(t, at("2026-11-25T12:00:00Z"), fakeapi.Options{Dataset: data}, rigOptions{})
+	cfg := r.config(`    cache: files
+    lease:
+      enabled: true
+      ttl: 2s
+      renew_interval: 500ms`, `
+  endpoints:
+    - name: activities
+      schedule: "@every 20ms"
+      earliest: "2026-11-25T11:00:00Z"
+`)
+	resources := "cache_resources:\n  - label: files\n    atomic_file:\n      directory: " + t.TempDir() + "\n"
+	if _, err := r.build(cfg, streamOptions{resources: resources}); err != nil {
+		assert.Contains(t, err.Error(), "lease")
+		return
+	}
+	r.start(cfg, streamOptions{resources: resources})
+	require.Eventually(t, func() bool { return r.logs.contains(0, "lease", "TTL") }, 10*time.Second, 10*time.Millisecond, r.logs.text())
+	assert.Eventually(t, func() bool { return r.ready() == 503 }, 10*time.Second, 10*time.Millisecond,
+		"the input never collects (every lease attempt fails) yet reports ready:\n%s", r.logs.text())
+}
