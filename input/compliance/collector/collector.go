@@ -132,7 +132,7 @@ type Collector struct {
 	out  chan Batch
 
 	// Owned by the job goroutine (RunJob is never called concurrently).
-	nextLength time.Duration
+	nextLength time.Duration // length of the next job's first slice
 	failedJobs int
 	lastFail   string
 	jobSeq     int
@@ -183,7 +183,10 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 	if out == nil {
 		out = make(chan Batch)
 	}
-	return &Collector{cfg: cfg, deps: deps, out: out}, nil
+	// The first slice starts at min_slice and grows with the density it sees:
+	// starting at max_slice would put an unbounded number of activities in
+	// one slice (and in what a crash re-delivers) when history is dense.
+	return &Collector{cfg: cfg, deps: deps, out: out, nextLength: cfg.Slices.MinSlice}, nil
 }
 
 // Batches is where jobs hand out activities. It is unbuffered: a batch counts

@@ -15,12 +15,14 @@ import (
 	"github.com/compliance-connect/compliance-connect/input/compliance/checkpoint"
 	"github.com/compliance-connect/compliance-connect/input/compliance/collector"
 	"github.com/compliance-connect/compliance-connect/input/compliance/timeexpr"
+	"github.com/compliance-connect/compliance-connect/input/compliance/window"
 )
 
 const key = "anthropic_compliance/test/activities"
 
 func TestMultiSliceWindowDeliversEveryActivityOnceAndCommitsScannedTo(t *testing.T) {
 	e := newEnv(t, "2026-11-25T12:00:00Z")
+	e.cfg.Slices.MinSlice = time.Minute
 	acts := spread("a", 5000, at("2026-11-24T00:00:00Z"), 35*time.Hour) // dense enough to adapt slices
 	e.feed.add(acts...)
 	c := e.collector(key)
@@ -40,6 +42,7 @@ func TestMultiSliceWindowDeliversEveryActivityOnceAndCommitsScannedTo(t *testing
 
 func TestAdjacentSlicesShareTheIdenticalBoundString(t *testing.T) {
 	e := newEnv(t, "2026-11-25T12:00:00Z")
+	e.cfg.Slices.MinSlice = time.Minute
 	e.feed.add(spread("a", 3000, at("2026-11-25T00:00:00Z"), 11*time.Hour)...)
 	c := e.collector(key)
 	_, stop := consume(t, c, nil)
@@ -407,6 +410,7 @@ func TestJobThatCommitsNothingHalvesTheNextSlice(t *testing.T) {
 	e.cfg.Earliest = timeexpr.MustParse("2026-11-25T10:00:00Z")
 	e.cfg.JobTimeout = 50 * time.Millisecond
 	e.cfg.DrainGrace = 10 * time.Millisecond
+	e.cfg.Slices.MinSlice = time.Minute
 	e.feed.add(spread("a", 5, at("2026-11-25T10:00:00Z"), 50*time.Minute)...)
 	c := e.collector(key)
 	_, stop := consume(t, c, func(collector.Batch) error { return errHold })
@@ -418,11 +422,12 @@ func TestJobThatCommitsNothingHalvesTheNextSlice(t *testing.T) {
 	}
 	_, err := run(t, c)
 	require.ErrorIs(t, err, collector.ErrJobTimeout)
-	assert.Equal(t, time.Hour, span(sliceRequests(e.feed.requests())[0]))
+	first := sliceRequests(e.feed.requests())
+	grown := span(first[len(first)-1]) // sparse data: the slices grew while job 1 ran
 	before := len(e.feed.requests())
 	_, err = run(t, c)
 	require.ErrorIs(t, err, collector.ErrJobTimeout)
-	assert.Equal(t, 30*time.Minute, span(sliceRequests(e.feed.requests()[before:])[0]), "the next job starts with half the slice")
+	assert.Equal(t, grown/2, span(sliceRequests(e.feed.requests()[before:])[0]), "the next job starts with half the last slice length")
 }
 
 func TestServerClockClampsACollectorClockRunningAhead(t *testing.T) {
@@ -659,4 +664,27 @@ func TestGuardFailureEndsTheJobWithoutCommit(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "last_id is null")
 	assert.Equal(t, "2026-11-25T11:00:00Z", e.record(key).ScannedTo)
+}
+
+func TestFirstSliceStartsAtMinSliceAndGrowsWithTheDensity(t *testing.T) {
+	// D1/M3: a job's first slice must not be max_slice whatever the density,
+	// or one slice (and what a crash re-delivers) is unbounded.
+	e := newEnv(t, "2026-11-25T12:00:00Z")
+	e.cfg.Slices = window.SliceConfig{MinSlice: time.Minute, MaxSlice: 24 * time.Hour, Target: 300}
+	e.cfg.Earliest = timeexpr.MustParse("2026-11-25T11:00:00Z")
+	e.feed.add(spread("a", 3000, at("2026-11-25T11:00:00Z"), 50*time.Minute)...) // 60 a minute
+	c := e.collector(key)
+	k, stop := consume(t, c, nil)
+	defer stop()
+	_, err := run(t, c)
+	require.NoError(t, err)
+	assert.Len(t, k.ids(), 3000)
+	reqs := sliceRequests(e.feed.requests())
+	first, _ := time.Parse(time.RFC3339, reqs[0].CreatedAtLT)
+	assert.Equal(t, at("2026-11-25T11:01:00Z"), first, "the first slice is min_slice long")
+	for _, p := range reqs {
+		from, _ := time.Parse(time.RFC3339, p.CreatedAtGTE)
+		to, _ := time.Parse(time.RFC3339, p.CreatedAtLT)
+		assert.LessOrEqual(t, to.Sub(from), 10*time.Minute, "slices follow the density (about 5 minutes for 300 at 60/min)")
+	}
 }

@@ -253,7 +253,9 @@ func newEnv(t *testing.T, now string) *testEnv {
 			PageSize:      100,
 			Settle:        2 * time.Minute,
 			Overlap:       5 * time.Minute,
-			Slices:        window.SliceConfig{MinSlice: time.Minute, MaxSlice: time.Hour, Target: 1000},
+			// Fixed one-hour slices keep most scenarios easy to read; tests
+			// of adaptation lower MinSlice.
+			Slices:        window.SliceConfig{MinSlice: time.Hour, MaxSlice: time.Hour, Target: 1000},
 			MaxOpenSlices: 2,
 			Earliest:      timeexpr.MustParse("-1d@d"),
 			Latest:        timeexpr.MustParse("now"),
