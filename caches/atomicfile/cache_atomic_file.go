@@ -36,10 +36,9 @@ One file per key, holding the value verbatim (`+"`cat`"+` shows it). The file na
 
 == Limits
 
-Items never expire: a `+"`ttl`"+` given by the component using the cache is refused with an error. Only one process
-should use a directory at a time: opening the cache removes leftover temporary files, which fails (loudly) a write in
-flight in another process. Writes cost two fsyncs each, so this cache suits low-rate state, not per-message dedupe
-at high volume.`).
+Items never expire: a `+"`ttl`"+` given by the component using the cache is refused with an error. Give each process its
+own directory (there is no lock): opening the cache removes temporary files older than ten minutes, crash leftovers. Writes
+cost two fsyncs each, so this cache suits low-rate state, not per-message dedupe at high volume.`).
 		Field(service.NewStringField(afcFieldDirectory).
 			Description("The directory holding the items. It is created (mode 0700, with parents) when missing; "+
 				"startup fails if it is not a writable directory.").

@@ -172,7 +172,7 @@ and `+"`compliance_state`"+` (the saved user state as JSON).`).
 						Description("Hold a lease in `cache` so that, of several instances sharing the checkpoint, one collects and the others stand by; a standby takes over within `ttl` after the holder dies, and a commit from an instance that lost the lease is refused. Needs a shared cache with TTLs and atomic add (`redis`).").
 						Default(false),
 					service.NewDurationField(fieldLeaseTTL).
-						Description("How long a lease lasts without renewal: the takeover time after a holder dies.").
+						Description("How long a lease lasts without renewal. A standby takes over at most `ttl + renew_interval` after the holder dies, at its next schedule tick.").
 						Default("30s"),
 					service.NewDurationField(fieldLeaseRenew).
 						Description("How often the holder renews (and a standby tries to acquire) the lease; well below `ttl`.").

@@ -37,6 +37,15 @@ type lease struct {
 	mu        sync.Mutex
 	heldUntil time.Time // zero when not held
 	holder    string    // last seen holder, for logs
+	err       error     // the last refresh failed (cache down, no TTL support)
+}
+
+// Err is why the lease cannot be refreshed, or nil. A lease that can never
+// be held must make the input not ready rather than look like a standby.
+func (l *lease) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
 }
 
 // errLeaseLost refuses a commit from an instance that no longer holds the lease.
@@ -63,6 +72,7 @@ func (l *lease) Held() bool {
 func (l *lease) refresh(ctx context.Context) (bool, error) {
 	var held bool
 	var holder string
+	var opErr error
 	start := l.now()
 	err := l.res.AccessCache(ctx, l.cache, func(c service.Cache) {
 		ttl := l.ttl
@@ -72,25 +82,37 @@ func (l *lease) refresh(ctx context.Context) (bool, error) {
 			return
 		}
 		if !errors.Is(err, service.ErrKeyAlreadyExists) {
-			holder = "?"
-			l.log.Warnf("lease %s: %v", l.key, err)
+			opErr = fmt.Errorf("acquiring: %w", err)
 			return
 		}
 		v, err := c.Get(ctx, l.key)
+		if errors.Is(err, service.ErrKeyNotFound) {
+			return // expired between Add and Get: the next refresh takes it
+		}
 		if err != nil {
-			holder = "?"
+			opErr = fmt.Errorf("reading the holder: %w", err)
 			return
 		}
 		holder = string(v)
 		if holder == l.token {
-			held = c.Set(ctx, l.key, []byte(l.token), &ttl) == nil
+			if err := c.Set(ctx, l.key, []byte(l.token), &ttl); err != nil {
+				opErr = fmt.Errorf("renewing: %w", err)
+				return
+			}
+			held = true
 		}
 	})
-	if err != nil {
-		return false, fmt.Errorf("lease %s: cache resource %q: %w", l.key, l.cache, err)
+	if err == nil && opErr != nil {
+		err = opErr
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if err != nil {
+		l.err = fmt.Errorf("lease %s in cache resource %q cannot be refreshed (the cache must be shared, honour TTLs and add atomically, e.g. redis): %w", l.key, l.cache, err)
+		l.heldUntil = time.Time{}
+		return false, l.err
+	}
+	l.err = nil
 	was := !l.heldUntil.IsZero()
 	if held {
 		l.heldUntil = start.Add(l.ttl)
@@ -124,7 +146,9 @@ func (l *lease) fence(ctx context.Context) error {
 	if string(current) != l.token {
 		l.mu.Lock()
 		l.heldUntil = time.Time{}
+		l.holder = string(current)
 		l.mu.Unlock()
+		l.log.Warnf("lost the collection lease %s to %q: this instance's commit is refused and it stands by", l.key, current)
 		return fmt.Errorf("%w (now held by %q)", errLeaseLost, current)
 	}
 	return nil

@@ -298,6 +298,11 @@ func (r *endpointRunner) health(now time.Time) error {
 	if err := r.coll.Health(); err != nil {
 		return err
 	}
+	if r.lease != nil {
+		if err := r.lease.Err(); err != nil {
+			return err
+		}
+	}
 	if r.staleAfter <= 0 || (r.lease != nil && !r.lease.Held()) {
 		return nil
 	}

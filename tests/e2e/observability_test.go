@@ -648,7 +648,8 @@ func TestStuckJobWarnsWithTheOutstandingCount(t *testing.T) {
 	data := obsData(16, 30, 30*time.Minute)
 	o := newObsRig(t, obsNow, fakeapi.Options{Dataset: data, Lag: 30 * time.Second}, obsOptions{})
 	o.sink.setPolicy(func(delivery) verdict { return holdIt })
-	r := o.start(o.config(oneJob(obsNow.Add(-30*time.Minute), 100)+"  batch_size: 10\n  ack_warn_after: 100ms\n"),
+	// One slice holds the whole window, so the job has fetched it all.
+	r := o.start(o.config(oneJob(obsNow.Add(-30*time.Minute), 100)+"  batch_size: 10\n  ack_warn_after: 100ms\n  min_slice: 1h\n"),
 		obsStream{maxInFlight: 64})
 	o.sink.waitHeld(t, 3)
 	o.clock.Advance(90 * time.Second)

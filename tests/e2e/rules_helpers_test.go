@@ -200,6 +200,12 @@ func (r *rig) ready() int {
 // added under `state` and extra under anthropic_compliance (both indented as
 // they would be there).
 func (r *rig) config(stateExtra, extra string) string {
+	// Unless a test studies slice adaptation, slices are a fixed hour (the
+	// input's default starts at min_slice and grows), so that scenarios read
+	// as "slice 1, slice 2".
+	if !strings.Contains(extra, "min_slice:") {
+		extra = "  min_slice: 1h\n" + strings.TrimPrefix(extra, "\n")
+	}
 	return fmt.Sprintf(`
 label: e2e
 anthropic_compliance:

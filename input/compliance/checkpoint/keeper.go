@@ -128,25 +128,33 @@ func (k *Keeper) Save(ctx context.Context, rec *Record) error {
 	if !k.known || stored.Rev != k.rev {
 		return &ConflictError{Where: k.Where(), Expected: k.rev, Found: stored.Rev}
 	}
-	next := rec.Clone()
-	next.Rev = k.rev + 1
-	out, err := next.Encode()
+	out, err := encodeAt(rec, k.rev+1)
 	if err != nil {
-		return fmt.Errorf("encoding checkpoint: %w", err)
+		return err
 	}
 	if err := k.store.Save(ctx, k.key, out); err != nil {
 		return fmt.Errorf("writing checkpoint %s: %w", k.Where(), err)
 	}
-	rec.Rev, k.rev = next.Rev, next.Rev
+	rec.Rev, k.rev = k.rev+1, k.rev+1
 	return nil
 }
 
-func (k *Keeper) create(ctx context.Context, rec *Record) error {
-	next := rec.Clone()
-	next.Rev = 1
-	out, err := next.Encode()
+// encodeAt renders rec as revision rev without changing it.
+func encodeAt(rec *Record, rev int64) ([]byte, error) {
+	saved := rec.Rev
+	rec.Rev = rev
+	out, err := rec.Encode()
+	rec.Rev = saved
 	if err != nil {
-		return fmt.Errorf("encoding checkpoint: %w", err)
+		return nil, fmt.Errorf("encoding checkpoint: %w", err)
+	}
+	return out, nil
+}
+
+func (k *Keeper) create(ctx context.Context, rec *Record) error {
+	out, err := encodeAt(rec, 1)
+	if err != nil {
+		return err
 	}
 	if err := k.store.Create(ctx, k.key, out); err != nil {
 		if errors.Is(err, ErrExists) {

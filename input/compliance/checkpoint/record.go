@@ -209,6 +209,9 @@ func (r *Record) Validate() error {
 func Decode(data []byte) (*Record, error) {
 	var r Record
 	if err := json.Unmarshal(data, &r); err != nil {
+		if field := badIDSet(data); field != "" {
+			return nil, fmt.Errorf("invalid checkpoint document: %s: %w", field, err)
+		}
 		return nil, fmt.Errorf("not a checkpoint document: %w", err)
 	}
 	if err := r.Validate(); err != nil {
@@ -224,6 +227,24 @@ func Decode(data []byte) (*Record, error) {
 		r.State = map[string]any{}
 	}
 	return &r, nil
+}
+
+// badIDSet names the id set ("seen" or "pending") that does not decode, or "".
+func badIDSet(data []byte) string {
+	var raw struct {
+		Seen    json.RawMessage `json:"seen"`
+		Pending json.RawMessage `json:"pending"`
+	}
+	if json.Unmarshal(data, &raw) != nil {
+		return ""
+	}
+	for name, set := range map[string]json.RawMessage{"seen": raw.Seen, "pending": raw.Pending} {
+		var s IDSet
+		if len(set) > 0 && json.Unmarshal(set, &s) != nil {
+			return name
+		}
+	}
+	return ""
 }
 
 // Encode renders the record as indented, deterministic JSON an operator can read.

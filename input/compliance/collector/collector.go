@@ -142,13 +142,16 @@ type Collector struct {
 	healthMu  sync.Mutex
 	unhealthy error
 
-	forget atomic.Bool // an operator deleted the checkpoint through this process
+	// forgetGen counts deletes of the checkpoint by an operator through this
+	// process; forgotAt (job goroutine) is the generation last applied.
+	forgetGen atomic.Uint64
+	forgotAt  uint64
 }
 
-// Forget makes the next job accept a missing checkpoint (a fresh start from
-// `earliest`) instead of reporting it vanished. Call it after deleting the
-// checkpoint on purpose.
-func (c *Collector) Forget() { c.forget.Store(true) }
+// Forget makes the collector accept that its checkpoint was deleted on
+// purpose: a job in progress writes nothing more, and the next job starts
+// again from `earliest` instead of reporting the checkpoint vanished.
+func (c *Collector) Forget() { c.forgetGen.Add(1) }
 
 // New checks the config and returns a collector.
 func New(cfg Config, deps Deps) (*Collector, error) {

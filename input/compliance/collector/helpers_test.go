@@ -248,11 +248,11 @@ func newEnv(t *testing.T, now string) *testEnv {
 		feed:  newFeed(c),
 		store: checkpoint.NewMemoryStore(),
 		cfg: collector.Config{
-			Endpoint:      "activities",
-			BaseURL:       "https://api.example",
-			PageSize:      100,
-			Settle:        2 * time.Minute,
-			Overlap:       5 * time.Minute,
+			Endpoint: "activities",
+			BaseURL:  "https://api.example",
+			PageSize: 100,
+			Settle:   2 * time.Minute,
+			Overlap:  5 * time.Minute,
 			// Fixed one-hour slices keep most scenarios easy to read; tests
 			// of adaptation lower MinSlice.
 			Slices:        window.SliceConfig{MinSlice: time.Hour, MaxSlice: time.Hour, Target: 1000},

@@ -107,6 +107,7 @@ type job struct {
 	fetchCtx context.Context // done on soft stop, deadline or hard stop
 
 	ctx       context.Context // hard stop: nothing is written after it ends
+	forgetGen uint64          // the collector's forget generation when the job started
 	fetchDone bool            // the planner ran out of slices
 	failure   error
 	committed int
@@ -180,10 +181,12 @@ func (j *job) prepare(ctx context.Context) error {
 		return nil
 	}
 	j.keeper = c.deps.Keeper
-	if c.forget.Swap(false) {
+	if gen := c.forgetGen.Load(); gen != c.forgotAt {
+		c.forgotAt = gen
 		j.keeper.Forget()
 		c.setHealth(nil)
 	}
+	j.forgetGen = c.forgotAt
 	rec, err := j.keeper.Load(ctx)
 	if err != nil {
 		var corrupt *checkpoint.CorruptError
@@ -251,8 +254,15 @@ func (j *job) prepare(ctx context.Context) error {
 // errFenced wraps a write refused by Deps.Fence.
 var errFenced = errors.New("checkpoint write refused")
 
-// save writes the record if the fence allows it.
+// errForgotten ends a job whose checkpoint an operator deleted meanwhile.
+var errForgotten = errors.New("the checkpoint was deleted by an operator during this job; nothing more is written and the next job starts again from `earliest`")
+
+// save writes the record if the fence allows it and the checkpoint was not
+// deleted on purpose since the job started.
 func (j *job) save(ctx context.Context, rec *checkpoint.Record) error {
+	if j.c.forgetGen.Load() != j.forgetGen {
+		return errForgotten
+	}
 	if f := j.c.deps.Fence; f != nil {
 		if err := f(ctx); err != nil {
 			return fmt.Errorf("%w: %w", errFenced, err)
@@ -550,20 +560,30 @@ func (j *job) tryCommit(ctx context.Context) {
 	if j.keeper == nil {
 		overlap = j.rng.To.Sub(j.rng.From) // tracking off: keep the whole job's ids for dedupe
 	}
-	j.rec.Commit(commits, overlap, state, c.deps.Clock.Now())
-	j.committed += len(ready)
-	j.rep.SlicesCommitted += len(ready)
-	info := CommitInfo{JobID: j.id, ScannedTo: j.rec.ScannedTo, Slices: len(ready), Seen: len(j.rec.Seen), Pending: len(j.rec.Pending)}
+	// Commit into a copy, adopted only once it is stored: a refused write
+	// leaves the job's view (and its report) at what the store holds.
+	next := j.rec
 	if j.keeper != nil {
-		if err := j.save(context.WithoutCancel(ctx), j.rec); err != nil {
+		next = j.rec.Clone()
+	}
+	next.Commit(commits, overlap, state, c.deps.Clock.Now())
+	info := CommitInfo{JobID: j.id, ScannedTo: next.ScannedTo, Slices: len(ready), Seen: len(next.Seen), Pending: len(next.Pending)}
+	if j.keeper != nil {
+		if err := j.save(context.WithoutCancel(ctx), next); err != nil {
 			info.Err = err
-			if !errors.Is(err, errFenced) {
+			if !errors.Is(err, errFenced) && !errors.Is(err, errForgotten) {
 				c.setHealth(err)
 			}
-			j.fail(fmt.Errorf("committing slices up to %s: %w", j.rec.ScannedTo, err))
+			j.fail(fmt.Errorf("committing slices up to %s: %w", next.ScannedTo, err))
+			j.open = append(ready, j.open...) // their acked ids become pending
+			c.deps.Hooks.commit(info)
+			return
 		}
-		info.Rev = j.rec.Rev
+		info.Rev = next.Rev
+		j.rec = next
 	}
+	j.committed += len(ready)
+	j.rep.SlicesCommitted += len(ready)
 	c.deps.Hooks.commit(info)
 	c.deps.Hooks.open(len(j.open), j.oldestWaiting())
 }
@@ -688,7 +708,7 @@ func (j *job) finish(ctx context.Context) (Report, error) {
 		if len(pending) > 0 {
 			j.rec.AddPending(pending, c.deps.Clock.Now())
 			if err := j.save(context.WithoutCancel(ctx), j.rec); err != nil {
-				if !errors.Is(err, errFenced) {
+				if !errors.Is(err, errFenced) && !errors.Is(err, errForgotten) {
 					c.setHealth(err)
 				}
 				if j.failure == nil || errors.Is(j.failure, errStopped) {
@@ -710,7 +730,7 @@ func (j *job) finish(ctx context.Context) (Report, error) {
 		rep.Outcome = OutcomeEmpty
 	case j.failure == nil:
 		rep.Outcome = OutcomeSuccess
-	case errors.Is(j.failure, errStopped):
+	case errors.Is(j.failure, errStopped), errors.Is(j.failure, errForgotten):
 		rep.Outcome = OutcomeStopped
 	case errors.Is(j.failure, ErrJobTimeout):
 		rep.Outcome = OutcomeTimeout
@@ -735,7 +755,7 @@ func (c *Collector) updateHealth(j *job) {
 		c.failedJobs, c.lastFail = 0, ""
 		c.setHealth(nil)
 		return
-	case errors.Is(j.failure, errStopped):
+	case errors.Is(j.failure, errStopped), errors.Is(j.failure, errForgotten):
 		return
 	}
 	if j.committed > 0 {
