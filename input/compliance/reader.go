@@ -483,25 +483,27 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 func (in *input) toMessages(b collector.Batch) (service.MessageBatch, service.AckFunc, error) {
 	batch := make(service.MessageBatch, len(b.Items))
 	var origin *collector.Origin
-	var page, state string
+	var tmpl *service.Message
 	for i, it := range b.Items {
 		if it.Origin != origin {
+			// The page-level metadata is set once on a template; each
+			// activity's message is a copy of it.
 			origin = it.Origin
-			page = strconv.Itoa(origin.Page)
-			state = stateJSON(origin.State)
+			tmpl = service.NewMessage(nil)
+			tmpl.MetaSetMut("compliance_endpoint", origin.Endpoint)
+			tmpl.MetaSetMut("compliance_job_id", origin.JobID)
+			tmpl.MetaSetMut("compliance_slice_from", origin.SliceFrom)
+			tmpl.MetaSetMut("compliance_slice_to", origin.SliceTo)
+			tmpl.MetaSetMut("compliance_page", strconv.Itoa(origin.Page))
+			tmpl.MetaSetMut("compliance_request_id", origin.RequestID)
+			tmpl.MetaSetMut("compliance_state", stateJSON(origin.State))
 		}
 		a := it.Activity
-		m := service.NewMessage(a.Raw)
+		m := tmpl.Copy()
+		m.SetBytes(a.Raw)
 		m.MetaSetMut("activity_id", a.ID)
 		m.MetaSetMut("activity_type", a.Type)
 		m.MetaSetMut("activity_created_at", a.CreatedAt.UTC().Format(time.RFC3339Nano))
-		m.MetaSetMut("compliance_endpoint", origin.Endpoint)
-		m.MetaSetMut("compliance_job_id", origin.JobID)
-		m.MetaSetMut("compliance_slice_from", origin.SliceFrom)
-		m.MetaSetMut("compliance_slice_to", origin.SliceTo)
-		m.MetaSetMut("compliance_page", page)
-		m.MetaSetMut("compliance_request_id", origin.RequestID)
-		m.MetaSetMut("compliance_state", state)
 		batch[i] = m
 	}
 	in.metrics.emitted.Incr(int64(len(batch)), firstEndpoint(b))
