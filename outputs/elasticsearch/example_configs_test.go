@@ -21,6 +21,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	_ "github.com/compliance-connect/compliance-connect/outputs/splunk"
+
+	_ "github.com/compliance-connect/compliance-connect/metrics/prometheus" // the example configs export Prometheus metrics
 )
 
 // complianceInput is the input block every example config must use.

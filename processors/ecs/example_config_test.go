@@ -7,6 +7,8 @@ import (
 	_ "github.com/compliance-connect/compliance-connect/outputs/elasticsearch"
 
 	"github.com/compliance-connect/compliance-connect/processors/internal/enginetest"
+
+	_ "github.com/compliance-connect/compliance-connect/metrics/prometheus" // the example configs export Prometheus metrics
 )
 
 // TestExampleConfigECSToElasticsearchLints lints and builds

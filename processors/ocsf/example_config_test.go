@@ -7,6 +7,8 @@ import (
 	_ "github.com/compliance-connect/compliance-connect/outputs/awss3"
 
 	"github.com/compliance-connect/compliance-connect/processors/internal/enginetest"
+
+	_ "github.com/compliance-connect/compliance-connect/metrics/prometheus" // the example configs export Prometheus metrics
 )
 
 // TestExampleConfigOCSFToS3Lints lints and builds config/ocsf-s3.yaml with
