@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -28,131 +27,6 @@ import (
 
 // The checkpoint key of the input labelled e2e, endpoint activities.
 const e2eKey = "anthropic_compliance/e2e/activities"
-
-// ---------------------------------------------------------------------------
-// Log capture.
-
-// logEntry is one captured log line with its attributes flattened to text.
-type logEntry struct {
-	Level slog.Level
-	Msg   string
-	Attrs map[string]string
-}
-
-// text is the entry as one line, every attribute included.
-func (e logEntry) text() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s", e.Level, e.Msg)
-	keys := make([]string, 0, len(e.Attrs))
-	for k := range e.Attrs {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		fmt.Fprintf(&b, " %s=%q", k, e.Attrs[k])
-	}
-	return b.String()
-}
-
-// logSink is an slog.Handler that keeps every record at every level. onEntry,
-// when set, is called synchronously on the logging goroutine: a test can react
-// to a log line before the code that logged it continues.
-type logSink struct {
-	mu      sync.Mutex
-	entries []logEntry
-	onEntry func(logEntry)
-	echo    bool // also print to stderr (E2E_LOG_LEVEL set)
-}
-
-func newLogSink() *logSink { return &logSink{echo: os.Getenv("E2E_LOG_LEVEL") != ""} }
-
-func (s *logSink) logger() *slog.Logger { return slog.New(&sinkHandler{sink: s}) }
-
-func (s *logSink) all() []logEntry {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.entries)
-}
-
-func (s *logSink) setOnEntry(fn func(logEntry)) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.onEntry = fn
-}
-
-// matching returns the entries whose message contains substr.
-func (s *logSink) matching(substr string) []logEntry {
-	var out []logEntry
-	for _, e := range s.all() {
-		if strings.Contains(e.Msg, substr) {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-// dump is every captured line, for failure messages and greps.
-func (s *logSink) dump() string {
-	var b strings.Builder
-	for _, e := range s.all() {
-		b.WriteString(e.text())
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
-
-// jobReport is the part of a "job report" log line the tests read.
-type jobReport struct {
-	JobID, Outcome, Error, ScannedTo, Emitted string
-}
-
-// jobReports lists the job report lines in order.
-func (s *logSink) jobReports() []jobReport {
-	var out []jobReport
-	for _, e := range s.matching("job report") {
-		out = append(out, jobReport{
-			JobID: e.Attrs["job_id"], Outcome: e.Attrs["outcome"], Error: e.Attrs["error"],
-			ScannedTo: e.Attrs["scanned_to"], Emitted: e.Attrs["activities_emitted"],
-		})
-	}
-	return out
-}
-
-type sinkHandler struct {
-	sink  *logSink
-	attrs []slog.Attr
-}
-
-func (h *sinkHandler) Enabled(context.Context, slog.Level) bool { return true }
-
-func (h *sinkHandler) Handle(_ context.Context, r slog.Record) error {
-	e := logEntry{Level: r.Level, Msg: r.Message, Attrs: map[string]string{}}
-	for _, a := range h.attrs {
-		e.Attrs[a.Key] = a.Value.String()
-	}
-	r.Attrs(func(a slog.Attr) bool {
-		e.Attrs[a.Key] = a.Value.String()
-		return true
-	})
-	s := h.sink
-	s.mu.Lock()
-	s.entries = append(s.entries, e)
-	fn := s.onEntry
-	s.mu.Unlock()
-	if s.echo {
-		fmt.Fprintln(os.Stderr, e.text())
-	}
-	if fn != nil {
-		fn(e)
-	}
-	return nil
-}
-
-func (h *sinkHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return &sinkHandler{sink: h.sink, attrs: append(slices.Clone(h.attrs), attrs...)}
-}
-
-func (h *sinkHandler) WithGroup(string) slog.Handler { return h }
 
 // ---------------------------------------------------------------------------
 // Configs and streams.

@@ -181,24 +181,24 @@ func TestEveryFaultKindIsRetriedOrEndsTheJobWithoutLosingData(t *testing.T) {
 				}
 				assert.Equal(t, 200, next.Status)
 				assert.Empty(t, next.Fault)
-				assert.Equal(t, "success", first.Outcome, "the first job completes in one go: %+v", first)
-				assert.Equal(t, strconv.Itoa(len(data)), first.Emitted)
+				assert.Equal(t, "success", first["outcome"], "the first job completes in one go: %+v", first)
+				assert.Equal(t, strconv.Itoa(len(data)), first["activities_emitted"])
 				if tc.retriedAs != "" {
 					assert.NotEmpty(t, r.logs.matching(fmt.Sprintf("retrying request (attempt 2, %s, ", tc.retriedAs)), "retry logged with its reason")
 				}
 				for _, rep := range reports {
-					assert.NotEqual(t, "failed", rep.Outcome, "%+v", rep)
+					assert.NotEqual(t, "failed", rep["outcome"], "%+v", rep)
 				}
 			} else {
-				assert.Equal(t, "failed", first.Outcome, "the fault ends the first job: %+v", first)
-				assert.Contains(t, first.Error, tc.endsWith)
-				assert.Contains(t, first.Error, "request-id req_", "the error names the request")
-				assert.Equal(t, faulted.Query.Get("created_at.gte"), first.ScannedTo,
+				assert.Equal(t, "failed", first["outcome"], "the fault ends the first job: %+v", first)
+				assert.Contains(t, first["error"], tc.endsWith)
+				assert.Contains(t, first["error"], "request-id req_", "the error names the request")
+				assert.Equal(t, faulted.Query.Get("created_at.gte"), first["scanned_to"],
 					"the failed job committed the first slice and nothing of the slice it failed in")
 				assert.Empty(t, next.Query.Get("after_id"), "the next request starts a new job's walk")
 				second := reports[1]
-				assert.Equal(t, "success", second.Outcome, "%+v", second)
-				assert.Equal(t, "2026-11-25T11:58:00Z", second.ScannedTo)
+				assert.Equal(t, "success", second["outcome"], "%+v", second)
+				assert.Equal(t, "2026-11-25T11:58:00Z", second["scanned_to"])
 			}
 			for _, want := range tc.logs {
 				assert.NotEmpty(t, r.logs.matching(want), "log line %q", want)
@@ -212,7 +212,7 @@ func TestEveryFaultKindIsRetriedOrEndsTheJobWithoutLosingData(t *testing.T) {
 			assert.Positive(t, revs)
 			assert.Equal(t, "2026-11-25T11:58:00Z", h.record(e2eKey).ScannedTo)
 			t.Logf("%s: %d requests, %d jobs, first job %s, %d retries logged by the input, %d checkpoint revisions seen, %d duplicates",
-				tc.name, len(recs), len(reports), first.Outcome, len(r.logs.matching("retrying request")), revs, c.duplicates)
+				tc.name, len(recs), len(reports), first["outcome"], len(r.logs.matching("retrying request")), revs, c.duplicates)
 		})
 	}
 }
@@ -246,7 +246,7 @@ func TestRetryAfterIsHonouredBeforeTheRetry(t *testing.T) {
 	assert.Equal(t, faulted.Query, retry.Query)
 	waited := retry.Arrived.Sub(faulted.Arrived)
 	assert.GreaterOrEqual(t, waited, time.Second, "retry-after: 1 means at least a second between the 429 and the retry")
-	assert.Equal(t, "success", r.logs.jobReports()[0].Outcome)
+	assert.Equal(t, "success", r.logs.jobReports()[0]["outcome"])
 	assert.Empty(t, r.logs.matching("waiting retries.max_retry_after"), "a 1s retry-after is not capped")
 	t.Logf("the retry came %v after the 429", waited)
 }
@@ -296,9 +296,9 @@ func TestRefusedKeyMakesTheInputNotReadyWithoutHammeringAndRecovers(t *testing.T
 				assert.Equal(t, tc.status, rec.Status)
 			}
 			for _, rep := range reports {
-				assert.Equal(t, "failed", rep.Outcome)
-				assert.Contains(t, rep.Error, tc.reason)
-				assert.Contains(t, rep.Error, "1 attempt)")
+				assert.Equal(t, "failed", rep["outcome"])
+				assert.Contains(t, rep["error"], tc.reason)
+				assert.Contains(t, rep["error"], "1 attempt)")
 			}
 			assert.NotEmpty(t, r.logs.matching(tc.log), "the refusal is logged")
 			assert.Empty(t, h.delivered())
@@ -351,10 +351,10 @@ func TestThreeFailedJobsInARowMakeTheInputNotReadyUntilAJobSucceeds(t *testing.T
 	failed := h.api.Stats().Faults[fakeapi.FaultServerErrorNoRetry]
 	require.Greater(t, len(reports), failed)
 	for i, rep := range reports[:failed] { // one request per failed job
-		assert.Equal(t, "failed", rep.Outcome, "job %d", i+1)
-		assert.Contains(t, rep.Error, "reading the API's clock: compliance api: 500 api_error")
+		assert.Equal(t, "failed", rep["outcome"], "job %d", i+1)
+		assert.Contains(t, rep["error"], "reading the API's clock: compliance api: 500 api_error")
 	}
-	assert.Equal(t, "success", reports[failed].Outcome)
+	assert.Equal(t, "success", reports[failed]["outcome"])
 	c := countDelivery(ids(data), h.delivered())
 	assert.Empty(t, c.missing)
 	assert.Zero(t, c.duplicates)

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -230,7 +229,7 @@ func fileIDs(t *testing.T, path string) []string {
 // haInstance is an in-process stream of the input with the environment's
 // own (real) clock, recording what it delivers and logs.
 type haInstance struct {
-	logs *logCapture
+	logs *logSink
 	mu   sync.Mutex
 	got  []string
 	stop func()
@@ -238,9 +237,9 @@ type haInstance struct {
 
 func startHAInstance(t *testing.T, resources, inputYAML string) *haInstance {
 	t.Helper()
-	in := &haInstance{logs: &logCapture{}}
+	in := &haInstance{logs: newLogSink()}
 	sb := service.NewEnvironment().NewStreamBuilder()
-	sb.SetLogger(slog.New(in.logs.handler()))
+	sb.SetLogger(in.logs.logger())
 	sb.SetHTTPMux(http.NewServeMux())
 	require.NoError(t, sb.AddResourcesYAML(resources))
 	require.NoError(t, sb.AddInputYAML(inputYAML))

@@ -80,7 +80,7 @@ func TestStandbyTakesOverWithinTheLeaseTTLAfterTheHolderIsKilled(t *testing.T) {
 	b := startHAInstance(t, rds.resources(), haInput(fake.URL(), haKeyB))
 	require.Eventually(t, func() bool {
 		return b.logs.contains(0, "standing by: the collection lease", tokenA)
-	}, 30*time.Second, 10*time.Millisecond, "instance B never saw A's lease:\n%s", b.logs.text())
+	}, 30*time.Second, 10*time.Millisecond, "instance B never saw A's lease:\n%s", b.logs.dump())
 	// A keeps collecting (a job every 200ms, each one a commit) while B
 	// stands by through several of its own renewals.
 	revBefore := rds.record(t, haKey).Rev
@@ -100,9 +100,9 @@ func TestStandbyTakesOverWithinTheLeaseTTLAfterTheHolderIsKilled(t *testing.T) {
 	require.Eventually(t, func() bool {
 		v, _ := rds.get(t, haLeaseKey)
 		return strings.Contains(v, tokenB)
-	}, 30*time.Second, 10*time.Millisecond, "instance B never took over the lease:\n%s", b.logs.text())
+	}, 30*time.Second, 10*time.Millisecond, "instance B never took over the lease:\n%s", b.logs.dump())
 	require.Eventually(t, func() bool { return len(b.delivered()) >= len(second) }, 30*time.Second, 10*time.Millisecond,
-		"instance B delivered %d of %d:\n%s", len(b.delivered()), len(second), b.logs.text())
+		"instance B delivered %d of %d:\n%s", len(b.delivered()), len(second), b.logs.dump())
 
 	requireExactlyOnce(t, ids(first), fileIDs(t, outA))
 	requireExactlyOnce(t, ids(second), b.delivered())
@@ -163,7 +163,7 @@ func TestCommitOfAnInstanceThatLostItsLeaseIsRefused(t *testing.T) {
 	rep := r.waitJob("a job failed by the lease", func(rep report) bool { return rep["outcome"] == "failed" })
 	assert.Contains(t, rep["error"], "does not hold the collection lease")
 	require.Eventually(t, func() bool { return r.logs.contains(0, "the collection lease", thief) }, 10*time.Second, 10*time.Millisecond,
-		"the holder (%s) never logged that it stands by for %s:\n%s", lease, thief, r.logs.text())
+		"the holder (%s) never logged that it stands by for %s:\n%s", lease, thief, r.logs.dump())
 	after, _ := rds.get(t, stateKey)
 	assert.Equal(t, before, after, "the checkpoint was written by an instance without the lease")
 	assert.Len(t, r.logs.jobReports(), 1, "the instance ran jobs without the lease")
@@ -194,7 +194,7 @@ func TestLeaseOnACacheWithoutTTLsIsReportedInsteadOfStandingByForever(t *testing
 		return
 	}
 	r.start(cfg, streamOptions{resources: resources})
-	require.Eventually(t, func() bool { return r.logs.contains(0, "lease", "TTL") }, 10*time.Second, 10*time.Millisecond, r.logs.text())
+	require.Eventually(t, func() bool { return r.logs.contains(0, "lease", "TTL") }, 10*time.Second, 10*time.Millisecond, r.logs.dump())
 	assert.Eventually(t, func() bool { return r.ready() == 503 }, 10*time.Second, 10*time.Millisecond,
-		"the input never collects (every lease attempt fails) yet reports ready:\n%s", r.logs.text())
+		"the input never collects (every lease attempt fails) yet reports ready:\n%s", r.logs.dump())
 }

@@ -290,52 +290,6 @@ func (s scrape) names(prefix string) []string {
 // ---------------------------------------------------------------------------
 // Job reports and HTTP endpoints.
 
-// reportLines returns the attributes of every "job report" log line, in order.
-func reportLines(logs *logSink) []map[string]string {
-	var out []map[string]string
-	for _, e := range logs.all() {
-		if e.Msg == "job report" {
-			out = append(out, e.Attrs)
-		}
-	}
-	return out
-}
-
-// waitReport waits for a job report line matching fn and returns it.
-func waitReport(t *testing.T, logs *logSink, what string, fn func(map[string]string) bool) map[string]string {
-	t.Helper()
-	var found map[string]string
-	require.Eventually(t, func() bool {
-		for _, rep := range reportLines(logs) {
-			if fn(rep) {
-				found = rep
-				return true
-			}
-		}
-		return false
-	}, 30*time.Second, 5*time.Millisecond, "waiting for a job report: %s; logs:\n%s", what, logs.dump())
-	return found
-}
-
-// waitSuccess waits for the n-th (1-based) successful job report.
-func waitSuccess(t *testing.T, logs *logSink, n int) map[string]string {
-	t.Helper()
-	var found map[string]string
-	require.Eventually(t, func() bool {
-		k := 0
-		for _, rep := range reportLines(logs) {
-			if rep["outcome"] == collector.OutcomeSuccess {
-				if k++; k == n {
-					found = rep
-					return true
-				}
-			}
-		}
-		return false
-	}, 30*time.Second, 5*time.Millisecond, "waiting for successful job report #%d; logs:\n%s", n, logs.dump())
-	return found
-}
-
 // jobsAnswer is the body of GET /compliance/<label>/jobs.
 type jobsAnswer struct {
 	Jobs []collector.Report `json:"jobs"`

@@ -99,7 +99,7 @@ func TestPrometheusMetricsAfterAKnownJob(t *testing.T) {
 
 	// Job 1.
 	r := o.start(conf, obsStream{})
-	rep := waitSuccess(t, r.logs, 1)
+	rep := r.logs.waitSuccess(t, 1)
 	m := r.scrape(t)
 	recs := o.api.Requests()
 	pages := pageRequests(recs)
@@ -150,7 +150,7 @@ func TestPrometheusMetricsAfterAKnownJob(t *testing.T) {
 	require.NoError(t, o.api.Add(late))
 	now2 := o.clock.Advance(30 * time.Second)
 	r = o.start(conf, obsStream{})
-	waitSuccess(t, r.logs, 1)
+	r.logs.waitSuccess(t, 1)
 	m = r.scrape(t)
 	scanned2 := now2.Add(-2 * time.Minute)
 	overlap := countCreatedIn(data, scanned.Add(-5*time.Minute), scanned)
@@ -183,7 +183,7 @@ func TestPrometheusMetricsAfterAKnownJob(t *testing.T) {
 func TestRequestMetricsAreLabelledByEndpointAndStatusClass(t *testing.T) {
 	o := newObsRig(t, obsNow, fakeapi.Options{Dataset: obsData(17, 20, time.Hour)}, obsOptions{})
 	r := o.start(o.config(oneJob(obsNow.Add(-time.Hour), 100)), obsStream{})
-	waitSuccess(t, r.logs, 1)
+	r.logs.waitSuccess(t, 1)
 	m := r.scrape(t)
 	require.NotEmpty(t, m.series("compliance_requests", "status_class", "2xx"))
 	assert.NotEmpty(t, m.series("compliance_requests", "status_class", "2xx", "endpoint", "activities"),
@@ -222,7 +222,7 @@ func TestRateLimitWaitsAreCountedWithTheirSeconds(t *testing.T) {
     headroom: 0.1
     max_wait: 50ms
 `), obsStream{logs: logs})
-	waitSuccess(t, logs, 1)
+	logs.waitSuccess(t, 1)
 	m := r.scrape(t)
 	n := float64(pauses.Load())
 	require.GreaterOrEqual(t, n, 1.0, "the job needed more than 18 requests, so it paused")
@@ -256,7 +256,7 @@ func TestClockSkewGaugeIsTheInputClockMinusTheAPIDate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			o := newObsRig(t, obsNow, fakeapi.Options{Dataset: obsData(8, 20, time.Hour)}, obsOptions{inputAhead: tc.ahead})
 			r := o.start(o.config(oneJob(obsNow.Add(-time.Hour), 100)), obsStream{})
-			waitSuccess(t, r.logs, 1)
+			r.logs.waitSuccess(t, 1)
 			m := r.scrape(t)
 			assert.Equal(t, tc.ahead.Seconds(), m.must(t, "compliance_clock_skew_seconds"))
 			warned := len(r.logs.matching("local clock differs from the Compliance API's Date header by "+tc.ahead.String())) > 0
@@ -353,7 +353,7 @@ func TestReadyTellsTheTruth(t *testing.T) {
 				conf = strings.Replace(conf, "  state:\n", "  state:\n"+tc.state, 1)
 			}
 			r := s.o.start(conf, obsStream{resources: tc.resources})
-			waitSuccess(t, r.logs, 1)
+			r.logs.waitSuccess(t, 1)
 			r.waitReady(t, http.StatusOK)
 
 			tc.brk(t, s)
@@ -362,11 +362,11 @@ func TestReadyTellsTheTruth(t *testing.T) {
 			v, _ := r.scrape(t).value(tc.metric[0], tc.metric[1:]...)
 			assert.Positive(t, v, "metric %v", tc.metric)
 
-			before := len(reportLines(r.logs))
+			before := len(r.logs.jobReports())
 			tc.fix(t, s)
 			r.waitReady(t, http.StatusOK)
-			waitReport(t, r.logs, "a success after the fix", func(map[string]string) bool {
-				reps := reportLines(r.logs)
+			r.logs.waitJob(t, "a success after the fix", func(report) bool {
+				reps := r.logs.jobReports()
 				for _, rep := range reps[min(before, len(reps)):] {
 					if rep["outcome"] == "success" {
 						return true
@@ -409,7 +409,7 @@ func uniq(list []string) []string {
 func TestStaleAfterDefaultsToThreeScheduleIntervals(t *testing.T) {
 	o := newObsRig(t, obsNow, fakeapi.Options{Dataset: obsData(10, 20, time.Hour)}, obsOptions{})
 	r := o.start(o.config(oneJob(obsNow.Add(-time.Hour), 100)), obsStream{})
-	waitSuccess(t, r.logs, 1)
+	r.logs.waitSuccess(t, 1)
 	r.waitReady(t, http.StatusOK)
 	o.clock.Advance(3*time.Hour + time.Minute)
 	r.waitReady(t, http.StatusServiceUnavailable, "no job succeeded for 3h1m0s (stale_after 3h0m0s)")
@@ -427,7 +427,7 @@ func TestJobReportOfAKnownWindow(t *testing.T) {
 	o := newObsRig(t, obsNow, fakeapi.Options{Dataset: data, Lag: 30 * time.Second}, obsOptions{})
 	o.advanceOnEveryRequest(time.Second)
 	r := o.start(o.config(oneJob(obsNow.Add(-3*time.Hour), 100)+"  job_history_ttl: 10m\n"), obsStream{})
-	rep := waitSuccess(t, r.logs, 1)
+	rep := r.logs.waitSuccess(t, 1)
 
 	recs := o.api.Requests()
 	pages := pageRequests(recs)
@@ -513,7 +513,7 @@ func TestProgressIsLoggedAtMostEvery10sOfTheInputClock(t *testing.T) {
 		}
 	})
 	o.start(o.config(oneJob(obsNow.Add(-10*time.Hour), 100)), obsStream{logs: logs})
-	waitSuccess(t, logs, 1)
+	logs.waitSuccess(t, 1)
 	mu.Lock()
 	defer mu.Unlock()
 
@@ -543,7 +543,7 @@ func TestProgressLineReportsTheRate(t *testing.T) {
 	o := newObsRig(t, obsNow, fakeapi.Options{Dataset: data, Lag: 30 * time.Second}, obsOptions{})
 	o.advanceOnEveryRequest(3 * time.Second)
 	r := o.start(o.config(oneJob(obsNow.Add(-5*time.Hour), 100)), obsStream{})
-	waitSuccess(t, r.logs, 1)
+	r.logs.waitSuccess(t, 1)
 	lines := r.logs.matching("activities so far")
 	require.NotEmpty(t, lines)
 	for _, l := range lines {
@@ -674,11 +674,11 @@ func TestStuckJobWarnsWithTheOutstandingCount(t *testing.T) {
 		return open == 1 && age == 90
 	}, 8*time.Second, 50*time.Millisecond, "open slices 1 and the oldest unacknowledged batch 90s old (the gauges refresh every 5s)")
 	t.Logf("gauges while stuck: %v", gauges(m))
-	assert.Empty(t, reportLines(r.logs), "the job has not ended")
+	assert.Empty(t, r.logs.jobReports(), "the job has not ended")
 
 	o.sink.setPolicy(nil)
 	o.sink.releaseAll(nil)
-	rep := waitSuccess(t, r.logs, 1)
+	rep := r.logs.waitSuccess(t, 1)
 	assert.Equal(t, "30", rep["activities_emitted"])
 	m = r.scrape(t)
 	assert.Equal(t, 0.0, m.must(t, "compliance_open_slices", ep...))

@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -36,7 +34,7 @@ type rig struct {
 	*harness
 	gate    *gate
 	sink    *sink
-	logs    *logCapture
+	logs    *logSink
 	metrics *metricsRecorder
 	store   *atomicfile.Store // opened once, before any stream: only Get is used while streams run
 	mux     *http.ServeMux
@@ -62,7 +60,7 @@ func newRig(t *testing.T, now time.Time, fake fakeapi.Options, ro rigOptions) *r
 	}
 	srv, err := fakeapi.New(fake)
 	require.NoError(t, err)
-	r := &rig{harness: h, gate: newGate(), sink: &sink{acked: map[string]int{}}, logs: &logCapture{}, metrics: newMetricsRecorder()}
+	r := &rig{harness: h, gate: newGate(), sink: &sink{acked: map[string]int{}}, logs: newLogSink(), metrics: newMetricsRecorder()}
 	hs := httptest.NewServer(r.gate.wrap(srv))
 	t.Cleanup(func() {
 		r.gate.releaseAll()
@@ -124,7 +122,7 @@ func (r *rig) start(inputYAML string, so streamOptions) *stream {
 // build builds (but does not run) a stream; lint and build errors are returned.
 func (r *rig) build(inputYAML string, so streamOptions) (*service.Stream, error) {
 	sb := r.env.NewStreamBuilder()
-	sb.SetLogger(slog.New(r.logs.handler()))
+	sb.SetLogger(r.logs.logger())
 	if so.threads > 0 {
 		sb.SetThreads(so.threads)
 	}
@@ -254,17 +252,7 @@ func (r *rig) waitScannedTo(key, want string) {
 // waitJob waits for a job report matching fn and returns it.
 func (r *rig) waitJob(what string, fn func(report) bool) report {
 	r.t.Helper()
-	var found report
-	require.Eventually(r.t, func() bool {
-		for _, rep := range r.logs.jobReports() {
-			if fn(rep) {
-				found = rep
-				return true
-			}
-		}
-		return false
-	}, 30*time.Second, 5*time.Millisecond, "waiting for a job report: %s; reports so far: %v", what, r.logs.jobReports())
-	return found
+	return r.logs.waitJob(r.t, what, fn)
 }
 
 // waitJobTo waits for a successful job whose window ends at to.
@@ -527,109 +515,6 @@ func (s *sink) waitHeld(t *testing.T, n int) {
 	require.Eventually(t, func() bool { return s.heldCount() >= n }, 30*time.Second, 5*time.Millisecond,
 		"waiting for %d held batches", n)
 }
-
-//------------------------------------------------------------------------------
-
-// report is one "job report" log line's attributes.
-type report map[string]string
-
-// logCapture records every log line of the stream (and echoes it to stderr
-// when E2E_LOG_LEVEL is set).
-type logCapture struct {
-	mu    sync.Mutex
-	lines []logLine
-}
-
-type logLine struct {
-	level slog.Level
-	msg   string
-	attrs map[string]string
-}
-
-func (c *logCapture) handler() slog.Handler { return &captureHandler{c: c} }
-
-func (c *logCapture) jobReports() []report {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []report
-	for _, l := range c.lines {
-		if l.msg == "job report" {
-			out = append(out, report(l.attrs))
-		}
-	}
-	return out
-}
-
-// contains reports whether a line at level or above contains every part.
-func (c *logCapture) contains(level slog.Level, parts ...string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, l := range c.lines {
-		if l.level < level {
-			continue
-		}
-		text := l.msg
-		for k, v := range l.attrs {
-			text += " " + k + "=" + v
-		}
-		ok := true
-		for _, p := range parts {
-			ok = ok && strings.Contains(text, p)
-		}
-		if ok {
-			return true
-		}
-	}
-	return false
-}
-
-// text is every captured line, for failure messages.
-func (c *logCapture) text() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var b strings.Builder
-	for _, l := range c.lines {
-		keys := make([]string, 0, len(l.attrs))
-		for k := range l.attrs {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		fmt.Fprintf(&b, "%s %s", l.level, l.msg)
-		for _, k := range keys {
-			fmt.Fprintf(&b, " %s=%q", k, l.attrs[k])
-		}
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
-
-type captureHandler struct {
-	c     *logCapture
-	attrs []slog.Attr
-}
-
-func (h *captureHandler) Enabled(context.Context, slog.Level) bool { return true }
-
-func (h *captureHandler) Handle(_ context.Context, r slog.Record) error {
-	attrs := map[string]string{}
-	for _, a := range h.attrs {
-		attrs[a.Key] = a.Value.String()
-	}
-	r.Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value.String(); return true })
-	h.c.mu.Lock()
-	h.c.lines = append(h.c.lines, logLine{level: r.Level, msg: r.Message, attrs: attrs})
-	h.c.mu.Unlock()
-	if os.Getenv("E2E_LOG_LEVEL") != "" {
-		fmt.Fprintf(os.Stderr, "%s %s %v\n", r.Level, r.Message, attrs)
-	}
-	return nil
-}
-
-func (h *captureHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return &captureHandler{c: h.c, attrs: append(append([]slog.Attr(nil), h.attrs...), as...)}
-}
-
-func (h *captureHandler) WithGroup(string) slog.Handler { return h }
 
 //------------------------------------------------------------------------------
 

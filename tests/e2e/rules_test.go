@@ -93,7 +93,7 @@ func TestCollectorClockAheadOfTheAPINeverCommitsPastServerTimeMinusSettle(t *tes
 `), streamOptions{})
 	r.waitJobTo("2026-11-25T11:58:00Z")
 	assert.Equal(t, "2026-11-25T11:58:00Z", r.mustCheckpoint(stateKey).ScannedTo, "server 12:00 - settle, not local 13:00 - settle")
-	assert.True(t, r.logs.contains(0, "differs from the Compliance API's Date header"), "the skew is warned about:\n%s", r.logs.text())
+	assert.True(t, r.logs.contains(0, "differs from the Compliance API's Date header"), "the skew is warned about:\n%s", r.logs.dump())
 	assert.EqualValues(t, 3600, r.metrics.gauge("compliance_clock_skew_seconds"))
 
 	// Created at 12:03 by the API's clock: with the local clock trusted the
@@ -431,7 +431,7 @@ func TestCheckpointEditedWhileRunningFailsTheJobInsteadOfBeingOverwritten(t *tes
 	assert.EqualValues(t, 7, rec.Rev, "the foreign write is kept")
 	assert.Equal(t, "edited", rec.State["operator"])
 	assert.Equal(t, "2026-11-25T11:00:00Z", rec.ScannedTo)
-	assert.True(t, r.logs.contains(0, "checkpoint write failed"), "logged:\n%s", r.logs.text())
+	assert.True(t, r.logs.contains(0, "checkpoint write failed"), "logged:\n%s", r.logs.dump())
 	require.Eventually(t, func() bool { return r.ready() == 503 }, 30*time.Second, 10*time.Millisecond, "the input reports not ready")
 }
 
@@ -516,7 +516,7 @@ cache_resources:
 		r.start(r.config("    cache: state_mem\n    allow_volatile: true", cacheEndpoint), streamOptions{resources: resources})
 		r.waitJobTo("2026-11-25T11:58:00Z")
 		requireExactlyOnce(t, ids(data), r.sink.delivered())
-		assert.True(t, r.logs.contains(0, "volatile memory cache"), "a warning is logged:\n%s", r.logs.text())
+		assert.True(t, r.logs.contains(0, "volatile memory cache"), "a warning is logged:\n%s", r.logs.dump())
 		_, onDisk := r.checkpoint(stateKey)
 		assert.False(t, onDisk, "the checkpoint lives in the cache, not the state directory")
 	})
@@ -524,7 +524,7 @@ cache_resources:
 		r := newRig(t, at("2026-11-25T12:00:00Z"), fakeapi.Options{Dataset: data}, rigOptions{})
 		r.start(r.config("    cache: state_mem", cacheEndpoint), streamOptions{resources: resources})
 		r.waitJobTo("2026-11-25T11:58:00Z")
-		assert.True(t, r.logs.contains(0, `cannot verify that cache resource "state_mem" is durable`), "logged:\n%s", r.logs.text())
+		assert.True(t, r.logs.contains(0, `cannot verify that cache resource "state_mem" is durable`), "logged:\n%s", r.logs.dump())
 	})
 }
 
@@ -556,7 +556,7 @@ func TestFailedFirstJobKeepsTheResolvedEarliest(t *testing.T) {
 	r.waitJobTo("2026-11-26T00:18:00Z")
 	assert.Equal(t, []string{old.ID}, r.sink.delivered())
 	assert.Equal(t, "2026-11-24T00:00:00Z", r.sliceRequests()[0].Get("created_at.gte"))
-	assert.True(t, r.logs.contains(0, "resuming from checkpoint", `earliest "-1d@d" ignored`), "logged:\n%s", r.logs.text())
+	assert.True(t, r.logs.contains(0, "resuming from checkpoint", `earliest "-1d@d" ignored`), "logged:\n%s", r.logs.dump())
 }
 
 // L1a: earliest: now makes the first window empty (from > now - settle). The

@@ -175,14 +175,14 @@ func TestAPIKeyAppearsInNoLogMetricMetadataOrStateFile(t *testing.T) {
 	h.waitUnique(len(data), 30*time.Second)
 	require.Eventually(t, func() bool {
 		reps := r.logs.jobReports()
-		return gw.n.Load() > echo404 && h.api.Stats().FaultsPending == 0 && len(reps) > 0 && reps[len(reps)-1].Outcome == "success"
+		return gw.n.Load() > echo404 && h.api.Stats().FaultsPending == 0 && len(reps) > 0 && reps[len(reps)-1]["outcome"] == "success"
 	}, 30*time.Second, 5*time.Millisecond)
 	texts := h.secretSources(t, r)
 	r.stop()
 
 	outcomes := map[string]int{}
 	for _, rep := range r.logs.jobReports() {
-		outcomes[rep.Outcome]++
+		outcomes[rep["outcome"]]++
 	}
 	require.Positive(t, outcomes["failed"], "some jobs failed and were reported")
 	require.Positive(t, outcomes["success"])

@@ -48,7 +48,7 @@ func soak(t *testing.T, count int) {
 	st := h.api.Stats()
 	outcomes := map[string]int{}
 	for _, rep := range r.logs.jobReports() {
-		outcomes[rep.Outcome]++
+		outcomes[rep["outcome"]]++
 	}
 	var faults int
 	for _, n := range st.Faults {

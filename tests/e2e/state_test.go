@@ -246,7 +246,7 @@ func TestStateDeleteDuringAJobStartsAgainFromEarliestWithoutReportingVanished(t 
 
 	r.sink.waitDelivered(t, 2*len(data))
 	r.waitScannedTo(stateKey, "2026-11-25T11:58:00Z")
-	assert.False(t, r.logs.contains(0, "vanished"), "logged:\n%s", r.logs.text())
+	assert.False(t, r.logs.contains(0, "vanished"), "logged:\n%s", r.logs.dump())
 	require.Eventually(t, func() bool { return r.ready() == http.StatusOK }, 10*time.Second, 10*time.Millisecond)
 }
 
@@ -311,7 +311,7 @@ func TestCorruptStateFileIsReportedWithItsPathAndHowToResetItAndNeverReplaced(t 
 	require.NoError(t, err)
 	assert.Equal(t, garbage, got, "the corrupt file was replaced")
 	assert.Empty(t, r.sink.delivered())
-	assert.False(t, r.logs.contains(0, "fresh start"), "logged:\n%s", r.logs.text())
+	assert.False(t, r.logs.contains(0, "fresh start"), "logged:\n%s", r.logs.dump())
 	for _, rq := range r.api.Requests() {
 		assert.Empty(t, rq.Query.Get("created_at.gte"), "a slice was requested despite the corrupt checkpoint")
 	}
