@@ -174,28 +174,6 @@ func (r *obsRig) start(inputYAML string, o obsStream) *running {
 	return &running{logs: o.logs, mux: mux, stop: stop}
 }
 
-// requireNoAPIKey fails when text holds a piece of the API key.
-func requireNoAPIKey(t *testing.T, what, text string) {
-	t.Helper()
-	if piece, context := keyPieceIn(text); piece != "" {
-		t.Errorf("%s contain a piece of the API key (%q): %q", what, piece, context)
-	}
-}
-
-// keyPieceIn returns the first 12-character piece of the secret part of the
-// API key (everything after the public "sk-ant-api01-") found in text, and
-// the text around it; "" when there is none.
-func keyPieceIn(text string) (piece, context string) {
-	const n = 12
-	secret := strings.TrimPrefix(apiKey, "sk-ant-api01-")
-	for i := 0; i+n <= len(secret); i++ {
-		if at := strings.Index(text, secret[i:i+n]); at >= 0 {
-			return secret[i : i+n], text[max(0, at-120):min(len(text), at+40)]
-		}
-	}
-	return "", ""
-}
-
 // ---------------------------------------------------------------------------
 // Prometheus scrapes.
 

@@ -27,29 +27,7 @@ const (
 	longKey      = "sk-ant-api03-LEAKCANARY0e2e" + "Zq8xV3mN7pR2tW5yB9cF4hJ6kL1sD0gA3eU8iO5nM2bX7vC4zQ9wE6rT1yU3iPlKjHgFdSaQ" + "-AA"
 	longWrongKey = "sk-ant-api03-WRONGCANARY1e2e" + "Hg7Fd6Sa5Qw4Er3Ty2Ui1Op0Lk9Jh8Gf7Ds6Az5Xc4Vb3Nm2Mn1Bv0Cx9Zq8Wx7Ec6Rv5T" + "-AA"
 	longScopeKey = "sk-ant-api03-SCOPECANARY2e2e" + "Pl0Ok9Ij8Uh7Yg6Tf5Rd4Es3Wa2Qz1Xs0Cd9Vf8Bg7Nh6Mj5Ku4Li3Oy2Pt1Re0Wq9Aa8S" + "-AA"
-	pieceLen     = 12
 )
-
-// leaks returns each line of the named texts that contains a piece of
-// secret, with the piece and where it sits in the key.
-func leaks(secret string, texts map[string]string) []string {
-	var out []string
-	for name, text := range texts {
-		for line := range strings.SplitSeq(text, "\n") {
-			for i := 0; i+pieceLen <= len(secret); i++ {
-				piece := secret[i : i+pieceLen]
-				at := strings.Index(line, piece)
-				if at < 0 {
-					continue
-				}
-				out = append(out, fmt.Sprintf("%s: %q (bytes %d..%d of the key) in %q", name, piece, i, i+pieceLen,
-					line[max(0, at-100):min(len(line), at+40)]))
-				break
-			}
-		}
-	}
-	return out
-}
 
 // echoGateway stands in front of the fake like a misbehaving proxy: some
 // requests (by arrival number) get an answer that echoes the x-api-key back
