@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -23,34 +22,32 @@ func TestRequestsStayWithinTheBudgetMinusHeadroom(t *testing.T) {
 	const limit, maxPerWindow = 60, 54 // 54 = 60 - ceil(0.1 × 60)
 	now := at("2026-11-25T12:00:00Z")
 	data := fakeapi.Generate(fakeapi.GenOptions{Seed: 3, Count: 3000, From: now.Add(-4 * time.Hour), To: now.Add(-3 * time.Minute)})
-	h := newHarness(t, now, fakeapi.Options{Dataset: data, Lag: 30 * time.Second, RateLimit: limit, MaxRecords: -1})
-	logs := newLogSink()
+	r := newRig(t, now, fakeapi.Options{Dataset: data, Lag: 30 * time.Second, RateLimit: limit, MaxRecords: -1}, rigOptions{})
 	var pauses int // only touched on the input's goroutine, then read after stop
 	var unclamped []string
-	logs.setOnEntry(func(e logEntry) {
+	r.logs.setOnEntry(func(e logEntry) {
 		if strings.HasPrefix(e.Msg, "pausing ") && strings.Contains(e.Msg, "for the shared rate budget (headroom:") {
 			pauses++
 			if !strings.HasPrefix(e.Msg, "pausing 50ms ") { // the reset is up to a minute away
 				unclamped = append(unclamped, e.Msg)
 			}
-			h.clock.Set(h.clock.Now().Truncate(time.Minute).Add(time.Minute))
+			r.clock.Set(r.clock.Now().Truncate(time.Minute).Add(time.Minute))
 		}
 	})
-	r := h.startStream(h.configYAML(apiKey, `  endpoints:
+	st := r.start(r.config(`
+  endpoints:
     - name: activities
       schedule: "@every 20ms"
       earliest: "2026-11-25T08:00:00Z"
       page_size: 25
-  retries:
-    initial_interval: 0s
   rate_limit:
     headroom: 0.1
     max_wait: 50ms
-`), streamOpts{logs: logs})
-	h.waitUnique(len(data), 60*time.Second)
-	r.stop()
+`), streamOptions{maxInFlight: 1})
+	r.sink.waitUnique(t, len(data), 60*time.Second)
+	require.NoError(t, st.stop())
 
-	recs := h.api.Requests()
+	recs := r.api.Requests()
 	perWindow := map[time.Time]int{}
 	for _, rec := range recs {
 		assert.NotEqual(t, 429, rec.Status, "request %d was rate limited", rec.Seq)
@@ -65,7 +62,7 @@ func TestRequestsStayWithinTheBudgetMinusHeadroom(t *testing.T) {
 	require.GreaterOrEqual(t, len(perWindow), 3, "the backfill needed several windows")
 	assert.GreaterOrEqual(t, pauses, len(perWindow)-1, "every window change was a logged pause")
 	assert.Empty(t, unclamped, "every pause is clamped to rate_limit.max_wait")
-	c := countDelivery(ids(data), h.delivered())
+	c := countDelivery(ids(data), r.sink.delivered())
 	assert.Empty(t, c.missing)
 	assert.Zero(t, c.duplicates)
 	t.Logf("%d requests over %d windows (fullest %d of %d), %d pauses, no 429", len(recs), len(perWindow), fullest, limit, pauses)
@@ -79,33 +76,32 @@ func TestRequestsStayWithinTheBudgetMinusHeadroom(t *testing.T) {
 func TestRateLimitResourceGatesEveryRequest(t *testing.T) {
 	now := at("2026-11-25T12:00:00Z")
 	data := fakeapi.Generate(fakeapi.GenOptions{Seed: 5, Count: 500, From: now.Add(-2 * time.Hour), To: now.Add(-3 * time.Minute)})
-	h := newHarness(t, now, fakeapi.Options{Dataset: data, Lag: 30 * time.Second})
-	r := h.startStream(h.configYAML(apiKey, `  endpoints:
+	r := newRig(t, now, fakeapi.Options{Dataset: data, Lag: 30 * time.Second}, rigOptions{})
+	st := r.start(r.config(`
+  endpoints:
     - name: activities
       schedule: "@every 20ms"
       earliest: "2026-11-25T10:00:00Z"
       page_size: 25
-  retries:
-    initial_interval: 0s
   rate_limit:
     resource: gate
-`), streamOpts{resources: `
+`), streamOptions{maxInFlight: 1, resources: `
 rate_limit_resources:
   - label: gate
     local:
       count: 5
       interval: 300ms
 `})
-	h.waitUnique(len(data), 30*time.Second)
-	r.stop()
+	r.sink.waitUnique(t, len(data), 30*time.Second)
+	require.NoError(t, st.stop())
 
-	recs := h.api.Requests()
+	recs := r.api.Requests()
 	require.GreaterOrEqual(t, len(recs), 21, "500 activities at 25 a page")
 	for i := 0; i+10 < len(recs); i++ {
 		span := recs[i+10].Arrived.Sub(recs[i].Arrived)
 		assert.GreaterOrEqual(t, span, 300*time.Millisecond, "requests %d..%d", recs[i].Seq, recs[i+10].Seq)
 	}
-	c := countDelivery(ids(data), h.delivered())
+	c := countDelivery(ids(data), r.sink.delivered())
 	assert.Empty(t, c.missing)
 	t.Logf("%d requests in %v", len(recs), recs[len(recs)-1].Arrived.Sub(recs[0].Arrived).Round(time.Millisecond))
 }
@@ -113,20 +109,17 @@ rate_limit_resources:
 // TestUnknownRateLimitResourceIsAConfigError: naming a rate_limit resource
 // that does not exist stops the stream at start-up with an error naming it.
 func TestUnknownRateLimitResourceIsAConfigError(t *testing.T) {
-	h := newHarness(t, at("2026-11-25T12:00:00Z"), fakeapi.Options{})
-	sb := h.env.NewStreamBuilder()
-	require.NoError(t, sb.SetLoggerYAML("level: OFF"))
-	require.NoError(t, sb.AddInputYAML(h.configYAML(apiKey, `  rate_limit:
+	r := newRig(t, at("2026-11-25T12:00:00Z"), fakeapi.Options{}, rigOptions{})
+	st, err := r.build(r.config(`
+  rate_limit:
     resource: nope
-`)))
-	require.NoError(t, sb.AddBatchConsumerFunc(func(context.Context, service.MessageBatch) error { return nil }))
-	stream, err := sb.Build()
+`), streamOptions{})
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		err = stream.Run(ctx)
+		err = st.s.Run(ctx)
 	}
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `rate_limit.resource: rate_limit resource "nope" was not found`)
-	assert.Zero(t, h.api.Stats().Requests)
+	assert.Zero(t, r.api.Stats().Requests)
 }

@@ -1,12 +1,12 @@
 package e2e_test
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -62,8 +62,8 @@ type faultCase struct {
 	kind fakeapi.FaultKind
 	// times is how many requests in a row get the fault (default 1).
 	times int
-	// retries is the retries block; the default retries immediately and caps
-	// Retry-After at 10ms so that no case waits for real.
+	// retries are the lines under retries (after initial_interval: 0s);
+	// empty means fastRetries.
 	retries string
 	// requestTimeout is request_timeout; empty keeps the default.
 	requestTimeout string
@@ -79,10 +79,8 @@ type faultCase struct {
 	logs []string
 }
 
-const fastRetries = `  retries:
-    initial_interval: 0s
-    max_retry_after: 10ms
-`
+// fastRetries caps Retry-After at 10ms so that no case waits for real.
+const fastRetries = "    max_retry_after: 10ms\n"
 
 func faultCases() []faultCase {
 	return []faultCase{
@@ -90,10 +88,7 @@ func faultCases() []faultCase {
 			logs: []string{`the API asked to retry after "1"; waiting retries.max_retry_after (10ms) instead`}},
 		{kind: fakeapi.FaultRateLimitedNoRetryAfter, retried: true, retriedAs: "status_429"},
 		// x-should-retry: true is retried even when 500 is not in http_codes.
-		{kind: fakeapi.FaultServerError, retried: true, retriedAs: "status_500", retries: `  retries:
-    initial_interval: 0s
-    http_codes: [429]
-`},
+		{kind: fakeapi.FaultServerError, retried: true, retriedAs: "status_500", retries: "    http_codes: [429]\n"},
 		// x-should-retry: false is not retried even though 500 is in http_codes.
 		{kind: fakeapi.FaultServerErrorNoRetry,
 			endsWith: "compliance api: 500 api_error: Internal server error (injected fault). (request-id req_"},
@@ -132,33 +127,30 @@ func TestEveryFaultKindIsRetriedOrEndsTheJobWithoutLosingData(t *testing.T) {
 		tc.times = max(tc.times, 1)
 		t.Run(tc.name, func(t *testing.T) {
 			data := faultDataset()
-			h := newHarness(t, faultNow, fakeapi.Options{Dataset: data, Lag: 30 * time.Second})
-			h.api.Script(fakeapi.Fault{Kind: tc.kind, RetryAfter: time.Second, Delay: 5 * time.Second, Match: inSecondSliceAfterPageOne()})
+			r := newRig(t, faultNow, fakeapi.Options{Dataset: data, Lag: 30 * time.Second}, rigOptions{})
+			r.api.Script(fakeapi.Fault{Kind: tc.kind, RetryAfter: time.Second, Delay: 5 * time.Second, Match: inSecondSliceAfterPageOne()})
 			for range tc.times - 1 {
-				h.api.Script(fakeapi.Fault{Kind: tc.kind, RetryAfter: time.Second, Delay: 5 * time.Second, OnlyIfCursor: true})
+				r.api.Script(fakeapi.Fault{Kind: tc.kind, RetryAfter: time.Second, Delay: 5 * time.Second, OnlyIfCursor: true})
 			}
-			extra := faultEndpoint + fastRetries
-			if tc.retries != "" {
-				extra = faultEndpoint + tc.retries
-			}
+			conf := inputConfig{extra: faultEndpoint, retries: cmp.Or(tc.retries, fastRetries)}
 			if tc.requestTimeout != "" {
-				extra += "  request_timeout: " + tc.requestTimeout + "\n"
+				conf.extra += "  request_timeout: " + tc.requestTimeout + "\n"
 			}
-			watch := h.watchCheckpoint(data)
-			r := h.startStream(h.configYAML(apiKey, extra), streamOpts{})
+			watch := r.watchCheckpoint(data)
+			st := r.start(r.render(conf), streamOptions{maxInFlight: 1})
 
 			jobsNeeded := 1
 			if !tc.retried {
 				jobsNeeded = 2
 			}
-			h.waitUnique(len(data), 30*time.Second)
+			r.sink.waitUnique(t, len(data), 30*time.Second)
 			require.Eventually(t, func() bool { return len(r.logs.jobReports()) >= jobsNeeded }, 30*time.Second, 5*time.Millisecond)
-			r.stop()
+			require.NoError(t, st.stop())
 			revs, violations := watch.stop()
 
-			st := h.api.Stats()
-			require.Equal(t, tc.times, st.Faults[tc.kind], "the fault was injected %d times", tc.times)
-			recs := h.api.Requests()
+			stats := r.api.Stats()
+			require.Equal(t, tc.times, stats.Faults[tc.kind], "the fault was injected %d times", tc.times)
+			recs := r.api.Requests()
 			fi, li := -1, -1 // first and last faulted request
 			for i, rec := range recs {
 				if rec.Fault == tc.kind {
@@ -204,13 +196,13 @@ func TestEveryFaultKindIsRetriedOrEndsTheJobWithoutLosingData(t *testing.T) {
 				assert.NotEmpty(t, r.logs.matching(want), "log line %q", want)
 			}
 
-			c := countDelivery(ids(data), h.delivered())
+			c := countDelivery(ids(data), r.sink.delivered())
 			assert.Empty(t, c.missing, "every activity delivered")
 			assert.Empty(t, c.unexpected)
 			assert.Zero(t, c.duplicates, "no crash and no nack: nothing is delivered twice")
 			assert.Empty(t, violations, "the checkpoint never passes undelivered data")
 			assert.Positive(t, revs)
-			assert.Equal(t, "2026-11-25T11:58:00Z", h.record(e2eKey).ScannedTo)
+			assert.Equal(t, "2026-11-25T11:58:00Z", r.mustCheckpoint(stateKey).ScannedTo)
 			t.Logf("%s: %d requests, %d jobs, first job %s, %d retries logged by the input, %d checkpoint revisions seen, %d duplicates",
 				tc.name, len(recs), len(reports), first["outcome"], len(r.logs.matching("retrying request")), revs, c.duplicates)
 		})
@@ -222,18 +214,17 @@ func TestEveryFaultKindIsRetriedOrEndsTheJobWithoutLosingData(t *testing.T) {
 // and the job still completes in one go.
 func TestRetryAfterIsHonouredBeforeTheRetry(t *testing.T) {
 	data := faultDataset()
-	h := newHarness(t, faultNow, fakeapi.Options{Dataset: data, Lag: 30 * time.Second})
-	h.api.Script(fakeapi.Fault{Kind: fakeapi.FaultRateLimited, RetryAfter: time.Second, Match: inSecondSliceAfterPageOne()})
-	r := h.startStream(h.configYAML(apiKey, faultEndpoint+`  retries:
-    initial_interval: 0s
+	r := newRig(t, faultNow, fakeapi.Options{Dataset: data, Lag: 30 * time.Second}, rigOptions{})
+	r.api.Script(fakeapi.Fault{Kind: fakeapi.FaultRateLimited, RetryAfter: time.Second, Match: inSecondSliceAfterPageOne()})
+	st := r.start(r.render(inputConfig{extra: faultEndpoint, retries: `
     honor_retry_after: true
     max_retry_after: 180s
-`), streamOpts{})
-	h.waitUnique(len(data), 30*time.Second)
+`}), streamOptions{maxInFlight: 1})
+	r.sink.waitUnique(t, len(data), 30*time.Second)
 	require.Eventually(t, func() bool { return len(r.logs.jobReports()) >= 1 }, 30*time.Second, 5*time.Millisecond)
-	r.stop()
+	require.NoError(t, st.stop())
 
-	recs := h.api.Requests()
+	recs := r.api.Requests()
 	fi := -1
 	for i, rec := range recs {
 		if rec.Fault == fakeapi.FaultRateLimited {
@@ -275,20 +266,18 @@ func TestRefusedKeyMakesTheInputNotReadyWithoutHammeringAndRecovers(t *testing.T
 			t.Parallel() // recovery waits out the input's 5s reconnect back-off
 			data := faultDataset()
 			tc.opts.Dataset, tc.opts.Lag = data, 30*time.Second
-			h := newHarness(t, faultNow, tc.opts)
-			r := h.startStream(h.configYAML(apiKey, `  endpoints:
+			r := newRig(t, faultNow, tc.opts, rigOptions{})
+			st := r.start(r.render(inputConfig{retries: fastRetries, extra: `
+  endpoints:
     - name: activities
       schedule: "@every 50ms"
       earliest: "2026-11-25T08:00:00Z"
       page_size: 100
-`+fastRetries), streamOpts{})
+`}), streamOptions{maxInFlight: 1})
 
-			require.Eventually(t, func() bool {
-				code, body := r.get("/ready")
-				return code == http.StatusServiceUnavailable && strings.Contains(body, tc.reason)
-			}, 10*time.Second, 10*time.Millisecond, "/ready answers 503 naming the refusal")
+			st.waitReady(http.StatusServiceUnavailable, tc.reason)
 			time.Sleep(time.Second) // a second of real time: about 20 scheduled jobs
-			recs := h.api.Requests()
+			recs := r.api.Requests()
 			reports := r.logs.jobReports() // read after the requests: only the job in flight may lack its report
 			require.GreaterOrEqual(t, len(reports), 5)
 			assert.LessOrEqual(t, len(recs), len(reports)+1, "one request per job, never retried")
@@ -301,16 +290,13 @@ func TestRefusedKeyMakesTheInputNotReadyWithoutHammeringAndRecovers(t *testing.T
 				assert.Contains(t, rep["error"], "1 attempt)")
 			}
 			assert.NotEmpty(t, r.logs.matching(tc.log), "the refusal is logged")
-			assert.Empty(t, h.delivered())
+			assert.Empty(t, r.sink.delivered())
 
-			require.NoError(t, h.api.SetKeys([]string{apiKey}, nil))
-			require.Eventually(t, func() bool {
-				code, _ := r.get("/ready")
-				return code == http.StatusOK
-			}, 30*time.Second, 10*time.Millisecond, "ready again once the key is accepted")
-			h.waitUnique(len(data), 30*time.Second)
-			r.stop()
-			c := countDelivery(ids(data), h.delivered())
+			require.NoError(t, r.api.SetKeys([]string{apiKey}, nil))
+			st.waitReady(http.StatusOK) // the key is accepted again
+			r.sink.waitUnique(t, len(data), 30*time.Second)
+			require.NoError(t, st.stop())
+			c := countDelivery(ids(data), r.sink.delivered())
 			assert.Empty(t, c.missing)
 			assert.Zero(t, c.duplicates)
 			t.Logf("%s: %d jobs made %d requests while refused", tc.name, len(reports), len(recs))
@@ -325,37 +311,32 @@ func TestRefusedKeyMakesTheInputNotReadyWithoutHammeringAndRecovers(t *testing.T
 func TestThreeFailedJobsInARowMakeTheInputNotReadyUntilAJobSucceeds(t *testing.T) {
 	t.Parallel() // recovery waits out the input's 5s reconnect back-off
 	data := faultDataset()
-	h := newHarness(t, faultNow, fakeapi.Options{Dataset: data, Lag: 30 * time.Second})
+	r := newRig(t, faultNow, fakeapi.Options{Dataset: data, Lag: 30 * time.Second}, rigOptions{})
 	stalled := regexp.MustCompile(`collection is stalled: ([3-9]|\d\d+) consecutive jobs failed; last: reading the API's clock: compliance api: 500 api_error`)
 	var failing atomic.Bool // every request fails while set
 	failing.Store(true)
-	for range 10_000 {
-		h.api.Script(fakeapi.Fault{Kind: fakeapi.FaultServerErrorNoRetry, Match: func(url.Values) bool { return failing.Load() }})
-	}
-	r := h.startStream(h.configYAML(apiKey, faultEndpoint+fastRetries), streamOpts{})
+	r.api.Script(faultsWhile(&failing, 10_000)...)
+	st := r.start(r.render(inputConfig{extra: faultEndpoint, retries: fastRetries}), streamOptions{maxInFlight: 1})
 	require.Eventually(t, func() bool {
-		code, body := r.get("/ready")
+		code, body := st.get("/ready")
 		// The reason is the one Benthos saw when it last tried to connect,
 		// by which time more than three jobs may have failed.
 		return code == http.StatusServiceUnavailable && stalled.MatchString(body)
 	}, 10*time.Second, 10*time.Millisecond, "not ready once three jobs in a row failed")
 	failing.Store(false)
-	require.Eventually(t, func() bool {
-		code, _ := r.get("/ready")
-		return code == http.StatusOK
-	}, 30*time.Second, 10*time.Millisecond, "ready again after a successful job")
-	h.waitUnique(len(data), 30*time.Second)
-	r.stop()
+	st.waitReady(http.StatusOK) // a job succeeded
+	r.sink.waitUnique(t, len(data), 30*time.Second)
+	require.NoError(t, st.stop())
 
 	reports := r.logs.jobReports()
-	failed := h.api.Stats().Faults[fakeapi.FaultServerErrorNoRetry]
+	failed := r.api.Stats().Faults[fakeapi.FaultServerErrorNoRetry]
 	require.Greater(t, len(reports), failed)
 	for i, rep := range reports[:failed] { // one request per failed job
 		assert.Equal(t, "failed", rep["outcome"], "job %d", i+1)
 		assert.Contains(t, rep["error"], "reading the API's clock: compliance api: 500 api_error")
 	}
 	assert.Equal(t, "success", reports[failed]["outcome"])
-	c := countDelivery(ids(data), h.delivered())
+	c := countDelivery(ids(data), r.sink.delivered())
 	assert.Empty(t, c.missing)
 	assert.Zero(t, c.duplicates)
 	t.Logf("%d failed jobs (one request each) before the faults stopped", failed)

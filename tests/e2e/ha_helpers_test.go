@@ -7,8 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,7 +14,6 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -24,9 +21,7 @@ import (
 
 	_ "github.com/compliance-connect/compliance-connect/caches/redis"
 
-	"github.com/compliance-connect/compliance-connect/caches/atomicfile"
 	"github.com/compliance-connect/compliance-connect/input/compliance/checkpoint"
-	"github.com/compliance-connect/compliance-connect/tests/fakeapi"
 )
 
 // ---------------------------------------------------------------------------
@@ -226,164 +221,14 @@ func fileIDs(t *testing.T, path string) []string {
 // ---------------------------------------------------------------------------
 // An in-process instance on the real clock.
 
-// haInstance is an in-process stream of the input with the environment's
-// own (real) clock, recording what it delivers and logs.
-type haInstance struct {
-	logs *logSink
-	mu   sync.Mutex
-	got  []string
-	stop func()
-}
-
-func startHAInstance(t *testing.T, resources, inputYAML string) *haInstance {
+// startHAInstance runs the input in process, in the global environment (its
+// own real clock), delivering into a sink of its own.
+func startHAInstance(t *testing.T, resources, inputYAML string) (*stream, *sink) {
 	t.Helper()
-	in := &haInstance{logs: newLogSink()}
-	sb := service.NewEnvironment().NewStreamBuilder()
-	sb.SetLogger(in.logs.logger())
-	sb.SetHTTPMux(http.NewServeMux())
-	require.NoError(t, sb.AddResourcesYAML(resources))
-	require.NoError(t, sb.AddInputYAML(inputYAML))
-	require.NoError(t, sb.AddBatchConsumerFunc(func(_ context.Context, b service.MessageBatch) error {
-		in.mu.Lock()
-		defer in.mu.Unlock()
-		for _, m := range b {
-			id, _ := m.MetaGet("activity_id")
-			in.got = append(in.got, id)
-		}
-		return nil
-	}))
-	stream, err := sb.Build()
+	out := newSink()
+	env := service.NewEnvironment()
+	require.NoError(t, registerSink(env, out))
+	st, err := buildStream(t, env, newLogSink(), inputYAML, streamOptions{resources: resources, maxInFlight: 1})
 	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- stream.Run(context.Background()) }()
-	var once sync.Once
-	in.stop = func() {
-		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			_ = stream.Stop(ctx)
-			<-done
-		})
-	}
-	t.Cleanup(in.stop)
-	return in
-}
-
-func (in *haInstance) delivered() []string {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return append([]string(nil), in.got...)
-}
-
-// ---------------------------------------------------------------------------
-// The admin HTTP endpoints.
-
-// adminCall serves one request on a stream's HTTP mux (the Benthos HTTP
-// server's, where the input mounts /compliance/<label>/...) and returns the
-// status and body.
-func adminCall(mux http.Handler, method, target, body string) (int, string) {
-	req := httptest.NewRequest(method, target, strings.NewReader(body))
-	rec := httptest.NewRecorder()
-	mux.ServeHTTP(rec, req)
-	return rec.Code, rec.Body.String()
-}
-
-// idleRig runs the input labelled e2e through harness.startStream with a job
-// every 20ms over the fixed window [11:00, 11:58) of the fake clock (12:00,
-// settle 2m), every log line captured and the admin endpoints on mux. It can
-// pause the collector between two jobs.
-type idleRig struct {
-	h     *harness
-	logs  *logSink
-	mux   *http.ServeMux
-	store *atomicfile.Store // opened before the stream: only Get is used
-}
-
-func newIdleRig(t *testing.T, data []fakeapi.Activity) *idleRig {
-	t.Helper()
-	h := newHarness(t, at("2026-11-25T12:00:00Z"), fakeapi.Options{Dataset: data})
-	store, err := atomicfile.Open(h.dir)
-	require.NoError(t, err)
-	ir := &idleRig{h: h, logs: newLogSink(), mux: http.NewServeMux(), store: store}
-	h.startStream(h.inputYAML(`
-  endpoints:
-    - name: activities
-      schedule: "@every 20ms"
-      earliest: "2026-11-25T11:00:00Z"
-`), streamOpts{logs: ir.logs, mux: ir.mux})
-	return ir
-}
-
-// raw returns the stored checkpoint file's content.
-func (ir *idleRig) raw(t *testing.T) string {
-	t.Helper()
-	b, err := ir.store.Get(stateKey)
-	require.NoError(t, err)
-	return string(b)
-}
-
-func (ir *idleRig) record(t *testing.T) *checkpoint.Record {
-	t.Helper()
-	rec, err := checkpoint.Decode([]byte(ir.raw(t)))
-	require.NoError(t, err)
-	return rec
-}
-
-// jobPause holds the collector's job goroutine right after it logged a job
-// report: between two jobs, with nothing being written.
-type jobPause struct {
-	once, releaseOnce sync.Once
-	paused, resume    chan struct{}
-}
-
-// pauseAfterCollecting pauses the collector once, after the first successful
-// job that ends with n activities delivered. It must be called after the
-// stream started (the release then runs before the stream is stopped).
-func (ir *idleRig) pauseAfterCollecting(n int) *jobPause {
-	p := &jobPause{paused: make(chan struct{}), resume: make(chan struct{})}
-	ir.logs.setOnEntry(func(e logEntry) {
-		if e.Msg != "job report" || e.Attrs["outcome"] != "success" || len(ir.h.delivered()) < n {
-			return
-		}
-		p.once.Do(func() {
-			close(p.paused)
-			<-p.resume
-		})
-	})
-	ir.h.t.Cleanup(p.release)
-	return p
-}
-
-func (p *jobPause) wait(t *testing.T) {
-	t.Helper()
-	select {
-	case <-p.paused:
-	case <-time.After(30 * time.Second):
-		t.Fatal("no successful job delivered everything within 30s")
-	}
-}
-
-func (p *jobPause) release() { p.releaseOnce.Do(func() { close(p.resume) }) }
-
-// requireRedelivered waits until want has been delivered again after the
-// first `before` deliveries and three more jobs ran, then requires exactly
-// want there, once each.
-func (ir *idleRig) requireRedelivered(t *testing.T, before int, want []fakeapi.Activity) {
-	t.Helper()
-	require.Eventually(t, func() bool { return len(ir.h.delivered()) >= before+len(want) }, 30*time.Second, 5*time.Millisecond,
-		"waiting for %d activities delivered again:\n%s", len(want), ir.logs.dump())
-	jobs := len(ir.logs.jobReports())
-	require.Eventually(t, func() bool { return len(ir.logs.jobReports()) >= jobs+3 }, 30*time.Second, 5*time.Millisecond)
-	requireExactlyOnce(t, ids(want), ir.h.delivered()[before:])
-}
-
-// after returns the activities created at or after ts.
-func after(data []fakeapi.Activity, ts string) []fakeapi.Activity {
-	var out []fakeapi.Activity
-	for _, a := range data {
-		if !a.CreatedAt.Before(at(ts)) {
-			out = append(out, a)
-		}
-	}
-	return out
+	return st.run(out), out
 }

@@ -34,18 +34,14 @@ anthropic_compliance:
   base_url: %s
   settle: 60s
   state:
-    cache: ha_state
-    lease:
-      enabled: true
-      ttl: 2s
-      renew_interval: 500ms
+%s
   retries:
     initial_interval: 0s
   endpoints:
     - name: activities
       schedule: "@every 200ms"
       earliest: -3h
-`, apiKey, baseURL)
+`, apiKey, baseURL, leaseOn("ha_state"))
 }
 
 // Two instances share a Redis checkpoint with the lease on. Instance A (the
@@ -77,7 +73,7 @@ func TestStandbyTakesOverWithinTheLeaseTTLAfterTheHolderIsKilled(t *testing.T) {
 		return rec != nil && rec.ScannedTo > first[len(first)-1].CreatedAt.UTC().Format(time.RFC3339)
 	}, 30*time.Second, 10*time.Millisecond, "instance A never committed past its data")
 
-	b := startHAInstance(t, rds.resources(), haInput(fake.URL(), haKeyB))
+	b, bOut := startHAInstance(t, rds.resources(), haInput(fake.URL(), haKeyB))
 	require.Eventually(t, func() bool {
 		return b.logs.contains(0, "standing by: the collection lease", tokenA)
 	}, 30*time.Second, 10*time.Millisecond, "instance B never saw A's lease:\n%s", b.logs.dump())
@@ -86,7 +82,7 @@ func TestStandbyTakesOverWithinTheLeaseTTLAfterTheHolderIsKilled(t *testing.T) {
 	revBefore := rds.record(t, haKey).Rev
 	require.Eventually(t, func() bool { return rds.record(t, haKey).Rev >= revBefore+5 }, 30*time.Second, 10*time.Millisecond)
 	require.Empty(t, requestsBy(fake.Server, haKeyB), "the standby sent requests while A held the lease")
-	require.Empty(t, b.delivered(), "the standby delivered while A held the lease")
+	require.Empty(t, bOut.delivered(), "the standby delivered while A held the lease")
 	require.Empty(t, b.logs.jobReports(), "the standby ran jobs while A held the lease")
 
 	a.kill(t)
@@ -101,11 +97,11 @@ func TestStandbyTakesOverWithinTheLeaseTTLAfterTheHolderIsKilled(t *testing.T) {
 		v, _ := rds.get(t, haLeaseKey)
 		return strings.Contains(v, tokenB)
 	}, 30*time.Second, 10*time.Millisecond, "instance B never took over the lease:\n%s", b.logs.dump())
-	require.Eventually(t, func() bool { return len(b.delivered()) >= len(second) }, 30*time.Second, 10*time.Millisecond,
-		"instance B delivered %d of %d:\n%s", len(b.delivered()), len(second), b.logs.dump())
+	require.Eventually(t, func() bool { return len(bOut.delivered()) >= len(second) }, 30*time.Second, 10*time.Millisecond,
+		"instance B delivered %d of %d:\n%s", len(bOut.delivered()), len(second), b.logs.dump())
 
 	requireExactlyOnce(t, ids(first), fileIDs(t, outA))
-	requireExactlyOnce(t, ids(second), b.delivered())
+	requireExactlyOnce(t, ids(second), bOut.delivered())
 	reqB := requestsBy(fake.Server, haKeyB)
 	require.NotEmpty(t, reqB)
 	for _, rec := range reqB {
@@ -128,6 +124,16 @@ func requestsBy(s *fakeapi.Server, key string) []fakeapi.RequestRecord {
 	return out
 }
 
+// leaseOn is the state block of a lease on cache: a 2s TTL renewed every
+// 500ms.
+func leaseOn(cache string) string {
+	return `    cache: ` + cache + `
+    lease:
+      enabled: true
+      ttl: 2s
+      renew_interval: 500ms`
+}
+
 // An instance holds the lease and has a slice delivered but not yet acked.
 // Someone else takes the lease (written over by hand, as a standby would
 // after the holder stalled for a whole TTL). When the acks arrive, the
@@ -139,16 +145,7 @@ func TestCommitOfAnInstanceThatLostItsLeaseIsRefused(t *testing.T) {
 	data := spread("a", 1000, at("2026-11-25T11:20:00Z"), 20*time.Minute)
 	r := newRig(t, at("2026-11-25T12:00:00Z"), fakeapi.Options{Dataset: data}, rigOptions{})
 	r.sink.setPolicy(func(delivery) verdict { return holdIt })
-	r.start(r.config(`    cache: ha_state
-    lease:
-      enabled: true
-      ttl: 2s
-      renew_interval: 500ms`, `
-  endpoints:
-    - name: activities
-      schedule: "@every 20ms"
-      earliest: "2026-11-25T11:00:00Z"
-`), streamOptions{resources: rds.resources()})
+	r.start(r.render(inputConfig{state: leaseOn("ha_state"), extra: "  min_slice: 1h" + everyJobOverTheHour}), streamOptions{resources: rds.resources()})
 	r.sink.waitHeld(t, 2) // the one slice's two batches of 500
 
 	before, ok := rds.get(t, stateKey)
@@ -178,23 +175,14 @@ func TestCommitOfAnInstanceThatLostItsLeaseIsRefused(t *testing.T) {
 func TestLeaseOnACacheWithoutTTLsIsReportedInsteadOfStandingByForever(t *testing.T) {
 	data := spread("a", 10, at("2026-11-25T11:20:00Z"), 20*time.Minute)
 	r := newRig(t, at("2026-11-25T12:00:00Z"), fakeapi.Options{Dataset: data}, rigOptions{})
-	cfg := r.config(`    cache: files
-    lease:
-      enabled: true
-      ttl: 2s
-      renew_interval: 500ms`, `
-  endpoints:
-    - name: activities
-      schedule: "@every 20ms"
-      earliest: "2026-11-25T11:00:00Z"
-`)
+	cfg := r.render(inputConfig{state: leaseOn("files"), extra: "  min_slice: 1h" + everyJobOverTheHour})
 	resources := "cache_resources:\n  - label: files\n    atomic_file:\n      directory: " + t.TempDir() + "\n"
 	if _, err := r.build(cfg, streamOptions{resources: resources}); err != nil {
 		assert.Contains(t, err.Error(), "lease")
 		return
 	}
-	r.start(cfg, streamOptions{resources: resources})
+	st := r.start(cfg, streamOptions{resources: resources})
 	require.Eventually(t, func() bool { return r.logs.contains(0, "lease", "TTL") }, 10*time.Second, 10*time.Millisecond, r.logs.dump())
-	assert.Eventually(t, func() bool { return r.ready() == 503 }, 10*time.Second, 10*time.Millisecond,
+	assert.Eventually(t, func() bool { return st.ready() == 503 }, 10*time.Second, 10*time.Millisecond,
 		"the input never collects (every lease attempt fails) yet reports ready:\n%s", r.logs.dump())
 }

@@ -93,15 +93,15 @@ func TestPrometheusMetricsAfterAKnownJob(t *testing.T) {
 	t.Parallel() // the age gauges refresh every 5s of real time
 	const limit = 1000
 	data := obsData(6, 600, 3*time.Hour)
-	o := newObsRig(t, obsNow, fakeapi.Options{Dataset: data, Lag: 30 * time.Second, RateLimit: limit}, obsOptions{})
-	o.api.Script(fakeapi.Fault{Kind: fakeapi.FaultUnavailable, OnlyIfCursor: true})
-	conf := o.config(oneJob(obsNow.Add(-3*time.Hour), 100))
+	r := newRig(t, obsNow, fakeapi.Options{Dataset: data, Lag: 30 * time.Second, RateLimit: limit}, rigOptions{})
+	r.api.Script(fakeapi.Fault{Kind: fakeapi.FaultUnavailable, OnlyIfCursor: true})
+	conf := r.config(oneJob(obsNow.Add(-3*time.Hour), 100))
 
 	// Job 1.
-	r := o.start(conf, obsStream{})
+	st := r.start(conf, streamOptions{maxInFlight: 1})
 	rep := r.logs.waitSuccess(t, 1)
-	m := r.scrape(t)
-	recs := o.api.Requests()
+	m := st.scrape()
+	recs := r.api.Requests()
 	pages := pageRequests(recs)
 	ep := []string{"endpoint", "activities"}
 	require.Equal(t, 1, countStatus(recs, 5), "the scripted 503 was served")
@@ -111,7 +111,7 @@ func TestPrometheusMetricsAfterAKnownJob(t *testing.T) {
 	assert.Equal(t, float64(len(pages)), m.must(t, "compliance_pages", ep...))
 	assert.Equal(t, rep["pages"], strconv.Itoa(len(pages)))
 	assert.Equal(t, float64(len(data)), m.must(t, "compliance_activities_emitted", ep...))
-	assert.Len(t, o.sink.delivered(), len(data))
+	assert.Len(t, r.sink.delivered(), len(data))
 	assert.Equal(t, 0.0, m.must(t, "compliance_activities_deduplicated", ep...))
 	assert.Equal(t, 1.0, m.must(t, "compliance_jobs", "endpoint", "activities", "outcome", "success"))
 	assert.Len(t, m.series("compliance_jobs"), 1, "no job of another outcome")
@@ -121,7 +121,7 @@ func TestPrometheusMetricsAfterAKnownJob(t *testing.T) {
 	assert.Equal(t, rep["slices_committed"], rep["slices"])
 	assert.Equal(t, rep["slices_committed"], fmt.Sprint(m.must(t, "compliance_slices_committed", ep...)))
 	scanned := obsNow.Add(-2 * time.Minute)
-	assert.Equal(t, scanned.Format(time.RFC3339), o.record(e2eKey).ScannedTo)
+	assert.Equal(t, scanned.Format(time.RFC3339), r.mustCheckpoint(stateKey).ScannedTo)
 	assert.Equal(t, unix(scanned), m.must(t, "compliance_checkpoint_scanned_to_timestamp", ep...))
 	assert.Equal(t, 120.0, m.must(t, "compliance_collection_lag_seconds", ep...), "now - scanned_to")
 	assert.Equal(t, 0.0, m.must(t, "compliance_checkpoint_age_seconds", ep...))
@@ -142,21 +142,21 @@ func TestPrometheusMetricsAfterAKnownJob(t *testing.T) {
 	}
 	assert.Equal(t, map[string]string{"label": "e2e", "path": "root.input", "endpoint": "activities"}, labels,
 		"Benthos' label and path labels are kept")
-	r.stop()
+	require.NoError(t, st.stop())
 
 	// Job 2, after a restart: the overlap again, plus a late arrival.
 	late := act("activity_01obsLateArrival000001", "claude_chat_created", scanned.Add(-90*time.Second))
 	late.VisibleAt = obsNow.Add(20 * time.Second)
-	require.NoError(t, o.api.Add(late))
-	now2 := o.clock.Advance(30 * time.Second)
-	r = o.start(conf, obsStream{})
-	r.logs.waitSuccess(t, 1)
-	m = r.scrape(t)
+	require.NoError(t, r.api.Add(late))
+	now2 := r.clock.Advance(30 * time.Second)
+	st = r.start(conf, streamOptions{maxInFlight: 1})
+	r.logs.waitSuccess(t, 2) // the first stream ran one job only
+	m = st.scrape()
 	scanned2 := now2.Add(-2 * time.Minute)
 	overlap := countCreatedIn(data, scanned.Add(-5*time.Minute), scanned)
 	require.Positive(t, overlap)
 	assert.Equal(t, 1.0, m.must(t, "compliance_activities_emitted", ep...))
-	assert.Equal(t, late.ID, o.sink.delivered()[len(o.sink.delivered())-1])
+	assert.Equal(t, late.ID, r.sink.delivered()[len(r.sink.delivered())-1])
 	assert.Equal(t, float64(overlap), m.must(t, "compliance_activities_deduplicated", ep...),
 		"every activity of the re-read overlap [scanned_to-5m, scanned_to) is a duplicate")
 	assert.Equal(t, 1.0, m.must(t, "compliance_late_catches", ep...))
@@ -168,37 +168,26 @@ func TestPrometheusMetricsAfterAKnownJob(t *testing.T) {
 	assert.Equal(t, 120.0, m.must(t, "compliance_collection_lag_seconds", ep...))
 
 	// No job for 40s of the input's clock: lag and checkpoint age grow.
-	o.clock.Advance(40 * time.Second)
+	r.clock.Advance(40 * time.Second)
 	require.Eventually(t, func() bool {
-		m = r.scrape(t)
+		m = st.scrape()
 		lag, _ := m.value("compliance_collection_lag_seconds", ep...)
 		age, _ := m.value("compliance_checkpoint_age_seconds", ep...)
 		return lag == 160 && age == 40
-	}, 15*time.Second, 50*time.Millisecond, "lag 160s and checkpoint age 40s; compliance gauges: %v", gauges(m))
+	}, 15*time.Second, 50*time.Millisecond, "lag 160s and checkpoint age 40s; compliance gauges: %v", m.gauges())
 }
 
 // TestRequestMetricsAreLabelledByEndpointAndStatusClass: issue 6 asks for
 // "requests by endpoint and status class"; compliance_requests must carry
 // both labels.
 func TestRequestMetricsAreLabelledByEndpointAndStatusClass(t *testing.T) {
-	o := newObsRig(t, obsNow, fakeapi.Options{Dataset: obsData(17, 20, time.Hour)}, obsOptions{})
-	r := o.start(o.config(oneJob(obsNow.Add(-time.Hour), 100)), obsStream{})
+	r := newRig(t, obsNow, fakeapi.Options{Dataset: obsData(17, 20, time.Hour)}, rigOptions{})
+	st := r.start(r.config(oneJob(obsNow.Add(-time.Hour), 100)), streamOptions{maxInFlight: 1})
 	r.logs.waitSuccess(t, 1)
-	m := r.scrape(t)
+	m := st.scrape()
 	require.NotEmpty(t, m.series("compliance_requests", "status_class", "2xx"))
 	assert.NotEmpty(t, m.series("compliance_requests", "status_class", "2xx", "endpoint", "activities"),
 		"compliance_requests has no endpoint label: %v", m.series("compliance_requests"))
-}
-
-// gauges lists the compliance gauges of a scrape, for failure messages.
-func gauges(m scrape) map[string]float64 {
-	out := map[string]float64{}
-	for name, fam := range m {
-		if strings.HasPrefix(name, "compliance_") && fam.GetType().String() == "GAUGE" {
-			out[name], _ = m.value(name)
-		}
-	}
-	return out
 }
 
 // TestRateLimitWaitsAreCountedWithTheirSeconds: with a budget of 20
@@ -209,26 +198,25 @@ func gauges(m scrape) map[string]float64 {
 // minute, so no real minute passes.
 func TestRateLimitWaitsAreCountedWithTheirSeconds(t *testing.T) {
 	data := obsData(7, 300, 3*time.Hour)
-	o := newObsRig(t, obsNow, fakeapi.Options{Dataset: data, Lag: 30 * time.Second, RateLimit: 20}, obsOptions{})
-	logs := newLogSink()
+	r := newRig(t, obsNow, fakeapi.Options{Dataset: data, Lag: 30 * time.Second, RateLimit: 20}, rigOptions{})
 	var pauses atomic.Int64
-	logs.setOnEntry(func(e logEntry) {
+	r.logs.setOnEntry(func(e logEntry) {
 		if strings.HasPrefix(e.Msg, "pausing 50ms for the shared rate budget (headroom:") {
 			pauses.Add(1)
-			o.clock.Set(o.clock.Now().Truncate(time.Minute).Add(time.Minute))
+			r.clock.Set(r.clock.Now().Truncate(time.Minute).Add(time.Minute))
 		}
 	})
-	r := o.start(o.config(oneJob(obsNow.Add(-3*time.Hour), 10)+`  rate_limit:
+	st := r.start(r.config(oneJob(obsNow.Add(-3*time.Hour), 10)+`  rate_limit:
     headroom: 0.1
     max_wait: 50ms
-`), obsStream{logs: logs})
-	logs.waitSuccess(t, 1)
-	m := r.scrape(t)
+`), streamOptions{maxInFlight: 1})
+	r.logs.waitSuccess(t, 1)
+	m := st.scrape()
 	n := float64(pauses.Load())
 	require.GreaterOrEqual(t, n, 1.0, "the job needed more than 18 requests, so it paused")
 	assert.Equal(t, n, m.must(t, "compliance_rate_limit_waits", "reason", "headroom"))
 	assert.InDelta(t, 0.05*n, m.must(t, "compliance_rate_limit_wait_seconds", "reason", "headroom"), 1e-9)
-	recs := o.api.Requests()
+	recs := r.api.Requests()
 	assert.Zero(t, countStatus(recs, 4), "no 429")
 	last := recs[len(recs)-1].Time.Truncate(time.Minute)
 	inLast := 0
@@ -254,10 +242,10 @@ func TestClockSkewGaugeIsTheInputClockMinusTheAPIDate(t *testing.T) {
 		{"behind 20s", -20 * time.Second, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			o := newObsRig(t, obsNow, fakeapi.Options{Dataset: obsData(8, 20, time.Hour)}, obsOptions{inputAhead: tc.ahead})
-			r := o.start(o.config(oneJob(obsNow.Add(-time.Hour), 100)), obsStream{})
+			r := newRig(t, obsNow, fakeapi.Options{Dataset: obsData(8, 20, time.Hour)}, rigOptions{inputAhead: tc.ahead})
+			st := r.start(r.config(oneJob(obsNow.Add(-time.Hour), 100)), streamOptions{maxInFlight: 1})
 			r.logs.waitSuccess(t, 1)
-			m := r.scrape(t)
+			m := st.scrape()
 			assert.Equal(t, tc.ahead.Seconds(), m.must(t, "compliance_clock_skew_seconds"))
 			warned := len(r.logs.matching("local clock differs from the Compliance API's Date header by "+tc.ahead.String())) > 0
 			assert.Equal(t, tc.warns, warned, r.logs.dump())
@@ -273,11 +261,8 @@ func TestClockSkewGaugeIsTheInputClockMinusTheAPIDate(t *testing.T) {
 // in a metric.
 func TestReadyTellsTheTruth(t *testing.T) {
 	type rigState struct {
-		o       *obsRig
+		r       *rig
 		failing atomic.Bool // the fake answers 500 (no retry) to every request
-		hold    atomic.Bool // requests wait for release
-		held    atomic.Int64
-		release chan struct{}
 	}
 	for _, tc := range []struct {
 		name      string
@@ -290,9 +275,9 @@ func TestReadyTellsTheTruth(t *testing.T) {
 		{
 			name: "key refused (401)",
 			brk: func(t *testing.T, s *rigState) {
-				require.NoError(t, s.o.api.SetKeys([]string{"sk-ant-api01-some-other-key"}, nil))
+				require.NoError(t, s.r.api.SetKeys([]string{"sk-ant-api01-some-other-key"}, nil))
 			},
-			fix:    func(t *testing.T, s *rigState) { require.NoError(t, s.o.api.SetKeys([]string{apiKey}, nil)) },
+			fix:    func(t *testing.T, s *rigState) { require.NoError(t, s.r.api.SetKeys([]string{apiKey}, nil)) },
 			reason: []string{"the Compliance API refused the key", "401 authentication_error"},
 			metric: []string{"compliance_requests", "status_class", "4xx"},
 		},
@@ -306,15 +291,12 @@ func TestReadyTellsTheTruth(t *testing.T) {
 		{
 			name: "no success within stale_after (job stuck)",
 			brk: func(t *testing.T, s *rigState) {
-				s.hold.Store(true)
-				require.Eventually(t, func() bool { return s.held.Load() > 0 }, 10*time.Second, time.Millisecond,
+				s.r.gate.holdWhen(func(url.Values) bool { return true })
+				require.Eventually(t, func() bool { return s.r.gate.held() > 0 }, 10*time.Second, time.Millisecond,
 					"a job is stuck on a request")
-				s.o.clock.Advance(3 * time.Second)
+				s.r.clock.Advance(3 * time.Second)
 			},
-			fix: func(t *testing.T, s *rigState) {
-				s.hold.Store(false)
-				close(s.release)
-			},
+			fix:    func(t *testing.T, s *rigState) { s.r.gate.releaseAll() },
 			reason: []string{"no job succeeded for 3s (stale_after 2s)"},
 			metric: []string{"compliance_skipped_ticks"},
 		},
@@ -322,8 +304,8 @@ func TestReadyTellsTheTruth(t *testing.T) {
 			name:      "checkpoint writes fail",
 			state:     "    cache: e2e_state\n",
 			resources: "cache_resources:\n  - label: e2e_state\n    e2e_flaky_cache: {}\n",
-			brk:       func(t *testing.T, s *rigState) { s.o.cache.refuse.Store(true) },
-			fix:       func(t *testing.T, s *rigState) { s.o.cache.refuse.Store(false) },
+			brk:       func(t *testing.T, s *rigState) { s.r.cache.refuse.Store(true) },
+			fix:       func(t *testing.T, s *rigState) { s.r.cache.refuse.Store(false) },
 			reason:    []string{"e2e cache refuses writes"},
 			metric:    []string{"compliance_checkpoint_write_errors"},
 		},
@@ -331,40 +313,23 @@ func TestReadyTellsTheTruth(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel() // recovery waits out the input's 5s reconnect back-off
 			data := obsData(9, 200, time.Hour)
-			s := &rigState{o: newObsRig(t, obsNow, fakeapi.Options{Dataset: data, Lag: 30 * time.Second}, obsOptions{}), release: make(chan struct{})}
-			t.Cleanup(func() {
-				if s.hold.Swap(false) {
-					close(s.release)
-				}
-			})
-			s.o.api.Script(faultsWhile(&s.failing, 1000)...)
-			s.o.onRequest(func(_ http.ResponseWriter, req *http.Request) bool {
-				if s.hold.Load() {
-					s.held.Add(1)
-					select {
-					case <-s.release:
-					case <-req.Context().Done():
-					}
-				}
-				return false
-			})
-			conf := s.o.config(everyFewMs(obsNow.Add(-time.Hour), 100) + "  stale_after: 2s\n")
-			if tc.state != "" {
-				conf = strings.Replace(conf, "  state:\n", "  state:\n"+tc.state, 1)
-			}
-			r := s.o.start(conf, obsStream{resources: tc.resources})
+			s := &rigState{r: newRig(t, obsNow, fakeapi.Options{Dataset: data, Lag: 30 * time.Second}, rigOptions{})}
+			r := s.r
+			r.api.Script(faultsWhile(&s.failing, 1000)...)
+			conf := r.render(inputConfig{state: tc.state, extra: everyFewMs(obsNow.Add(-time.Hour), 100) + "  stale_after: 2s\n"})
+			st := r.start(conf, streamOptions{resources: tc.resources, maxInFlight: 1})
 			r.logs.waitSuccess(t, 1)
-			r.waitReady(t, http.StatusOK)
+			st.waitReady(http.StatusOK)
 
 			tc.brk(t, s)
-			body := r.waitReady(t, http.StatusServiceUnavailable, tc.reason...)
+			body := st.waitReady(http.StatusServiceUnavailable, tc.reason...)
 			t.Logf("/ready: %s", strings.TrimSpace(body))
-			v, _ := r.scrape(t).value(tc.metric[0], tc.metric[1:]...)
+			v, _ := st.scrape().value(tc.metric[0], tc.metric[1:]...)
 			assert.Positive(t, v, "metric %v", tc.metric)
 
 			before := len(r.logs.jobReports())
 			tc.fix(t, s)
-			r.waitReady(t, http.StatusOK)
+			st.waitReady(http.StatusOK)
 			r.logs.waitJob(t, "a success after the fix", func(report) bool {
 				reps := r.logs.jobReports()
 				for _, rep := range reps[min(before, len(reps)):] {
@@ -374,45 +339,23 @@ func TestReadyTellsTheTruth(t *testing.T) {
 				}
 				return false
 			})
-			_, body = r.get("/ready")
+			_, body = st.get("/ready")
 			assert.NotContains(t, body, `"error"`, "no component reports an error once ready")
-			assert.ElementsMatch(t, ids(data), uniq(s.o.sink.delivered()), "everything was delivered")
+			assert.ElementsMatch(t, ids(data), uniq(r.sink.delivered()), "everything was delivered")
 		})
 	}
-}
-
-// faultsWhile scripts n faults (500, x-should-retry false) that apply to
-// requests only while on is set; while it is not, they wait.
-func faultsWhile(on *atomic.Bool, n int) []fakeapi.Fault {
-	out := make([]fakeapi.Fault, n)
-	for i := range out {
-		out[i] = fakeapi.Fault{Kind: fakeapi.FaultServerErrorNoRetry, Match: func(url.Values) bool { return on.Load() }}
-	}
-	return out
-}
-
-func uniq(list []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, id := range list {
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out
 }
 
 // TestStaleAfterDefaultsToThreeScheduleIntervals: with stale_after unset and
 // a job every hour, /ready turns 503 once no job succeeded for more than
 // three hours of the input's clock, naming the 3h limit.
 func TestStaleAfterDefaultsToThreeScheduleIntervals(t *testing.T) {
-	o := newObsRig(t, obsNow, fakeapi.Options{Dataset: obsData(10, 20, time.Hour)}, obsOptions{})
-	r := o.start(o.config(oneJob(obsNow.Add(-time.Hour), 100)), obsStream{})
+	r := newRig(t, obsNow, fakeapi.Options{Dataset: obsData(10, 20, time.Hour)}, rigOptions{})
+	st := r.start(r.config(oneJob(obsNow.Add(-time.Hour), 100)), streamOptions{maxInFlight: 1})
 	r.logs.waitSuccess(t, 1)
-	r.waitReady(t, http.StatusOK)
-	o.clock.Advance(3*time.Hour + time.Minute)
-	r.waitReady(t, http.StatusServiceUnavailable, "no job succeeded for 3h1m0s (stale_after 3h0m0s)")
+	st.waitReady(http.StatusOK)
+	r.clock.Advance(3*time.Hour + time.Minute)
+	st.waitReady(http.StatusServiceUnavailable, "no job succeeded for 3h1m0s (stale_after 3h0m0s)")
 }
 
 // TestJobReportOfAKnownWindow: every request moves the input's clock by 1s,
@@ -424,18 +367,18 @@ func TestStaleAfterDefaultsToThreeScheduleIntervals(t *testing.T) {
 // job_history_ttl on the input's clock.
 func TestJobReportOfAKnownWindow(t *testing.T) {
 	data := obsData(11, 600, 3*time.Hour)
-	o := newObsRig(t, obsNow, fakeapi.Options{Dataset: data, Lag: 30 * time.Second}, obsOptions{})
-	o.advanceOnEveryRequest(time.Second)
-	r := o.start(o.config(oneJob(obsNow.Add(-3*time.Hour), 100)+"  job_history_ttl: 10m\n"), obsStream{})
+	r := newRig(t, obsNow, fakeapi.Options{Dataset: data, Lag: 30 * time.Second}, rigOptions{})
+	r.advanceOnEveryRequest(time.Second)
+	st := r.start(r.config(oneJob(obsNow.Add(-3*time.Hour), 100)+"  job_history_ttl: 10m\n"), streamOptions{maxInFlight: 1})
 	rep := r.logs.waitSuccess(t, 1)
 
-	recs := o.api.Requests()
+	recs := r.api.Requests()
 	pages := pageRequests(recs)
 	slices := map[string]bool{}
 	for _, p := range pages {
 		slices[p.Query.Get("created_at.gte")+".."+p.Query.Get("created_at.lt")] = true
 	}
-	got := o.sink.delivered()
+	got := r.sink.delivered()
 	require.Len(t, got, len(data))
 	want := map[string]string{
 		"job_id":                  "activities-20261125T120000Z-1",
@@ -457,7 +400,7 @@ func TestJobReportOfAKnownWindow(t *testing.T) {
 		assert.Equal(t, v, rep[k], "job report field %s", k)
 	}
 
-	jobs := r.jobs(t).Jobs
+	jobs := st.jobs().Jobs
 	require.Len(t, jobs, 1)
 	j := jobs[0]
 	asJSON := map[string]string{
@@ -470,11 +413,11 @@ func TestJobReportOfAKnownWindow(t *testing.T) {
 	assert.Equal(t, want, asJSON, "GET /compliance/e2e/jobs serves the logged report")
 	assert.Equal(t, obsNow, j.Start.UTC())
 
-	o.onRequest(nil)
-	o.clock.Set(j.End.Add(10 * time.Minute))
-	assert.Len(t, r.jobs(t).Jobs, 1, "kept for job_history_ttl (10m)")
-	o.clock.Advance(time.Second)
-	assert.Empty(t, r.jobs(t).Jobs, "dropped once older than job_history_ttl")
+	r.gate.onRequest(nil)
+	r.clock.Set(j.End.Add(10 * time.Minute))
+	assert.Len(t, st.jobs().Jobs, 1, "kept for job_history_ttl (10m)")
+	r.clock.Advance(time.Second)
+	assert.Empty(t, st.jobs().Jobs, "dropped once older than job_history_ttl")
 }
 
 // progressLine is one progress log line and the input's clock when it was
@@ -497,14 +440,13 @@ var progressRE = regexp.MustCompile(`^job \S+: (\d+) activities so far.*, at sli
 // line: every fourth page. Counts and percentages only grow.
 func TestProgressIsLoggedAtMostEvery10sOfTheInputClock(t *testing.T) {
 	data := obsData(12, 3000, 10*time.Hour)
-	o := newObsRig(t, obsNow, fakeapi.Options{Dataset: data, Lag: 30 * time.Second}, obsOptions{})
-	o.advanceOnEveryRequest(3 * time.Second)
-	logs := newLogSink()
+	r := newRig(t, obsNow, fakeapi.Options{Dataset: data, Lag: 30 * time.Second}, rigOptions{})
+	r.advanceOnEveryRequest(3 * time.Second)
 	var mu sync.Mutex
 	var lines []progressLine
-	logs.setOnEntry(func(e logEntry) {
+	r.logs.setOnEntry(func(e logEntry) {
 		if m := progressRE.FindStringSubmatch(e.Msg); m != nil {
-			p := progressLine{at: o.clock.Now(), msg: e.Msg}
+			p := progressLine{at: r.clock.Now(), msg: e.Msg}
 			p.soFar, _ = strconv.Atoi(m[1])
 			p.percent, _ = strconv.Atoi(m[2])
 			mu.Lock()
@@ -512,12 +454,12 @@ func TestProgressIsLoggedAtMostEvery10sOfTheInputClock(t *testing.T) {
 			mu.Unlock()
 		}
 	})
-	o.start(o.config(oneJob(obsNow.Add(-10*time.Hour), 100)), obsStream{logs: logs})
-	logs.waitSuccess(t, 1)
+	r.start(r.config(oneJob(obsNow.Add(-10*time.Hour), 100)), streamOptions{maxInFlight: 1})
+	r.logs.waitSuccess(t, 1)
 	mu.Lock()
 	defer mu.Unlock()
 
-	pages := len(pageRequests(o.api.Requests()))
+	pages := len(pageRequests(r.api.Requests()))
 	require.Greater(t, pages, 12)
 	assert.Len(t, lines, (pages-1)/4+1, "the first page, then every fourth page (12s of clock)")
 	for i := 1; i < len(lines); i++ {
@@ -540,9 +482,9 @@ func TestProgressIsLoggedAtMostEvery10sOfTheInputClock(t *testing.T) {
 // 100 activities per 3s page: about 33/s).
 func TestProgressLineReportsTheRate(t *testing.T) {
 	data := obsData(13, 1000, 5*time.Hour)
-	o := newObsRig(t, obsNow, fakeapi.Options{Dataset: data, Lag: 30 * time.Second}, obsOptions{})
-	o.advanceOnEveryRequest(3 * time.Second)
-	r := o.start(o.config(oneJob(obsNow.Add(-5*time.Hour), 100)), obsStream{})
+	r := newRig(t, obsNow, fakeapi.Options{Dataset: data, Lag: 30 * time.Second}, rigOptions{})
+	r.advanceOnEveryRequest(3 * time.Second)
+	r.start(r.config(oneJob(obsNow.Add(-5*time.Hour), 100)), streamOptions{maxInFlight: 1})
 	r.logs.waitSuccess(t, 1)
 	lines := r.logs.matching("activities so far")
 	require.NotEmpty(t, lines)
@@ -617,21 +559,21 @@ func TestLogLevelOfTheInput(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			data := obsData(15, 100, time.Hour)
-			o := newObsRig(t, obsNow, fakeapi.Options{Dataset: data, Lag: 30 * time.Second}, obsOptions{})
+			r := newRig(t, obsNow, fakeapi.Options{Dataset: data, Lag: 30 * time.Second}, rigOptions{})
 			// The first slice request fails for good: one failed job (an
 			// ERROR report), then the next job collects everything.
-			o.api.Script(fakeapi.Fault{Kind: fakeapi.FaultServerErrorNoRetry, Match: func(v url.Values) bool { return v.Get("created_at.gte") != "" }})
-			conf := o.config(everyFewMs(obsNow.Add(-time.Hour), 100))
+			r.api.Script(fakeapi.Fault{Kind: fakeapi.FaultServerErrorNoRetry, Match: func(v url.Values) bool { return v.Get("created_at.gte") != "" }})
+			conf := r.config(everyFewMs(obsNow.Add(-time.Hour), 100))
 			if tc.level != "" {
 				conf += "  log_level: " + tc.level + "\n"
 			}
-			r := o.start(conf, obsStream{})
-			o.sink.waitDelivered(t, len(data))
+			st := r.start(conf, streamOptions{maxInFlight: 1})
+			r.sink.waitDelivered(t, len(data))
 			require.Eventually(t, func() bool {
-				rec := readRecord(o.store, e2eKey)
+				rec := readRecord(r.store, stateKey)
 				return rec != nil && rec.ScannedTo == "2026-11-25T11:58:00Z"
 			}, 10*time.Second, 5*time.Millisecond, "the second job commits the window")
-			r.stop()
+			require.NoError(t, st.stop())
 			tc.check(t, inputLines(r.logs))
 		})
 	}
@@ -646,13 +588,13 @@ func TestLogLevelOfTheInput(t *testing.T) {
 func TestStuckJobWarnsWithTheOutstandingCount(t *testing.T) {
 	t.Parallel() // the age gauge refreshes every 5s of real time
 	data := obsData(16, 30, 30*time.Minute)
-	o := newObsRig(t, obsNow, fakeapi.Options{Dataset: data, Lag: 30 * time.Second}, obsOptions{})
-	o.sink.setPolicy(func(delivery) verdict { return holdIt })
+	r := newRig(t, obsNow, fakeapi.Options{Dataset: data, Lag: 30 * time.Second}, rigOptions{})
+	r.sink.setPolicy(func(delivery) verdict { return holdIt })
 	// One slice holds the whole window, so the job has fetched it all.
-	r := o.start(o.config(oneJob(obsNow.Add(-30*time.Minute), 100)+"  batch_size: 10\n  ack_warn_after: 100ms\n  min_slice: 1h\n"),
-		obsStream{maxInFlight: 64})
-	o.sink.waitHeld(t, 3)
-	o.clock.Advance(90 * time.Second)
+	st := r.start(r.config(oneJob(obsNow.Add(-30*time.Minute), 100)+"  batch_size: 10\n  ack_warn_after: 100ms\n  min_slice: 1h\n"),
+		streamOptions{maxInFlight: 64})
+	r.sink.waitHeld(t, 3)
+	r.clock.Advance(90 * time.Second)
 	require.Eventually(t, func() bool {
 		for _, e := range r.logs.matching("has fetched its window but 3 batches have been waiting for acknowledgement for 1m30s") {
 			if e.Level == slog.LevelWarn {
@@ -668,19 +610,19 @@ func TestStuckJobWarnsWithTheOutstandingCount(t *testing.T) {
 	ep := []string{"endpoint", "activities"}
 	var m scrape
 	assert.Eventually(t, func() bool {
-		m = r.scrape(t)
+		m = st.scrape()
 		open, _ := m.value("compliance_open_slices", ep...)
 		age, _ := m.value("compliance_oldest_unacked_age_seconds", ep...)
 		return open == 1 && age == 90
 	}, 8*time.Second, 50*time.Millisecond, "open slices 1 and the oldest unacknowledged batch 90s old (the gauges refresh every 5s)")
-	t.Logf("gauges while stuck: %v", gauges(m))
+	t.Logf("gauges while stuck: %v", m.gauges())
 	assert.Empty(t, r.logs.jobReports(), "the job has not ended")
 
-	o.sink.setPolicy(nil)
-	o.sink.releaseAll(nil)
+	r.sink.setPolicy(nil)
+	r.sink.releaseAll(nil)
 	rep := r.logs.waitSuccess(t, 1)
 	assert.Equal(t, "30", rep["activities_emitted"])
-	m = r.scrape(t)
+	m = st.scrape()
 	assert.Equal(t, 0.0, m.must(t, "compliance_open_slices", ep...))
 	assert.Equal(t, 0.0, m.must(t, "compliance_oldest_unacked_age_seconds", ep...))
 }

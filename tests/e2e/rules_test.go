@@ -11,7 +11,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -39,7 +39,8 @@ func TestSliceBoundsAreWholeSecondsAndAdjacentSlicesShareTheIdenticalString(t *t
 		act("activity_01ms0002", "claude_chat_created", at("2026-11-25T08:00:00Z").Add(1*time.Millisecond)),
 	)
 	r := newRig(t, now, fakeapi.Options{Dataset: data}, rigOptions{})
-	r.start(r.config("", `
+	r.start(r.config(`
+  min_slice: 1h
   target_per_slice: 300
   endpoints:
     - name: activities
@@ -85,7 +86,8 @@ func TestSliceBoundsAreWholeSecondsAndAdjacentSlicesShareTheIdenticalString(t *t
 func TestCollectorClockAheadOfTheAPINeverCommitsPastServerTimeMinusSettle(t *testing.T) {
 	data := spread("a", 50, at("2026-11-25T11:00:00Z"), 50*time.Minute)
 	r := newRig(t, at("2026-11-25T12:00:00Z"), fakeapi.Options{Dataset: data}, rigOptions{inputAhead: time.Hour})
-	r.start(r.config("", `
+	st := r.start(r.config(`
+  min_slice: 1h
   endpoints:
     - name: activities
       schedule: "@every 25ms"
@@ -94,7 +96,7 @@ func TestCollectorClockAheadOfTheAPINeverCommitsPastServerTimeMinusSettle(t *tes
 	r.waitJobTo("2026-11-25T11:58:00Z")
 	assert.Equal(t, "2026-11-25T11:58:00Z", r.mustCheckpoint(stateKey).ScannedTo, "server 12:00 - settle, not local 13:00 - settle")
 	assert.True(t, r.logs.contains(0, "differs from the Compliance API's Date header"), "the skew is warned about:\n%s", r.logs.dump())
-	assert.EqualValues(t, 3600, r.metrics.gauge("compliance_clock_skew_seconds"))
+	assert.EqualValues(t, 3600, st.scrape().must(t, "compliance_clock_skew_seconds"))
 
 	// Created at 12:03 by the API's clock: with the local clock trusted the
 	// checkpoint would already be at 12:58 and this activity lost.
@@ -111,7 +113,7 @@ func TestCollectorClockAheadOfTheAPINeverCommitsPastServerTimeMinusSettle(t *tes
 func TestDenseDataShrinksSlicesAndEmptySlicesDoubleThemUpToMaxSlice(t *testing.T) {
 	data := spread("a", 2000, at("2026-11-25T09:00:00Z"), time.Hour)
 	r := newRig(t, at("2026-11-25T12:00:00Z"), fakeapi.Options{Dataset: data}, rigOptions{})
-	r.start(r.config("", `
+	r.start(r.config(`
   target_per_slice: 200
   min_slice: 1m
   max_slice: 1h
@@ -156,7 +158,8 @@ func TestHeldAcksBoundLookAheadToMaxOpenSlices(t *testing.T) {
 	data := spread("a", 110, at("2026-11-25T00:00:00Z"), 11*time.Hour) // 10 per hour
 	r := newRig(t, at("2026-11-25T12:00:00Z"), fakeapi.Options{Dataset: data}, rigOptions{})
 	r.sink.setPolicy(func(delivery) verdict { return holdIt })
-	r.start(r.config("", `
+	st := r.start(r.config(`
+  min_slice: 1h
   target_per_slice: 1000000
   max_open_slices: 2
   endpoints:
@@ -165,7 +168,7 @@ func TestHeldAcksBoundLookAheadToMaxOpenSlices(t *testing.T) {
       earliest: "2026-11-25T00:00:00Z"
 `), streamOptions{})
 	r.sink.waitHeld(t, 2)
-	require.Eventually(t, func() bool { return r.metrics.gauge("compliance_open_slices") == 2 }, 10*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { open, _ := st.scrape().value("compliance_open_slices"); return open == 2 }, 10*time.Second, 5*time.Millisecond)
 	// A bounded look: nothing more may be fetched while both slices wait.
 	time.Sleep(200 * time.Millisecond)
 	assert.Equal(t, 2, r.sink.heldCount())
@@ -201,7 +204,8 @@ func TestNackedSliceNeverLeaksIntoSeenWhileTheSliceBeforeItCommits(t *testing.T)
 		}
 		return ackIt
 	})
-	cfg := r.config("", `
+	cfg := r.config(`
+  min_slice: 1h
   target_per_slice: 1000000
   max_open_slices: 2
   drain_grace: 20s
@@ -213,7 +217,7 @@ func TestNackedSliceNeverLeaksIntoSeenWhileTheSliceBeforeItCommits(t *testing.T)
 `)
 	first := r.start(cfg, streamOptions{})
 	r.sink.waitHeld(t, 1)
-	require.Eventually(t, func() bool { r.sink.mu.Lock(); defer r.sink.mu.Unlock(); return r.sink.nacked == 1 }, 10*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return r.sink.nackedCount() == 1 }, 10*time.Second, 5*time.Millisecond)
 	r.sink.releaseAll(nil) // slice k is acked after k+1 failed
 	rep := r.waitJob("the job fails on the nack", func(rep report) bool { return rep["outcome"] == "failed" })
 	assert.Contains(t, rep["error"], "nack")
@@ -256,7 +260,8 @@ func TestAcksBeforeTheWalkEndsDoNotCommitTheSlice(t *testing.T) {
 		cursorRequests++
 		return cursorRequests == 3 // page 4 of 5
 	})
-	r.start(r.config("", `
+	r.start(r.config(`
+  min_slice: 1h
   batch_size: 5
   endpoints:
     - name: activities
@@ -286,7 +291,8 @@ func TestEmptyAndFullyDeduplicatedSlicesCommitWithoutAnAck(t *testing.T) {
 	}
 	r := newRig(t, at("2026-11-25T12:00:00Z"), fakeapi.Options{Dataset: data}, rigOptions{})
 	r.sink.setPolicy(func(delivery) verdict { return holdIt })
-	cfg := r.config("", `
+	cfg := r.config(`
+  min_slice: 1h
   target_per_slice: 1000000
   endpoints:
     - name: activities
@@ -327,7 +333,8 @@ func TestNackWithoutReplayKeepsAckedIDsPendingAndTheNextJobDeliversOnlyTheRest(t
 		}
 		return ackIt
 	})
-	cfg := r.config("", `
+	cfg := r.config(`
+  min_slice: 1h
   batch_size: 10
   auto_replay_nacks: false
   endpoints:
@@ -371,7 +378,8 @@ func TestAcksArrivingAfterAJobTimedOutNeverCommit(t *testing.T) {
 	data := spread("a", 30, at("2026-11-25T09:00:00Z"), 3*time.Hour)
 	r := newRig(t, at("2026-11-25T12:00:00Z"), fakeapi.Options{Dataset: data}, rigOptions{})
 	r.sink.setPolicy(func(delivery) verdict { return holdIt })
-	st := r.start(r.config("", `
+	st := r.start(r.config(`
+  min_slice: 1h
   target_per_slice: 1000000
   drain_grace: 100ms
   endpoints:
@@ -392,15 +400,6 @@ func TestAcksArrivingAfterAJobTimedOutNeverCommit(t *testing.T) {
 	assert.Empty(t, rec.Pending)
 }
 
-func keys(m map[string]int) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // L9: an operator edit (or another instance) changes the checkpoint while a
 // job runs. The job's next write re-reads the rev, fails loudly and leaves the
 // foreign record in place; the input reports not ready.
@@ -408,7 +407,8 @@ func TestCheckpointEditedWhileRunningFailsTheJobInsteadOfBeingOverwritten(t *tes
 	data := spread("a", 20, at("2026-11-25T11:00:00Z"), 50*time.Minute)
 	r := newRig(t, at("2026-11-25T12:00:00Z"), fakeapi.Options{Dataset: data}, rigOptions{})
 	r.gate.holdWhen(func(q url.Values) bool { return q.Get("created_at.gte") != "" }) // the first slice request
-	r.start(r.config("", `
+	st := r.start(r.config(`
+  min_slice: 1h
   endpoints:
     - name: activities
       schedule: "@every 1h"
@@ -432,7 +432,7 @@ func TestCheckpointEditedWhileRunningFailsTheJobInsteadOfBeingOverwritten(t *tes
 	assert.Equal(t, "edited", rec.State["operator"])
 	assert.Equal(t, "2026-11-25T11:00:00Z", rec.ScannedTo)
 	assert.True(t, r.logs.contains(0, "checkpoint write failed"), "logged:\n%s", r.logs.dump())
-	require.Eventually(t, func() bool { return r.ready() == 503 }, 30*time.Second, 10*time.Millisecond, "the input reports not ready")
+	require.Eventually(t, func() bool { return st.ready() == 503 }, 30*time.Second, 10*time.Millisecond, "the input reports not ready")
 }
 
 // L9: the checkpoint records endpoint, base URL and a hash of the filters.
@@ -443,6 +443,7 @@ func TestChangedFiltersAreRefusedUntilTheCheckpointIsAdopted(t *testing.T) {
 	r := newRig(t, at("2026-11-25T12:00:00Z"), fakeapi.Options{Dataset: data}, rigOptions{})
 	endpoint := func(filters string) string {
 		return `
+  min_slice: 1h
   endpoints:
     - name: activities
       schedule: "@every 1h"
@@ -452,17 +453,17 @@ func TestChangedFiltersAreRefusedUntilTheCheckpointIsAdopted(t *testing.T) {
       filters:
         exclude_activity_types: [compliance_api_accessed]`
 
-	first := r.start(r.config("", endpoint("")), streamOptions{})
+	first := r.start(r.config(endpoint("")), streamOptions{})
 	r.waitJobTo("2026-11-25T11:58:00Z")
 	require.NoError(t, first.stop())
 	before := r.mustCheckpoint(stateKey)
 
-	refused := r.start(r.config("", endpoint(exclude)), streamOptions{})
+	refused := r.start(r.config(endpoint(exclude)), streamOptions{})
 	rep := r.waitJob("identity mismatch", func(rep report) bool { return rep["outcome"] == "failed" })
 	assert.Contains(t, rep["error"], "belongs to another collector")
 	assert.Contains(t, rep["error"], "state.adopt: true")
 	assert.Contains(t, rep["error"], "state delete")
-	require.Eventually(t, func() bool { return r.ready() == 503 }, 30*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return refused.ready() == 503 }, 30*time.Second, 10*time.Millisecond)
 	require.NoError(t, refused.stop())
 	assert.Equal(t, before, r.mustCheckpoint(stateKey), "a refused checkpoint is left untouched")
 
@@ -470,7 +471,7 @@ func TestChangedFiltersAreRefusedUntilTheCheckpointIsAdopted(t *testing.T) {
 	require.NoError(t, r.api.Add(later))
 	r.clock.Set(at("2026-11-25T12:10:00Z"))
 	deliveredBefore := len(r.sink.delivered())
-	r.start(r.config("    adopt: true", endpoint(exclude)), streamOptions{})
+	r.start(r.render(inputConfig{state: "    adopt: true", extra: endpoint(exclude)}), streamOptions{})
 	r.waitJobTo("2026-11-25T12:08:00Z")
 	assert.Equal(t, []string{later.ID}, r.sink.delivered()[deliveredBefore:], "adopted: resumes, nothing re-delivered")
 	rec := r.mustCheckpoint(stateKey)
@@ -497,6 +498,7 @@ cache_resources:
       compaction_interval: ""
 `
 	cacheEndpoint := `
+  min_slice: 1h
   endpoints:
     - name: activities
       schedule: "@every 1h"
@@ -504,7 +506,7 @@ cache_resources:
 `
 	t.Run("refused", func(t *testing.T) {
 		r := newRig(t, at("2026-11-25T12:00:00Z"), fakeapi.Options{Dataset: data}, rigOptions{register: []compliance.Option{types}})
-		st := r.start(r.config("    cache: state_mem", cacheEndpoint), streamOptions{resources: resources})
+		st := r.start(r.render(inputConfig{state: "    cache: state_mem", extra: cacheEndpoint}), streamOptions{resources: resources})
 		err := st.waitEnded()
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), `state.cache: cache resource "state_mem" is a memory cache`)
@@ -513,7 +515,7 @@ cache_resources:
 	})
 	t.Run("allowed", func(t *testing.T) {
 		r := newRig(t, at("2026-11-25T12:00:00Z"), fakeapi.Options{Dataset: data}, rigOptions{register: []compliance.Option{types}})
-		r.start(r.config("    cache: state_mem\n    allow_volatile: true", cacheEndpoint), streamOptions{resources: resources})
+		r.start(r.render(inputConfig{state: "    cache: state_mem\n    allow_volatile: true", extra: cacheEndpoint}), streamOptions{resources: resources})
 		r.waitJobTo("2026-11-25T11:58:00Z")
 		requireExactlyOnce(t, ids(data), r.sink.delivered())
 		assert.True(t, r.logs.contains(0, "volatile memory cache"), "a warning is logged:\n%s", r.logs.dump())
@@ -522,7 +524,7 @@ cache_resources:
 	})
 	t.Run("type unknown", func(t *testing.T) {
 		r := newRig(t, at("2026-11-25T12:00:00Z"), fakeapi.Options{Dataset: data}, rigOptions{})
-		r.start(r.config("    cache: state_mem", cacheEndpoint), streamOptions{resources: resources})
+		r.start(r.render(inputConfig{state: "    cache: state_mem", extra: cacheEndpoint}), streamOptions{resources: resources})
 		r.waitJobTo("2026-11-25T11:58:00Z")
 		assert.True(t, r.logs.contains(0, `cannot verify that cache resource "state_mem" is durable`), "logged:\n%s", r.logs.dump())
 	})
@@ -535,7 +537,8 @@ cache_resources:
 func TestFailedFirstJobKeepsTheResolvedEarliest(t *testing.T) {
 	old := act("activity_01oldday", "claude_chat_created", at("2026-11-24T06:00:00Z"))
 	r := newRig(t, at("2026-11-25T23:50:00Z"), fakeapi.Options{Dataset: []fakeapi.Activity{old}}, rigOptions{})
-	cfg := r.config("", `
+	cfg := r.config(`
+  min_slice: 1h
   max_slice: 24h
   endpoints:
     - name: activities
@@ -564,7 +567,8 @@ func TestFailedFirstJobKeepsTheResolvedEarliest(t *testing.T) {
 // every job as a first one forever.
 func TestEarliestNowStartsCollectingOnceTheWindowOpens(t *testing.T) {
 	r := newRig(t, at("2026-11-25T12:00:00Z"), fakeapi.Options{}, rigOptions{})
-	r.start(r.config("", `
+	r.start(r.config(`
+  min_slice: 1h
   endpoints:
     - name: activities
       schedule: "@every 25ms"
@@ -587,7 +591,8 @@ func TestEarliestNowStartsCollectingOnceTheWindowOpens(t *testing.T) {
 func TestUserStateInTheFutureNeverMovesTheWindow(t *testing.T) {
 	data := []fakeapi.Activity{act("activity_01first", "claude_chat_created", at("2026-11-25T11:30:00Z"))}
 	r := newRig(t, at("2026-11-25T12:00:00Z"), fakeapi.Options{Dataset: data}, rigOptions{})
-	r.start(r.config("", `
+	r.start(r.config(`
+  min_slice: 1h
   endpoints:
     - name: activities
       schedule: "@every 25ms"
@@ -626,7 +631,8 @@ func TestStateTrackingOffShiftsTheWindowBySettleAndRecollectsIt(t *testing.T) {
 		act("activity_01next", "claude_chat_created", at("2026-11-25T12:03:30Z")),
 	}
 	r := newRig(t, at("2026-11-25T12:05:00Z"), fakeapi.Options{Dataset: data}, rigOptions{})
-	r.start(r.config("", `
+	r.start(r.config(`
+  min_slice: 1h
   endpoints:
     - name: activities
       schedule: "@every 25ms"
@@ -667,6 +673,7 @@ func TestOnceBackfillCollectsItsRangeUnderItsOwnKeyAndEndsTheInput(t *testing.T)
 		act("activity_01after", "claude_chat_created", at("2026-11-25T10:00:00Z")),
 	}, inRange...)
 	cfg := `
+  min_slice: 1h
   endpoints:
     - name: activities
       schedule: once
@@ -682,7 +689,7 @@ func TestOnceBackfillCollectsItsRangeUnderItsOwnKeyAndEndsTheInput(t *testing.T)
 		results := make(chan result, 2)
 		onceResult := compliance.WithOnceResult(func(label string, err error) { results <- result{label, err} })
 		r := newRig(t, at("2026-11-25T12:00:00Z"), fakeapi.Options{Dataset: data}, rigOptions{register: []compliance.Option{onceResult}})
-		st := r.start(r.config("", cfg), streamOptions{})
+		st := r.start(r.config(cfg), streamOptions{})
 		require.NoError(t, st.waitEnded(), "the input ends and the stream with it")
 		res := <-results
 		assert.Equal(t, "e2e", res.label)
@@ -707,7 +714,7 @@ func TestOnceBackfillCollectsItsRangeUnderItsOwnKeyAndEndsTheInput(t *testing.T)
 		onceResult := compliance.WithOnceResult(func(label string, err error) { results <- result{label, err} })
 		r := newRig(t, at("2026-11-25T12:00:00Z"), fakeapi.Options{Dataset: data}, rigOptions{register: []compliance.Option{onceResult}})
 		r.gate.refuseAll(true)
-		st := r.start(r.config("", cfg), streamOptions{})
+		st := r.start(r.config(cfg), streamOptions{})
 		require.NoError(t, st.waitEnded())
 		res := <-results
 		require.Error(t, res.err, "a failed backfill is reported (the binary exits non-zero)")
@@ -722,7 +729,8 @@ func TestMultiPageMultiSliceWindowDeliversEveryActivityOnceWithItsOrigin(t *test
 	now := at("2026-11-25T12:00:00Z")
 	data := fakeapi.Generate(fakeapi.GenOptions{Seed: 11, Count: 3000, From: now.Add(-6 * time.Hour), To: now.Add(-3 * time.Minute), Millis: true})
 	r := newRig(t, now, fakeapi.Options{Dataset: data}, rigOptions{})
-	r.start(r.config("", `
+	r.start(r.config(`
+  min_slice: 1h
   target_per_slice: 400
   batch_size: 60
   endpoints:
@@ -771,7 +779,8 @@ func TestSameSecondBurstsAcrossPageAndSliceBoundariesAreDeliveredOnce(t *testing
 	burst("activity_01b1030", 43, at("2026-11-25T10:30:00Z"))
 	burst("activity_01b1100", 29, at("2026-11-25T11:00:00Z"))
 	r := newRig(t, at("2026-11-25T12:00:00Z"), fakeapi.Options{Dataset: data}, rigOptions{})
-	r.start(r.config("", `
+	r.start(r.config(`
+  min_slice: 1h
   target_per_slice: 1000000
   endpoints:
     - name: activities
@@ -795,7 +804,8 @@ func TestSameSecondBurstsAcrossPageAndSliceBoundariesAreDeliveredOnce(t *testing
 func TestGrowthAcrossFiveJobsDeliversEveryActivityExactlyOnce(t *testing.T) {
 	start := at("2026-11-25T12:00:00Z")
 	r := newRig(t, start, fakeapi.Options{Lag: 30 * time.Second, Growth: fakeapi.Growth{PerSecond: 2, Seed: 5}}, rigOptions{})
-	r.start(r.config("", `
+	r.start(r.config(`
+  min_slice: 1h
   endpoints:
     - name: activities
       schedule: "@every 25ms"
@@ -823,7 +833,8 @@ func TestLateArrivalsInsideTheOverlapAreDeliveredOnceAndCounted(t *testing.T) {
 	start := at("2026-11-25T12:00:00Z")
 	growth := fakeapi.Growth{PerSecond: 1, LateFraction: 0.3, MaxLateness: 4 * time.Minute, Seed: 9}
 	r := newRig(t, start, fakeapi.Options{Lag: 30 * time.Second, Growth: growth}, rigOptions{})
-	r.start(r.config("", `
+	st := r.start(r.config(`
+  min_slice: 1h
   endpoints:
     - name: activities
       schedule: "@every 25ms"
@@ -843,7 +854,7 @@ func TestLateArrivalsInsideTheOverlapAreDeliveredOnceAndCounted(t *testing.T) {
 		}
 	}
 	requireExactlyOnce(t, want, r.sink.delivered())
-	assert.Positive(t, r.metrics.counter("compliance_late_catches"), "late catches are counted")
+	assert.Positive(t, st.scrape().must(t, "compliance_late_catches"), "late catches are counted")
 }
 
 // L11, known limit: an activity indexed later than settle + overlap (7
@@ -852,7 +863,8 @@ func TestLateArrivalsInsideTheOverlapAreDeliveredOnceAndCounted(t *testing.T) {
 // margin, is collected once and counted as a late catch.
 func TestLateArrivalBeyondSettlePlusOverlapIsMissedAsAKnownLimit(t *testing.T) {
 	r := newRig(t, at("2026-11-25T12:00:00Z"), fakeapi.Options{}, rigOptions{})
-	r.start(r.config("", `
+	st := r.start(r.config(`
+  min_slice: 1h
   endpoints:
     - name: activities
       schedule: "@every 25ms"
@@ -872,7 +884,7 @@ func TestLateArrivalBeyondSettlePlusOverlapIsMissedAsAKnownLimit(t *testing.T) {
 	r.waitJobTo("2026-11-25T12:08:00Z")
 
 	assert.Equal(t, []string{inside.ID}, r.sink.delivered(), "the too-late activity is not collected (documented limit)")
-	assert.EqualValues(t, 1, r.metrics.counter("compliance_late_catches"))
+	assert.EqualValues(t, 1, st.scrape().must(t, "compliance_late_catches"))
 }
 
 // A new process on the same state directory resumes from the checkpoint:
@@ -880,7 +892,8 @@ func TestLateArrivalBeyondSettlePlusOverlapIsMissedAsAKnownLimit(t *testing.T) {
 func TestRestartResumesFromTheCheckpoint(t *testing.T) {
 	data := spread("a", 20, at("2026-11-25T11:00:00Z"), 50*time.Minute)
 	r := newRig(t, at("2026-11-25T12:00:00Z"), fakeapi.Options{Dataset: data}, rigOptions{})
-	cfg := r.config("", `
+	cfg := r.config(`
+  min_slice: 1h
   endpoints:
     - name: activities
       schedule: "@every 1h"
@@ -934,7 +947,8 @@ func TestOutOfOrderAcksNeverMoveTheCheckpointPastAnUnackedSlice(t *testing.T) {
 		}
 	}()
 	defer close(stopWatch)
-	r.start(r.config("", `
+	r.start(r.config(`
+  min_slice: 1h
   target_per_slice: 1000000
   max_open_slices: 3
   batch_size: 5
@@ -956,7 +970,7 @@ func TestOutOfOrderAcksNeverMoveTheCheckpointPastAnUnackedSlice(t *testing.T) {
 	requireExactlyOnce(t, ids(data), r.sink.delivered())
 	var values []string
 	watched.Range(func(k, _ any) bool { values = append(values, k.(string)); return true })
-	sort.Strings(values)
+	slices.Sort(values)
 	assert.Equal(t, []string{"2026-11-25T09:00:00Z", "2026-11-25T11:58:00Z"}, values,
 		"the checkpoint went from the floor straight to the end: slices 2 and 3 waited for slice 1")
 }
@@ -968,7 +982,8 @@ func TestDefaultStateMappingsKeepLatestTime(t *testing.T) {
 	data := spread("a", 30, at("2026-11-25T09:00:00Z"), 2*time.Hour+30*time.Minute)
 	data = append(data, act("activity_01ms", "claude_chat_created", at("2026-11-25T11:40:00.250Z")))
 	r := newRig(t, at("2026-11-25T12:00:00Z"), fakeapi.Options{Dataset: data}, rigOptions{})
-	r.start(r.config("", `
+	r.start(r.config(`
+  min_slice: 1h
   target_per_slice: 5
   endpoints:
     - name: activities
@@ -995,7 +1010,8 @@ func TestDefaultStateMappingsKeepLatestTime(t *testing.T) {
 func TestCustomStateMappingsCountEventsPerType(t *testing.T) {
 	data := spread("a", 41, at("2026-11-25T09:00:00Z"), 2*time.Hour+50*time.Minute)
 	r := newRig(t, at("2026-11-25T12:00:00Z"), fakeapi.Options{Dataset: data}, rigOptions{})
-	r.start(r.config("", `
+	r.start(r.config(`
+  min_slice: 1h
   target_per_slice: 5
   endpoints:
     - name: activities
@@ -1039,7 +1055,8 @@ func TestSoftStopWithMessagesInFlightCommitsWhatIsAckedAndRestartDeliversTheRest
 		}
 		return v
 	})
-	cfg := r.config("", `
+	cfg := r.config(`
+  min_slice: 1h
   target_per_slice: 1000000
   batch_size: 5
   endpoints:
@@ -1099,7 +1116,8 @@ func TestGuardsEndTheJobWithoutCommit(t *testing.T) {
 			data := spread("a", 30, at("2026-11-25T11:00:00Z"), 50*time.Minute)
 			r := newRig(t, at("2026-11-25T12:00:00Z"), fakeapi.Options{Dataset: data}, rigOptions{})
 			r.api.Script(tc.fault, tc.fault, tc.fault, tc.fault, tc.fault, tc.fault)
-			r.start(r.config("", `
+			r.start(r.config(`
+  min_slice: 1h
   endpoints:
     - name: activities
       schedule: "@every 1h"

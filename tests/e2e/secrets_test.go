@@ -99,20 +99,18 @@ func (w *requestIDWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter
 
 // secretSources gathers every place a run exposes: all log lines at every
 // level, the Prometheus scrape, /ready, message metadata and the state files.
-func (h *harness) secretSources(t *testing.T, r *running) map[string]string {
+func (r *rig) secretSources(t *testing.T, st *stream) map[string]string {
 	t.Helper()
 	texts := map[string]string{"logs": r.logs.dump()}
-	_, texts["/metrics"] = r.get("/metrics")
-	_, texts["/ready"] = r.get("/ready")
+	_, texts["/metrics"] = st.get("/metrics")
+	_, texts["/ready"] = st.get("/ready")
 	var meta strings.Builder
-	h.mu.Lock()
-	for _, m := range h.meta {
+	for _, m := range r.sink.metas() {
 		fmt.Fprintln(&meta, m)
 	}
-	h.mu.Unlock()
 	texts["metadata"] = meta.String()
 	var files strings.Builder
-	require.NoError(t, filepath.WalkDir(h.dir, func(path string, d os.DirEntry, err error) error {
+	require.NoError(t, filepath.WalkDir(r.dir, func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -132,9 +130,9 @@ func (h *harness) secretSources(t *testing.T, r *running) map[string]string {
 // headers and in a malformed page. No piece of the key may appear anywhere.
 func TestAPIKeyAppearsInNoLogMetricMetadataOrStateFile(t *testing.T) {
 	data := faultDataset()
-	h := newHarness(t, faultNow, fakeapi.Options{Dataset: data, Lag: 30 * time.Second, APIKeys: []string{longKey}})
-	gw := &echoGateway{fake: h.api, then: func() {
-		h.api.Script(
+	r := newRig(t, faultNow, fakeapi.Options{Dataset: data, Lag: 30 * time.Second, APIKeys: []string{longKey}}, rigOptions{})
+	gw := &echoGateway{fake: r.api, then: func() {
+		r.api.Script(
 			fakeapi.Fault{Kind: fakeapi.FaultRateLimited, RetryAfter: 5 * time.Second},
 			fakeapi.Fault{Kind: fakeapi.FaultServerError},
 			fakeapi.Fault{Kind: fakeapi.FaultTruncatedBody},
@@ -145,18 +143,15 @@ func TestAPIKeyAppearsInNoLogMetricMetadataOrStateFile(t *testing.T) {
 	}}
 	gwSrv := httptest.NewServer(gw)
 	t.Cleanup(gwSrv.Close)
-	r := h.startStream(h.configYAMLAt(gwSrv.URL, longKey, faultEndpoint+`  request_timeout: 500ms
-  retries:
-    initial_interval: 0s
-    max_retry_after: 10ms
-`), streamOpts{metrics: "prometheus: {}"})
-	h.waitUnique(len(data), 30*time.Second)
+	st := r.start(r.render(inputConfig{baseURL: gwSrv.URL, key: longKey, retries: fastRetries,
+		extra: faultEndpoint + "  request_timeout: 500ms\n"}), streamOptions{maxInFlight: 1})
+	r.sink.waitUnique(t, len(data), 30*time.Second)
 	require.Eventually(t, func() bool {
 		reps := r.logs.jobReports()
-		return gw.n.Load() > echo404 && h.api.Stats().FaultsPending == 0 && len(reps) > 0 && reps[len(reps)-1]["outcome"] == "success"
+		return gw.n.Load() > echo404 && r.api.Stats().FaultsPending == 0 && len(reps) > 0 && reps[len(reps)-1]["outcome"] == "success"
 	}, 30*time.Second, 5*time.Millisecond)
-	texts := h.secretSources(t, r)
-	r.stop()
+	texts := r.secretSources(t, st)
+	require.NoError(t, st.stop())
 
 	outcomes := map[string]int{}
 	for _, rep := range r.logs.jobReports() {
@@ -168,7 +163,7 @@ func TestAPIKeyAppearsInNoLogMetricMetadataOrStateFile(t *testing.T) {
 	assert.True(t, strings.Contains(texts["/metrics"], "compliance_requests"), "metrics were scraped")
 	assert.True(t, strings.Contains(texts["metadata"], "compliance_request_id:req_[redacted]"), "the echoing request-id reached metadata scrubbed")
 	assert.Empty(t, leaks(longKey, texts))
-	t.Logf("jobs %v; %d log lines; faults %v", outcomes, len(r.logs.all()), h.api.Stats().Faults)
+	t.Logf("jobs %v; %d log lines; faults %v", outcomes, len(r.logs.all()), r.api.Stats().Faults)
 }
 
 // TestRefusedKeysAppearNowhere: a wrong key (401) and a key without the
@@ -185,14 +180,14 @@ func TestRefusedKeysAppearNowhere(t *testing.T) {
 			"Missing required scopes. Got: ['read:compliance_user_data'] Needed: ['read:compliance_activities']"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, faultNow, tc.opts)
-			r := h.startStream(h.configYAML(tc.key, faultEndpoint+fastRetries), streamOpts{metrics: "prometheus: {}"})
+			r := newRig(t, faultNow, tc.opts, rigOptions{})
+			st := r.start(r.render(inputConfig{key: tc.key, extra: faultEndpoint, retries: fastRetries}), streamOptions{maxInFlight: 1})
 			require.Eventually(t, func() bool {
-				code, body := r.get("/ready")
+				code, body := st.get("/ready")
 				return code == http.StatusServiceUnavailable && strings.Contains(body, tc.reason) && len(r.logs.jobReports()) >= 3
 			}, 30*time.Second, 10*time.Millisecond)
-			texts := h.secretSources(t, r)
-			r.stop()
+			texts := r.secretSources(t, st)
+			require.NoError(t, st.stop())
 			assert.Contains(t, texts["logs"], tc.reason)
 			assert.Empty(t, leaks(tc.key, texts))
 		})
@@ -203,18 +198,18 @@ func TestRefusedKeysAppearNowhere(t *testing.T) {
 // without the key, whether it is written in the file or comes from an
 // environment variable, and without the proxy's credentials.
 func TestEchoOutputScrubsTheKey(t *testing.T) {
-	h := newHarness(t, faultNow, fakeapi.Options{})
+	r := newRig(t, faultNow, fakeapi.Options{}, rigOptions{})
 	t.Setenv("E2E_COMPLIANCE_KEY", longKey)
 	for name, keyValue := range map[string]string{"literal": longKey, "env": "${E2E_COMPLIANCE_KEY}"} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "config.yaml")
-			conf := "input:" + strings.ReplaceAll(h.configYAML(keyValue, `  proxy_url: http://user:proxyPASSWORDcanary@proxy.invalid:3128
-`), "\n", "\n  ") + "\noutput:\n  drop: {}\n"
+			conf := "input:" + strings.ReplaceAll(r.render(inputConfig{key: keyValue, extra: "  proxy_url: http://user:proxyPASSWORDcanary@proxy.invalid:3128"}),
+				"\n", "\n  ") + "\noutput:\n  drop: {}\n"
 			require.NoError(t, os.WriteFile(path, []byte(conf), 0o600))
 			out, code := captureStdout(t, func() (int, error) {
 				return service.RunCLIToCode(context.Background(),
 					service.CLIOptSetArgs("compliance-connect", "echo", path),
-					service.CLIOptSetEnvironment(h.env))
+					service.CLIOptSetEnvironment(r.env))
 			})
 			require.Equal(t, 0, code, "echo output: %s", out)
 			assert.Contains(t, out, "anthropic_compliance:")
@@ -265,16 +260,17 @@ func lineWith(text, substr string) string {
 // query keys activity_types%5B%5D); they must reach the log as they are, not
 // be read as printf verbs ("%!F(MISSING)").
 func TestLogLinesKeepPercentSignsVerbatim(t *testing.T) {
-	h := newHarness(t, faultNow, fakeapi.Options{Dataset: faultDataset()})
-	r := h.startStream(h.configYAML(apiKey, `  endpoints:
+	r := newRig(t, faultNow, fakeapi.Options{Dataset: faultDataset()}, rigOptions{})
+	st := r.start(r.render(inputConfig{retries: fastRetries, extra: `
+  endpoints:
     - name: activities
       schedule: "@every 20ms"
       earliest: "2026-11-25T08:00:00Z"
       filters:
         activity_types: [claude_chat_created]
-`+fastRetries), streamOpts{})
+`}), streamOptions{maxInFlight: 1})
 	require.Eventually(t, func() bool { return len(r.logs.jobReports()) > 0 }, 30*time.Second, 5*time.Millisecond)
-	r.stop()
+	require.NoError(t, st.stop())
 	logs := r.logs.dump()
 	var mangled []string
 	for line := range strings.SplitSeq(logs, "\n") {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/compliance-connect/compliance-connect/tests/fakeapi"
 )
@@ -25,8 +26,8 @@ import (
 func TestFirstSliceOfAJobIsBoundedByTargetPerSlice(t *testing.T) {
 	now := at("2026-11-25T12:00:00Z")
 	data := fakeapi.Generate(fakeapi.GenOptions{Seed: 7, Count: 3000, From: now.Add(-55 * time.Minute), To: now.Add(-5 * time.Minute)})
-	h := newHarness(t, now, fakeapi.Options{Dataset: data})
-	stop := h.run(h.inputYAML(`
+	r := newRig(t, now, fakeapi.Options{Dataset: data}, rigOptions{})
+	st := r.start(r.config(`
   min_slice: 1m
   max_slice: 1h
   target_per_slice: 300
@@ -36,15 +37,13 @@ func TestFirstSliceOfAJobIsBoundedByTargetPerSlice(t *testing.T) {
       earliest: "2026-11-25T11:00:00Z"
       latest: "2026-11-25T11:58:00Z"
       page_size: 500
-`))
-	h.waitDelivered(len(data))
-	stop()
+`), streamOptions{maxInFlight: 1})
+	r.sink.waitDelivered(t, len(data))
+	require.NoError(t, st.stop())
 	perSlice := map[string]int{}
-	h.mu.Lock()
-	for _, m := range h.meta {
+	for _, m := range r.sink.metas() {
 		perSlice[m["compliance_slice_from"]+".."+m["compliance_slice_to"]]++
 	}
-	h.mu.Unlock()
 	for slice, n := range perSlice {
 		assert.LessOrEqual(t, n, 4*300, "slice %s holds %d activities; target_per_slice is 300", slice, n)
 	}

@@ -20,44 +20,42 @@ func soak(t *testing.T, count int) {
 	now := at("2026-11-25T12:00:00Z")
 	from := now.Add(-24 * time.Hour)
 	data := fakeapi.Generate(fakeapi.GenOptions{Seed: 20, Count: count, From: from, To: now.Add(-3 * time.Minute)})
-	h := newHarness(t, now, fakeapi.Options{
+	r := newRig(t, now, fakeapi.Options{
 		Dataset: data, Lag: 30 * time.Second,
 		FaultRate: 0.2, FaultKinds: fakeapi.AllFaultKinds(), FaultSeed: 20, FaultDelay: 20 * time.Millisecond,
 		MaxRecords: -1,
-	})
-	watch := h.watchCheckpoint(data)
+	}, rigOptions{})
+	watch := r.watchCheckpoint(data)
 	start := time.Now()
-	r := h.startStream(h.configYAML(apiKey, fmt.Sprintf(`  endpoints:
+	st := r.start(r.render(inputConfig{retries: "    honor_retry_after: false", extra: fmt.Sprintf(`
+  endpoints:
     - name: activities
       schedule: "@every 10ms"
       earliest: "%s"
       page_size: 100
-  retries:
-    initial_interval: 0s
-    honor_retry_after: false
-`, from.Format(time.RFC3339))), streamOpts{})
-	h.waitUnique(len(data), 120*time.Second)
+`, from.Format(time.RFC3339))}), streamOptions{maxInFlight: 1})
+	r.sink.waitUnique(t, len(data), 120*time.Second)
 	took := time.Since(start)
-	r.stop()
+	require.NoError(t, st.stop())
 	revs, violations := watch.stop()
 
-	c := countDelivery(ids(data), h.delivered())
+	c := countDelivery(ids(data), r.sink.delivered())
 	assert.Empty(t, c.missing, "zero missing")
 	assert.Empty(t, c.unexpected)
 	assert.Empty(t, violations, "the checkpoint never passes undelivered data")
-	st := h.api.Stats()
+	stats := r.api.Stats()
 	outcomes := map[string]int{}
 	for _, rep := range r.logs.jobReports() {
 		outcomes[rep["outcome"]]++
 	}
 	var faults int
-	for _, n := range st.Faults {
+	for _, n := range stats.Faults {
 		faults += n
 	}
 	require.Positive(t, outcomes["failed"], "job-ending faults did end jobs")
-	require.Greater(t, faults, st.Requests/10, "about a fifth of the requests were faulted")
+	require.Greater(t, faults, stats.Requests/10, "about a fifth of the requests were faulted")
 	t.Logf("soak %d activities: %v to deliver all; %d requests, %d faults %v; jobs %v; %d checkpoint revisions; %d duplicates (%.2f%%); %d retries logged",
-		count, took.Round(time.Millisecond), st.Requests, faults, st.Faults, outcomes, revs,
+		count, took.Round(time.Millisecond), stats.Requests, faults, stats.Faults, outcomes, revs,
 		c.duplicates, 100*float64(c.duplicates)/float64(count), len(r.logs.matching("retrying request")))
 }
 

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,25 +17,82 @@ import (
 	"github.com/compliance-connect/compliance-connect/tests/fakeapi"
 )
 
-// The admin endpoints of the input labelled e2e.
-const (
-	statePath = "/compliance/e2e/state"
-	jobsPath  = "/compliance/e2e/jobs"
-)
+// statePath is the state endpoint of the input labelled e2e.
+const statePath = "/compliance/e2e/state"
 
-// stateRig runs the input labelled e2e with a job every 20ms over the fixed
-// window [11:00, 11:58) of the fake clock (12:00, settle 2m), so that every
-// job after the first re-reads the overlap and commits.
-func stateRig(t *testing.T, data []fakeapi.Activity) *rig {
-	t.Helper()
-	r := newRig(t, at("2026-11-25T12:00:00Z"), fakeapi.Options{Dataset: data}, rigOptions{})
-	r.start(r.config("", `
+// everyJobOverTheHour is the endpoint of the state tests: a job every 20ms
+// over the fixed window [11:00, 11:58) of the fake clock (12:00, settle 2m),
+// so that every job after the first re-reads the overlap and commits.
+const everyJobOverTheHour = `
   endpoints:
     - name: activities
       schedule: "@every 20ms"
       earliest: "2026-11-25T11:00:00Z"
-`), streamOptions{})
-	return r
+`
+
+// stateRig runs everyJobOverTheHour on data, with slices a fixed hour.
+func stateRig(t *testing.T, data []fakeapi.Activity) (*rig, *stream) {
+	t.Helper()
+	r := newRig(t, at("2026-11-25T12:00:00Z"), fakeapi.Options{Dataset: data}, rigOptions{})
+	return r, r.start(r.config("  min_slice: 1h"+everyJobOverTheHour), streamOptions{})
+}
+
+// idleRig runs everyJobOverTheHour on data with the input's own slicing and
+// the deliveries in hand-out order; pauseAfterCollecting can pause its
+// collector between two jobs.
+func idleRig(t *testing.T, data []fakeapi.Activity) (*rig, *stream) {
+	t.Helper()
+	r := newRig(t, at("2026-11-25T12:00:00Z"), fakeapi.Options{Dataset: data}, rigOptions{})
+	return r, r.start(r.config(everyJobOverTheHour), streamOptions{maxInFlight: 1})
+}
+
+// jobPause holds the collector's job goroutine right after it logged a job
+// report: between two jobs, with nothing being written.
+type jobPause struct {
+	once, releaseOnce sync.Once
+	paused, resume    chan struct{}
+}
+
+// pauseAfterCollecting pauses the collector of r once, after the first
+// successful job that ends with n activities delivered. It must be called
+// after the stream started (the release then runs before the stream is
+// stopped).
+func pauseAfterCollecting(r *rig, n int) *jobPause {
+	p := &jobPause{paused: make(chan struct{}), resume: make(chan struct{})}
+	r.logs.setOnEntry(func(e logEntry) {
+		if e.Msg != "job report" || e.Attrs["outcome"] != "success" || len(r.sink.delivered()) < n {
+			return
+		}
+		p.once.Do(func() {
+			close(p.paused)
+			<-p.resume
+		})
+	})
+	r.t.Cleanup(p.release)
+	return p
+}
+
+func (p *jobPause) wait(t *testing.T) {
+	t.Helper()
+	select {
+	case <-p.paused:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no successful job delivered everything within 30s")
+	}
+}
+
+func (p *jobPause) release() { p.releaseOnce.Do(func() { close(p.resume) }) }
+
+// requireRedelivered waits until want has been delivered again after the
+// first `before` deliveries and three more jobs ran, then requires exactly
+// want there, once each.
+func requireRedelivered(t *testing.T, r *rig, before int, want []fakeapi.Activity) {
+	t.Helper()
+	require.Eventually(t, func() bool { return len(r.sink.delivered()) >= before+len(want) }, 30*time.Second, 5*time.Millisecond,
+		"waiting for %d activities delivered again:\n%s", len(want), r.logs.dump())
+	jobs := len(r.logs.jobReports())
+	require.Eventually(t, func() bool { return len(r.logs.jobReports()) >= jobs+3 }, 30*time.Second, 5*time.Millisecond)
+	requireExactlyOnce(t, ids(want), r.sink.delivered()[before:])
 }
 
 // decodeRecord reads a checkpoint returned by the state endpoint.
@@ -47,10 +105,10 @@ func decodeRecord(t *testing.T, body string) *checkpoint.Record {
 
 func TestStateEndpointServesTheStoredCheckpointAndJobsListsTheReports(t *testing.T) {
 	data := spread("a", 50, at("2026-11-25T11:00:00Z"), 50*time.Minute)
-	r := stateRig(t, data)
+	r, st := stateRig(t, data)
 	r.waitJobTo("2026-11-25T11:58:00Z")
 
-	code, body := adminCall(r.mux, http.MethodGet, statePath, "")
+	code, body := st.call(http.MethodGet, statePath, "")
 	require.Equal(t, http.StatusOK, code, body)
 	got := decodeRecord(t, body)
 	stored := r.mustCheckpoint(stateKey)
@@ -58,30 +116,20 @@ func TestStateEndpointServesTheStoredCheckpointAndJobsListsTheReports(t *testing
 	assert.Equal(t, stored.Identity, got.Identity)
 	assert.LessOrEqual(t, got.Rev, stored.Rev, "a newer job may have committed since")
 
-	code, body = adminCall(r.mux, http.MethodGet, statePath+"?endpoint=activities", "")
+	code, body = st.call(http.MethodGet, statePath+"?endpoint=activities", "")
 	require.Equal(t, http.StatusOK, code, body)
 
-	code, body = adminCall(r.mux, http.MethodGet, jobsPath, "")
-	require.Equal(t, http.StatusOK, code, body)
-	var jobs struct {
-		Jobs []struct {
-			JobID   string `json:"job_id"`
-			Outcome string `json:"outcome"`
-			Emitted int    `json:"activities_emitted"`
-			To      string `json:"window_to"`
-		} `json:"jobs"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(body), &jobs), body)
-	require.NotEmpty(t, jobs.Jobs)
-	oldest := jobs.Jobs[len(jobs.Jobs)-1]
+	jobs := st.jobs().Jobs
+	require.NotEmpty(t, jobs)
+	oldest := jobs[len(jobs)-1]
 	assert.Equal(t, "success", oldest.Outcome, "newest first: the last one is the first job")
 	assert.Equal(t, len(data), oldest.Emitted)
 	assert.Equal(t, "2026-11-25T11:58:00Z", oldest.To)
 
-	code, body = adminCall(r.mux, http.MethodGet, statePath+"?endpoint=messages", "")
+	code, body = st.call(http.MethodGet, statePath+"?endpoint=messages", "")
 	assert.Equal(t, http.StatusNotFound, code, body)
 	assert.Contains(t, body, "messages")
-	code, body = adminCall(r.mux, http.MethodPatch, statePath, "")
+	code, body = st.call(http.MethodPatch, statePath, "")
 	assert.Equal(t, http.StatusMethodNotAllowed, code, body)
 }
 
@@ -93,10 +141,10 @@ func TestStateEndpointServesTheStoredCheckpointAndJobsListsTheReports(t *testing
 // are sent, so that no commit of its own changes the file meanwhile.)
 func TestStatePutRefusesInvalidDocumentsAndStoresAValidOneAsTheNextRev(t *testing.T) {
 	data := spread("a", 60, at("2026-11-25T11:00:00Z"), 50*time.Minute)
-	ir := newIdleRig(t, data)
-	pause := ir.pauseAfterCollecting(len(data))
+	r, st := idleRig(t, data)
+	pause := pauseAfterCollecting(r, len(data))
 	pause.wait(t)
-	base := ir.record(t)
+	base := r.mustCheckpoint(stateKey)
 
 	edit := func(fn func(m map[string]any)) string {
 		doc, err := base.Encode()
@@ -122,11 +170,11 @@ func TestStatePutRefusesInvalidDocumentsAndStoresAValidOneAsTheNextRev(t *testin
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := ir.raw(t)
-			code, body := adminCall(ir.mux, http.MethodPut, statePath, tt.doc)
+			before := r.raw(stateKey)
+			code, body := st.call(http.MethodPut, statePath, tt.doc)
 			assert.Equal(t, http.StatusBadRequest, code, body)
 			assert.Contains(t, body, tt.want)
-			assert.Equal(t, before, ir.raw(t), "a refused document changed the stored checkpoint")
+			assert.Equal(t, before, r.raw(stateKey), "a refused document changed the stored checkpoint")
 		})
 	}
 
@@ -135,22 +183,22 @@ func TestStatePutRefusesInvalidDocumentsAndStoresAValidOneAsTheNextRev(t *testin
 	doc := edit(func(m map[string]any) {
 		m["scanned_to"], m["seen_from"], m["seen"], m["pending"] = "2026-11-25T11:30:00Z", "2026-11-25T11:30:00Z", map[string]any{}, map[string]any{}
 	})
-	code, body := adminCall(ir.mux, http.MethodPut, statePath, doc)
+	code, body := st.call(http.MethodPut, statePath, doc)
 	require.Equal(t, http.StatusOK, code, body)
 	put := decodeRecord(t, body)
 	assert.Equal(t, base.Rev+1, put.Rev)
 	assert.Equal(t, "2026-11-25T11:30:00Z", put.ScannedTo)
-	assert.Equal(t, put.Rev, ir.record(t).Rev)
+	assert.Equal(t, put.Rev, r.mustCheckpoint(stateKey).Rev)
 	pause.release()
 
-	ir.requireRedelivered(t, len(data), after(data, "2026-11-25T11:30:00Z"))
-	assert.NotContains(t, ir.logs.dump(), "changed by someone else", "the PUT between jobs made a job fail")
+	requireRedelivered(t, r, len(data), after(data, "2026-11-25T11:30:00Z"))
+	assert.NotContains(t, r.logs.dump(), "changed by someone else", "the PUT between jobs made a job fail")
 }
 
 // A malformed id set is refused (above); the message must also say which
 // field it is in, seen or pending, as every other invalid field's does.
 func TestStatePutNamesTheFieldOfAMalformedIDSet(t *testing.T) {
-	r := stateRig(t, spread("a", 5, at("2026-11-25T11:00:00Z"), 50*time.Minute))
+	r, st := stateRig(t, spread("a", 5, at("2026-11-25T11:00:00Z"), 50*time.Minute))
 	r.waitJobTo("2026-11-25T11:58:00Z")
 	doc, err := r.mustCheckpoint(stateKey).Encode()
 	require.NoError(t, err)
@@ -159,7 +207,7 @@ func TestStatePutNamesTheFieldOfAMalformedIDSet(t *testing.T) {
 	m["pending"] = map[string]any{"activity_01x": "2026-11-25T11:00:00Z"}
 	bad, err := json.Marshal(m)
 	require.NoError(t, err)
-	code, body := adminCall(r.mux, http.MethodPut, statePath, string(bad))
+	code, body := st.call(http.MethodPut, statePath, string(bad))
 	require.Equal(t, http.StatusBadRequest, code, body)
 	assert.Contains(t, body, "pending", "the error does not name the field")
 }
@@ -171,19 +219,14 @@ func TestStatePutDuringAJobFailsThatJobWithoutWritingAndItsReportShowsNoCommit(t
 	data := spread("a", 40, at("2026-11-25T11:00:00Z"), 50*time.Minute)
 	r := newRig(t, at("2026-11-25T12:00:00Z"), fakeapi.Options{Dataset: data}, rigOptions{})
 	r.sink.setPolicy(func(delivery) verdict { return holdIt })
-	r.start(r.config("", `
-  endpoints:
-    - name: activities
-      schedule: "@every 20ms"
-      earliest: "2026-11-25T11:00:00Z"
-`), streamOptions{})
+	st := r.start(r.config("  min_slice: 1h"+everyJobOverTheHour), streamOptions{})
 	r.sink.waitHeld(t, 1)
 
 	rec := r.mustCheckpoint(stateKey)
 	rec.State = map[string]any{"operator": "edited"}
 	doc, err := rec.Encode()
 	require.NoError(t, err)
-	code, body := adminCall(r.mux, http.MethodPut, statePath, string(doc))
+	code, body := st.call(http.MethodPut, statePath, string(doc))
 	require.Equal(t, http.StatusOK, code, body)
 	put := decodeRecord(t, body)
 	r.sink.setPolicy(nil)
@@ -206,21 +249,21 @@ func TestStatePutDuringAJobFailsThatJobWithoutWritingAndItsReportShowsNoCommit(t
 // checkpoint as vanished and stays ready.
 func TestStateDeleteMakesTheRunningInputStartAgainFromEarliest(t *testing.T) {
 	data := spread("a", 30, at("2026-11-25T11:00:00Z"), 50*time.Minute)
-	ir := newIdleRig(t, data)
-	pause := ir.pauseAfterCollecting(len(data))
+	r, st := idleRig(t, data)
+	pause := pauseAfterCollecting(r, len(data))
 	pause.wait(t)
 
-	code, body := adminCall(ir.mux, http.MethodDelete, statePath, "")
+	code, body := st.call(http.MethodDelete, statePath, "")
 	require.Equal(t, http.StatusOK, code, body)
-	assert.Contains(t, body, ir.store.Path(stateKey))
-	_, err := ir.store.Get(stateKey)
+	assert.Contains(t, body, r.store.Path(stateKey))
+	_, err := r.store.Get(stateKey)
 	require.ErrorIs(t, err, atomicfile.ErrNotFound)
 	pause.release()
 
-	ir.requireRedelivered(t, len(data), data)
-	assert.Empty(t, ir.logs.matching("vanished"), ir.logs.dump())
-	assert.Len(t, ir.logs.matching("fresh start from earliest"), 2, "one fresh start at first, one after the delete")
-	code, body = adminCall(ir.mux, http.MethodGet, "/ready", "")
+	requireRedelivered(t, r, len(data), data)
+	assert.Empty(t, r.logs.matching("vanished"), r.logs.dump())
+	assert.Len(t, r.logs.matching("fresh start from earliest"), 2, "one fresh start at first, one after the delete")
+	code, body = st.get("/ready")
 	assert.Equal(t, http.StatusOK, code, body)
 }
 
@@ -231,15 +274,10 @@ func TestStateDeleteDuringAJobStartsAgainFromEarliestWithoutReportingVanished(t 
 	data := spread("a", 30, at("2026-11-25T11:00:00Z"), 50*time.Minute)
 	r := newRig(t, at("2026-11-25T12:00:00Z"), fakeapi.Options{Dataset: data}, rigOptions{})
 	r.sink.setPolicy(func(delivery) verdict { return holdIt })
-	r.start(r.config("", `
-  endpoints:
-    - name: activities
-      schedule: "@every 20ms"
-      earliest: "2026-11-25T11:00:00Z"
-`), streamOptions{})
+	st := r.start(r.config("  min_slice: 1h"+everyJobOverTheHour), streamOptions{})
 	r.sink.waitHeld(t, 1)
 
-	code, body := adminCall(r.mux, http.MethodDelete, statePath, "")
+	code, body := st.call(http.MethodDelete, statePath, "")
 	require.Equal(t, http.StatusOK, code, body)
 	r.sink.setPolicy(nil)
 	r.sink.releaseAll(nil)
@@ -247,7 +285,7 @@ func TestStateDeleteDuringAJobStartsAgainFromEarliestWithoutReportingVanished(t 
 	r.sink.waitDelivered(t, 2*len(data))
 	r.waitScannedTo(stateKey, "2026-11-25T11:58:00Z")
 	assert.False(t, r.logs.contains(0, "vanished"), "logged:\n%s", r.logs.dump())
-	require.Eventually(t, func() bool { return r.ready() == http.StatusOK }, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return st.ready() == http.StatusOK }, 10*time.Second, 10*time.Millisecond)
 }
 
 // POST ?rewind_to moves scanned_to back (clearing seen and pending): the
@@ -255,27 +293,27 @@ func TestStateDeleteDuringAJobStartsAgainFromEarliestWithoutReportingVanished(t 
 // 400 that says what is expected, and changes nothing.
 func TestStateRewindRecollectsFromTheGivenTime(t *testing.T) {
 	data := spread("a", 60, at("2026-11-25T11:00:00Z"), 50*time.Minute)
-	ir := newIdleRig(t, data)
-	pause := ir.pauseAfterCollecting(len(data))
+	r, st := idleRig(t, data)
+	pause := pauseAfterCollecting(r, len(data))
 	pause.wait(t)
 
 	for bad, want := range map[string]string{"": "rewind_to is required", "?rewind_to=": "rewind_to is required", "?rewind_to=" + url.QueryEscape("last tuesday"): "last tuesday"} {
-		before := ir.raw(t)
-		code, body := adminCall(ir.mux, http.MethodPost, statePath+bad, "")
+		before := r.raw(stateKey)
+		code, body := st.call(http.MethodPost, statePath+bad, "")
 		assert.Equal(t, http.StatusBadRequest, code, "%q: %s", bad, body)
 		assert.Contains(t, body, want, "%q", bad)
-		assert.Equal(t, before, ir.raw(t))
+		assert.Equal(t, before, r.raw(stateKey))
 	}
 
-	code, body := adminCall(ir.mux, http.MethodPost, statePath+"?rewind_to="+url.QueryEscape("2026-11-25T11:40:00Z"), "")
+	code, body := st.call(http.MethodPost, statePath+"?rewind_to="+url.QueryEscape("2026-11-25T11:40:00Z"), "")
 	require.Equal(t, http.StatusOK, code, body)
 	rec := decodeRecord(t, body)
 	assert.Equal(t, "2026-11-25T11:40:00Z", rec.ScannedTo)
 	assert.Empty(t, rec.Seen)
-	assert.Equal(t, rec.Rev, ir.record(t).Rev)
+	assert.Equal(t, rec.Rev, r.mustCheckpoint(stateKey).Rev)
 	pause.release()
 
-	ir.requireRedelivered(t, len(data), after(data, "2026-11-25T11:40:00Z"))
+	requireRedelivered(t, r, len(data), after(data, "2026-11-25T11:40:00Z"))
 }
 
 // A state file that is not a checkpoint is reported with its path and how
@@ -288,21 +326,16 @@ func TestCorruptStateFileIsReportedWithItsPathAndHowToResetItAndNeverReplaced(t 
 	path := r.store.Path(stateKey)
 	garbage := []byte("{\"version\":1,\"scanned_to\":\x00\x01 truncated by a bad disk")
 	require.NoError(t, os.WriteFile(path, garbage, 0o600))
-	r.start(r.config("", `
-  endpoints:
-    - name: activities
-      schedule: "@every 20ms"
-      earliest: "2026-11-25T11:00:00Z"
-`), streamOptions{})
+	st := r.start(r.config("  min_slice: 1h"+everyJobOverTheHour), streamOptions{})
 
 	rep := r.waitJob("a job failed on the corrupt file", func(rep report) bool { return rep["outcome"] == "failed" })
 	assert.Contains(t, rep["error"], path)
 	assert.Contains(t, rep["error"], "compliance-connect state delete")
 	assert.Contains(t, rep["error"], "compliance-connect state set")
-	require.Eventually(t, func() bool { return r.ready() == http.StatusServiceUnavailable }, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return st.ready() == http.StatusServiceUnavailable }, 10*time.Second, 10*time.Millisecond)
 	r.waitJob("a second failed job", func(rep report) bool { return len(r.logs.jobReports()) >= 2 })
 
-	code, body := adminCall(r.mux, http.MethodGet, statePath, "")
+	code, body := st.call(http.MethodGet, statePath, "")
 	assert.Equal(t, http.StatusBadRequest, code, body)
 	assert.Contains(t, body, "unreadable")
 	assert.Contains(t, body, path)
