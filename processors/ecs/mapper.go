@@ -1,10 +1,10 @@
 package ecs
 
 import (
+	"bytes"
 	"net/url"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/compliance-connect/compliance-connect/processors/internal/activity"
 	"github.com/compliance-connect/compliance-connect/processors/internal/jsonobj"
@@ -24,9 +24,21 @@ type Options struct {
 // Mapper maps Compliance API activities to ECS documents. It is safe for
 // concurrent use.
 type Mapper struct {
-	opts     Options
-	builders sync.Pool // of *jsonobj.Builder
+	opts    Options
+	scratch sync.Pool // of *scratch
 }
+
+// scratch is what one Map call reuses: the decoder, the document builder and
+// the encoding buffer, so a warm Map allocates only the copy of the input
+// the decoder keeps and the document it returns.
+type scratch struct {
+	dec activity.Decoder
+	b   *jsonobj.Builder
+	out []byte
+}
+
+// maxKeptBuffer bounds the encoding buffer a pooled scratch keeps.
+const maxKeptBuffer = 256 << 10
 
 // NewMapper checks the options and returns a Mapper.
 func NewMapper(opts Options) (*Mapper, error) {
@@ -34,7 +46,7 @@ func NewMapper(opts Options) (*Mapper, error) {
 		return nil, err
 	}
 	m := &Mapper{opts: opts}
-	m.builders.New = func() any { return jsonobj.NewBuilder() }
+	m.scratch.New = func() any { return &scratch{b: jsonobj.NewBuilder(jsonobj.Options{StripNested: true})} }
 	return m, nil
 }
 
@@ -42,7 +54,16 @@ func NewMapper(opts Options) (*Mapper, error) {
 // object without null or empty values). It fails when in is not a JSON
 // object or lacks a string type or an RFC 3339 created_at.
 func (m *Mapper) Map(in []byte) ([]byte, error) {
-	a, err := activity.Decode(in)
+	s := m.scratch.Get().(*scratch)
+	defer func() {
+		s.dec.Reset()
+		s.b.Reset()
+		if cap(s.out) > maxKeptBuffer {
+			s.out = nil
+		}
+		m.scratch.Put(s)
+	}()
+	a, err := s.dec.Decode(in)
 	if err != nil {
 		return nil, err
 	}
@@ -52,29 +73,29 @@ func (m *Mapper) Map(in []byte) ([]byte, error) {
 		m.opts.UnknownType(a.Type)
 	}
 
-	b := m.builders.Get().(*jsonobj.Builder)
-	defer func() {
-		b.Reset()
-		m.builders.Put(b)
-	}()
-	doc := b.Root()
-	doc.String("@timestamp", a.Time.UTC().Format(time.RFC3339Nano))
+	doc := s.b.Root()
+	doc.Time("@timestamp", a.Time)
 	doc.Object("ecs").String("version", ecsVersion)
 	event := doc.Object("event")
 	event.String("id", a.ID)
 	event.String("action", a.Type)
 	event.String("kind", "event")
 	event.Strings("category", cat.category)
-	event.Strings("type", cat.types)
+	var typesBuf [4]string
+	types := append(typesBuf[:0], cat.types...)
+	if cat.verbType != "" {
+		types = append(types, cat.verbType)
+	}
+	event.Strings("type", types)
 	if m.opts.KeepRaw {
-		event.String("original", string(a.AppendRaw(nil)))
+		event.String("original", a.RawString())
 	}
 	doc.Object("organization").String("id", a.OrganizationID)
 
 	// The actor: user.id for user_actor; user.email for user_actor and
 	// anthropic_actor, or the unauthenticated address; the rest stays
 	// under anthropic.audit.actor.
-	f := a.Actor.Fields
+	f := &a.Actor.Fields
 	user := doc.Object("user")
 	var userID, userEmail string
 	switch a.Actor.Type {
@@ -123,24 +144,26 @@ func (m *Mapper) Map(in []byte) ([]byte, error) {
 	event.String("outcome", cat.outcome)
 
 	related := doc.Object("related")
-	related.Strings("ip", dedupe(sourceIP))
-	users := []string{userEmail, userID, targetEmail, targetID}
+	related.Strings("ip", []string{sourceIP})
+	var usersBuf [16]string
+	users := append(usersBuf[:0], userEmail, userID, targetEmail, targetID)
 	if kind, _ := a.Fields.String(activity.KeyPrincipalType); kind == "user" {
 		principal, _ := a.Fields.String(activity.KeyPrincipalID)
 		users = append(users, principal)
 	}
-	users = append(users, a.Fields.Strings("member_ids")...)
-	users = append(users, a.Fields.Strings("alert_emails")...)
-	related.Strings("user", dedupe(users...))
-	related.Strings("hosts", dedupe(domain))
+	users = a.Fields.AppendStrings(users, "member_ids")
+	users = a.Fields.AppendStrings(users, "alert_emails")
+	related.Strings("user", dedupe(users))
+	related.Strings("hosts", []string{domain})
 
 	audit := doc.Object("anthropic").Object("audit")
 	audit.String("organization_uuid", a.OrganizationUUID)
 	a.Fields.Unused(audit.Raw)
-	if f != nil {
+	if f.Present() {
 		f.Unused(audit.Object("actor").Raw)
 	}
-	return doc.AppendJSON(make([]byte, 0, 2*len(in)+256), jsonobj.Options{StripNested: true}), nil
+	s.out = doc.AppendJSON(s.out[:0])
+	return bytes.Clone(s.out), nil
 }
 
 // writeURL sets url.original and, when it parses, its parts; it returns the
@@ -177,9 +200,10 @@ func outcomeForHTTP(code int64) string {
 	return outcomeUnknown
 }
 
-// dedupe drops empty and repeated values, keeping the first occurrence.
-func dedupe(values ...string) []string {
-	out := values[:0:0]
+// dedupe drops empty and repeated values in place, keeping the first
+// occurrence.
+func dedupe(values []string) []string {
+	out := values[:0]
 	for _, v := range values {
 		if v == "" {
 			continue

@@ -196,9 +196,11 @@ var expectedTypes = map[string][]string{
 }
 
 // categorization is the resolved event.category, event.type, event.outcome.
+// The event.type list is types followed by verbType when that is set.
 type categorization struct {
 	category []string
 	types    []string
+	verbType string
 	outcome  string
 }
 
@@ -226,7 +228,7 @@ func categorize(activityType string) (c categorization, known bool) {
 	}
 	c = categorization{category: r.category, types: r.types, outcome: r.outcome}
 	if r.verb {
-		c.types = withVerbType(r, activityType)
+		c.verbType = verbType(r, activityType)
 	}
 	if c.outcome == "" {
 		c.outcome = outcomeFor(activityType)
@@ -234,9 +236,10 @@ func categorize(activityType string) (c categorization, known bool) {
 	return c, true
 }
 
-// withVerbType adds the verb's event.type when one of the categories expects
-// it; a type left with no event.type at all gets info.
-func withVerbType(r rule, activityType string) []string {
+// verbType returns the event.type the verb adds to the rule's types: the
+// verb's type when one of the categories expects it and the rule does not
+// list it already, info when the rule would have no type at all, else "".
+func verbType(r rule, activityType string) string {
 	verb := ""
 	for _, v := range verbTypes {
 		if strings.HasSuffix(activityType, v.suffix) {
@@ -249,16 +252,16 @@ func withVerbType(r rule, activityType string) []string {
 	}
 	if verb == "" {
 		if len(r.types) > 0 {
-			return r.types
+			return ""
 		}
 		verb = "info"
 	}
 	for _, t := range r.types {
 		if t == verb {
-			return r.types
+			return ""
 		}
 	}
-	return append(append(make([]string, 0, len(r.types)+1), r.types...), verb)
+	return verb
 }
 
 func expected(categories []string, eventType string) bool {

@@ -63,8 +63,8 @@ var actorVariants = map[string]actorVariant{
 // mapActor writes actor, src_endpoint.ip and http_request.user_agent and
 // returns the actor's user and IP address.
 func mapActor(ev jsonobj.Object, a *activity.Activity) (u user, ip string) {
-	f := a.Actor.Fields
-	if f == nil {
+	f := &a.Actor.Fields
+	if !f.Present() {
 		return user{}, ""
 	}
 	if v, ok := actorVariants[a.Actor.Type]; ok {
@@ -106,7 +106,7 @@ func mapActor(ev jsonobj.Object, a *activity.Activity) (u user, ip string) {
 	return u, ip
 }
 
-func take(f activity.Fields, key string) string {
+func take(f *activity.Fields, key string) string {
 	if key == "" {
 		return ""
 	}

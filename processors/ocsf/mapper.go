@@ -1,6 +1,7 @@
 package ocsf
 
 import (
+	"bytes"
 	"net/url"
 	"strconv"
 	"strings"
@@ -27,9 +28,21 @@ type Options struct {
 // Mapper maps Compliance API activities to OCSF 1.6.0 events. It is safe
 // for concurrent use.
 type Mapper struct {
-	opts     Options
-	builders sync.Pool // of *jsonobj.Builder
+	opts    Options
+	scratch sync.Pool // of *scratch
 }
+
+// scratch is what one Map call reuses: the decoder, the document builder and
+// the encoding buffer, so a warm Map allocates only the copy of the input
+// the decoder keeps and the event it returns.
+type scratch struct {
+	dec activity.Decoder
+	b   *jsonobj.Builder
+	out []byte
+}
+
+// maxKeptBuffer bounds the encoding buffer a pooled scratch keeps.
+const maxKeptBuffer = 256 << 10
 
 // NewMapper checks the options and returns a Mapper.
 func NewMapper(opts Options) (*Mapper, error) {
@@ -40,7 +53,7 @@ func NewMapper(opts Options) (*Mapper, error) {
 		opts.Now = time.Now
 	}
 	m := &Mapper{opts: opts}
-	m.builders.New = func() any { return jsonobj.NewBuilder() }
+	m.scratch.New = func() any { return &scratch{b: jsonobj.NewBuilder(jsonobj.Options{})} }
 	return m, nil
 }
 
@@ -48,7 +61,16 @@ func NewMapper(opts Options) (*Mapper, error) {
 // It fails when in is not a JSON object or lacks a string type or an RFC 3339
 // created_at.
 func (m *Mapper) Map(in []byte) ([]byte, error) {
-	a, err := activity.Decode(in)
+	s := m.scratch.Get().(*scratch)
+	defer func() {
+		s.dec.Reset()
+		s.b.Reset()
+		if cap(s.out) > maxKeptBuffer {
+			s.out = nil
+		}
+		m.scratch.Put(s)
+	}()
+	a, err := s.dec.Decode(in)
 	if err != nil {
 		return nil, err
 	}
@@ -82,13 +104,8 @@ func (m *Mapper) Map(in []byte) ([]byte, error) {
 		status = statusForHTTP(code, hasCode)
 	}
 
-	b := m.builders.Get().(*jsonobj.Builder)
-	defer func() {
-		b.Reset()
-		m.builders.Put(b)
-	}()
-	ev := b.Root()
-	activityName := c.activities[act]
+	ev := s.b.Root()
+	activityName, typeName := c.caption(act)
 	ev.Int("activity_id", int64(act))
 	ev.String("activity_name", activityName)
 	ev.Int("category_uid", int64(c.category))
@@ -96,7 +113,7 @@ func (m *Mapper) Map(in []byte) ([]byte, error) {
 	ev.Int("class_uid", int64(r.class))
 	ev.String("class_name", c.name)
 	ev.Int("type_uid", int64(r.class*100+act))
-	ev.String("type_name", c.name+": "+activityName)
+	ev.String("type_name", typeName)
 	ev.Int("severity_id", severityInformational)
 	ev.String("severity", severityInformationalName)
 	ev.Int("status_id", int64(status))
@@ -143,15 +160,16 @@ func (m *Mapper) Map(in []byte) ([]byte, error) {
 	}
 
 	if m.opts.KeepRaw {
-		ev.String("raw_data", string(a.AppendRaw(nil)))
+		ev.String("raw_data", a.RawString())
 	}
 	unmapped := ev.Object("unmapped")
 	unmapped.String("organization_id", a.OrganizationID)
 	a.Fields.Unused(unmapped.Raw)
-	if a.Actor.Fields != nil {
+	if a.Actor.Fields.Present() {
 		a.Actor.Fields.Unused(unmapped.Object("actor").Raw)
 	}
-	return ev.AppendJSON(make([]byte, 0, 2*len(in)+512), jsonobj.Options{}), nil
+	s.out = ev.AppendJSON(s.out[:0])
+	return bytes.Clone(s.out), nil
 }
 
 // mapAuthentication fills class 3002: the subject is the actor's user.
@@ -182,8 +200,8 @@ func mapAccountChange(ev jsonobj.Object, a *activity.Activity, r rule, actorUser
 	target := user{}
 	target.uid, target.email = a.TakeTargetUser()
 	if target.isZero() {
-		if id := takeFirst(a.Fields, r.object.idFields); id != "" {
-			target = user{uid: id, name: takeFirst(a.Fields, r.object.nameFields), typeID: userTypeOther, typeName: r.object.kind}
+		if id := takeFirst(&a.Fields, r.object.idFields); id != "" {
+			target = user{uid: id, name: takeFirst(&a.Fields, r.object.nameFields), typeID: userTypeOther, typeName: r.object.kind}
 		}
 	}
 	if target.isZero() {
@@ -211,12 +229,12 @@ func mapUserAccess(ev jsonobj.Object, a *activity.Activity) {
 		}
 	}
 	target.write(ev.Object("user"))
-	if p := takeFirst(a.Fields, privilegeFields); p != "" {
+	if p := takeFirst(&a.Fields, privilegeFields); p != "" {
 		ev.Strings("privileges", []string{p})
 	}
 	res := ev.NewObject()
-	res.String("uid", take(a.Fields, "resource_id"))
-	res.String("type", take(a.Fields, "resource_type"))
+	res.String("uid", take(&a.Fields, "resource_id"))
+	res.String("type", take(&a.Fields, "resource_type"))
 	ev.Objects("resources", res)
 }
 
@@ -234,20 +252,20 @@ func principalKind(a *activity.Activity) string {
 // member is named, that user. member_ids always stays unmapped as well.
 func mapGroupManagement(ev jsonobj.Object, a *activity.Activity) {
 	g := ev.Object("group")
-	id := take(a.Fields, "group_id")
+	id := take(&a.Fields, "group_id")
 	if id == "" && principalKind(a) == "group" {
 		// principal_type / target_type stay unmapped.
-		if id = take(a.Fields, activity.KeyPrincipalID); id == "" {
-			id = take(a.Fields, activity.KeyTargetID)
+		if id = take(&a.Fields, activity.KeyPrincipalID); id == "" {
+			id = take(&a.Fields, activity.KeyTargetID)
 		}
 	}
 	g.String("uid", id)
-	g.String("name", take(a.Fields, "group_name"))
-	if p := takeFirst(a.Fields, privilegeFields); p != "" {
+	g.String("name", take(&a.Fields, "group_name"))
+	if p := takeFirst(&a.Fields, privilegeFields); p != "" {
 		ev.Strings("privileges", []string{p})
 		res := ev.Object("resource")
-		res.String("uid", take(a.Fields, "resource_id"))
-		res.String("type", take(a.Fields, "resource_type"))
+		res.String("uid", take(&a.Fields, "resource_id"))
+		res.String("type", take(&a.Fields, "resource_type"))
 	}
 	if members := a.Fields.Strings("member_ids"); len(members) == 1 {
 		ev.Object("user").String("uid", members[0])
@@ -266,12 +284,16 @@ func mapAPIActivity(ev jsonobj.Object, a *activity.Activity, r rule, method stri
 	if a.Type == "compliance_api_accessed" {
 		a.Fields.MarkUsed("request_method")
 		rawURL, _ := a.Fields.Take("url")
+		u, err := url.Parse(rawURL)
+		if err != nil {
+			u = nil
+		}
 		req := ev.Object("http_request")
 		req.String("http_method", method)
-		writeURL(req.Object("url"), rawURL)
+		writeURL(req.Object("url"), rawURL, u)
 		if method != "" {
 			operation = method
-			if u, err := url.Parse(rawURL); err == nil && u.Path != "" {
+			if u != nil && u.Path != "" {
 				operation = method + " " + u.Path
 			}
 		}
@@ -280,7 +302,7 @@ func mapAPIActivity(ev jsonobj.Object, a *activity.Activity, r rule, method stri
 	} else {
 		api.String("operation", operation)
 	}
-	api.Object("request").String("uid", take(a.Fields, "request_id"))
+	api.Object("request").String("uid", take(&a.Fields, "request_id"))
 	if hasCode {
 		ev.Object("http_response").Int("code", code)
 	}
@@ -292,16 +314,17 @@ func mapAPIActivity(ev jsonobj.Object, a *activity.Activity, r rule, method stri
 // objectOf builds a web resource or resource from the rule's object.
 func objectOf(ev jsonobj.Object, a *activity.Activity, obj object) jsonobj.Object {
 	o := ev.NewObject()
-	o.String("uid", takeFirst(a.Fields, obj.idFields))
-	o.String("name", takeFirst(a.Fields, obj.nameFields))
+	o.String("uid", takeFirst(&a.Fields, obj.idFields))
+	o.String("name", takeFirst(&a.Fields, obj.nameFields))
 	o.String("type", obj.kind)
 	return o
 }
 
-func writeURL(o jsonobj.Object, raw string) {
+// writeURL fills an OCSF url from raw and its parse u (nil if it did not
+// parse).
+func writeURL(o jsonobj.Object, raw string, u *url.URL) {
 	o.String("url_string", raw)
-	u, err := url.Parse(raw)
-	if err != nil || raw == "" {
+	if u == nil || raw == "" {
 		return
 	}
 	o.String("scheme", u.Scheme)
@@ -340,7 +363,7 @@ func statusForHTTP(code int64, ok bool) int {
 	return statusFailure
 }
 
-func takeFirst(f activity.Fields, keys []string) string {
+func takeFirst(f *activity.Fields, keys []string) string {
 	for _, k := range keys {
 		if v, ok := f.Take(k); ok && v != "" {
 			return v

@@ -53,6 +53,26 @@ type class struct {
 	categoryName string
 	activities   map[int]string
 	verbs        []verb
+
+	// typeNames holds "<class name>: <activity name>" per activity_id,
+	// derived from activities by withTypeNames.
+	typeNames map[int]string
+}
+
+// caption returns the activity_name and type_name of an activity_id.
+func (c *class) caption(activityID int) (activityName, typeName string) {
+	return c.activities[activityID], c.typeNames[activityID]
+}
+
+// withTypeNames derives every class's type names once.
+func withTypeNames(classes map[int]*class) map[int]*class {
+	for _, c := range classes {
+		c.typeNames = make(map[int]string, len(c.activities))
+		for id, name := range c.activities {
+			c.typeNames[id] = c.name + ": " + name
+		}
+	}
+	return classes
 }
 
 type verb struct {
@@ -67,7 +87,7 @@ const (
 	categoryAppName     = "Application Activity"
 )
 
-var classes = map[int]*class{
+var classes = withTypeNames(map[int]*class{
 	classAccountChange: {
 		name: "Account Change", category: categoryIAM, categoryName: categoryIAMName,
 		activities: map[int]string{0: "Unknown", 1: "Create", 2: "Enable", 3: "Password Change", 4: "Password Reset",
@@ -134,7 +154,7 @@ var classes = map[int]*class{
 			{"_deleted", 4}, {"_removed", 4}, {"_archived", 4}, {"_revoked", 4},
 		},
 	},
-}
+})
 
 // rule assigns an OCSF class to activity types.
 type rule struct {

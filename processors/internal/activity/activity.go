@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 )
@@ -60,6 +61,7 @@ type Activity struct {
 	Fields           Fields
 
 	raw      []byte
+	text     string // the trimmed input, copied once; typed fields share it
 	redacted bool
 }
 
@@ -76,6 +78,26 @@ type Actor struct {
 // their input order; a repeated key keeps its last value. The Activity refers
 // to b, which must not change while the Activity is in use.
 func Decode(b []byte) (*Activity, error) {
+	var d Decoder
+	return d.Decode(b)
+}
+
+// Decoder decodes activities reusing its storage, so a warm Decoder
+// allocates one copy of the input per activity and nothing else on the
+// common path. The zero value is ready to use; it is not safe for concurrent
+// use.
+type Decoder struct {
+	a          Activity
+	top, actor []field
+}
+
+// maxInput is the largest activity Decode accepts: member offsets are int32.
+const maxInput = math.MaxInt32
+
+// Decode is the package-level Decode, returning an Activity that is valid
+// until the next Decode or Reset of d.
+func (d *Decoder) Decode(b []byte) (*Activity, error) {
+	d.Reset()
 	trimmed := bytes.TrimSpace(b)
 	if len(trimmed) == 0 {
 		return nil, fmt.Errorf("%w: empty message", ErrNotObject)
@@ -86,11 +108,21 @@ func Decode(b []byte) (*Activity, error) {
 		}
 		return nil, fmt.Errorf("%w: got %s", ErrNotObject, jsonKind(trimmed[0]))
 	}
-	fields, err := splitObject(trimmed)
+	if len(trimmed) > maxInput {
+		return nil, fmt.Errorf("%w: larger than %d bytes", ErrNotObject, maxInput)
+	}
+	a := &d.a
+	a.raw = b
+	// One immutable copy of the input: every string read from the activity
+	// (keys, ids, names) is a substring of it instead of an allocation.
+	a.text = string(trimmed)
+	a.Fields = Fields{text: a.text, src: trimmed, list: d.top[:0], present: true}
+	err := a.Fields.split(0, len(trimmed))
+	d.top = a.Fields.list
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNotObject, err)
 	}
-	a := &Activity{Fields: fields, raw: b}
+	fields := &a.Fields
 	a.ID, _ = fields.take(KeyID)
 	var ok bool
 	if a.Type, ok = fields.take(KeyType); !ok || a.Type == "" {
@@ -104,16 +136,24 @@ func Decode(b []byte) (*Activity, error) {
 	}
 	a.OrganizationID = fields.takeNullable(KeyOrganizationID)
 	a.OrganizationUUID = fields.takeNullable(KeyOrganizationUUID)
-	if i := fields.index(KeyActor); i >= 0 && isObject(fields[i].Value) {
-		actorFields, err := splitObject(fields[i].Value)
+	if i := fields.index(KeyActor); i >= 0 && isObject(fields.value(i)) {
+		f := fields.list[i]
+		a.Actor.Fields = Fields{text: a.text, src: trimmed, list: d.actor[:0], present: true}
+		err := a.Actor.Fields.split(int(f.start), int(f.end))
+		d.actor = a.Actor.Fields.list
 		if err != nil {
 			return nil, fmt.Errorf("%w%s: actor: %w", ErrNotObject, a.describe(), err)
 		}
-		fields[i].used = true
-		a.Actor.Fields = actorFields
-		a.Actor.Type, _ = actorFields.String(KeyType)
+		fields.list[i].used = true
+		a.Actor.Type, _ = a.Actor.Fields.String(KeyType)
 	}
 	return a, nil
+}
+
+// Reset drops the last Activity and its references to the input, keeping
+// the storage.
+func (d *Decoder) Reset() {
+	d.a = Activity{}
 }
 
 func (a *Activity) describe() string {
@@ -130,6 +170,15 @@ func (a *Activity) AppendRaw(dst []byte) []byte {
 		return append(dst, a.raw...)
 	}
 	return a.Fields.appendObject(dst)
+}
+
+// RawString is AppendRaw as a string; without redaction and surrounding
+// whitespace it is the decoder's copy of the input, not a new one.
+func (a *Activity) RawString() string {
+	if !a.redacted && len(a.text) == len(a.raw) {
+		return a.text
+	}
+	return string(a.AppendRaw(nil))
 }
 
 func jsonKind(first byte) string {

@@ -248,3 +248,52 @@ func TestKeyClassifiers(t *testing.T) {
 		assert.Equal(t, want, activity.IsIPKey(k), k)
 	}
 }
+
+func TestDecoderReuseForgetsThePreviousActivity(t *testing.T) {
+	var d activity.Decoder
+	first := `{"type":"a","created_at":"2026-04-10T08:09:10Z","actor":{"type":"user_actor","user_id":"u1","x":1},"only_first":"f","k\u00e9y":1}`
+	second := `{"type":"b","created_at":"2026-04-10T08:09:11Z","only_second":"s"}`
+	a, err := d.Decode([]byte(first))
+	require.NoError(t, err)
+	require.True(t, a.Actor.Fields.Present())
+	id, _ := a.Actor.Fields.Take("user_id")
+	assert.Equal(t, "u1", id)
+
+	b, err := d.Decode([]byte(second))
+	require.NoError(t, err)
+	assert.Equal(t, "b", b.Type)
+	assert.Empty(t, b.Actor.Type)
+	assert.False(t, b.Actor.Fields.Present(), "no actor in the second activity")
+	var unused []string
+	b.Fields.Unused(func(k string, _ json.RawMessage) { unused = append(unused, k) })
+	assert.Equal(t, []string{"only_second"}, unused)
+	_, ok := b.Fields.String("only_first")
+	assert.False(t, ok)
+
+	// The strings of an activity stay valid after the decoder moved on.
+	assert.Equal(t, "u1", id)
+}
+
+func TestStringsKeepsOnlyNonEmptyStringElements(t *testing.T) {
+	a, err := activity.Decode([]byte(`{"type":"x","created_at":"2026-04-10T08:09:10Z",
+		"member_ids":[ "u1", "", 3, null, "\u00e9\"", ["nested"], {"a":"b"}, "u2" ],"empty":[],"scalar":"u3"}`))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"u1", "é\"", "u2"}, a.Fields.Strings("member_ids"))
+	assert.Empty(t, a.Fields.Strings("empty"))
+	assert.Empty(t, a.Fields.Strings("scalar"))
+	assert.Empty(t, a.Fields.Strings("missing"))
+	assert.Equal(t, []string{"x", "u1"}, a.Fields.AppendStrings([]string{"x"}, "member_ids")[:2])
+}
+
+func TestRawStringIsTheInputUnlessRedacted(t *testing.T) {
+	in := `{"type":"x","created_at":"2026-04-10T08:09:10Z","client_ip":"192.0.2.1"}`
+	a, err := activity.Decode([]byte(in))
+	require.NoError(t, err)
+	assert.Equal(t, in, a.RawString())
+	a.Redact(activity.Redaction{IPs: true})
+	assert.Equal(t, `{"type":"x","created_at":"2026-04-10T08:09:10Z"}`, a.RawString())
+
+	spaced, err := activity.Decode([]byte(" " + in + "\n"))
+	require.NoError(t, err)
+	assert.Equal(t, " "+in+"\n", spaced.RawString(), "as received, surrounding whitespace included")
+}

@@ -60,46 +60,47 @@ func (a *Activity) Redact(r Redaction) {
 	if !r.Active() {
 		return
 	}
-	actorChanged := false
-	a.Actor.Fields, actorChanged = r.apply(a.Actor.Fields, false)
+	actorChanged := r.apply(&a.Actor.Fields, false)
 	if actorChanged {
 		if i := a.Fields.index(KeyActor); i >= 0 {
-			a.Fields[i].Value = a.Actor.Fields.appendObject(nil)
+			a.Fields.setValue(i, a.Actor.Fields.appendObject(nil))
 		}
 	}
-	var changed bool
-	a.Fields, changed = r.apply(a.Fields, true)
+	changed := r.apply(&a.Fields, true)
 	a.redacted = a.redacted || changed || actorChanged
 }
 
-// apply redacts one object's members. Common members are never touched.
-func (r Redaction) apply(fs Fields, top bool) (Fields, bool) {
+// apply redacts one object's members in place. Common members are never
+// touched.
+func (r Redaction) apply(fs *Fields, top bool) bool {
 	changed := false
-	out := fs[:0]
-	for _, f := range fs {
-		if top && (f.used || f.Key == KeyActor) {
-			out = append(out, f)
+	kept := fs.list[:0]
+	for i := range fs.list {
+		key := fs.key(i)
+		if top && (fs.list[i].used || key == KeyActor) {
+			kept = append(kept, fs.list[i])
 			continue
 		}
-		if r.selects(f.Key, top) {
+		if r.selects(key, top) {
 			changed = true
 			if !r.Hash {
 				continue
 			}
-			f.Value = r.hashValue(f.Key, f.Value)
-			f.Hashed = true
-			out = append(out, f)
+			fs.setValue(i, r.hashValue(key, fs.value(i)))
+			fs.list[i].hashed = true
+			kept = append(kept, fs.list[i])
 			continue
 		}
-		if (r.Emails || r.IPs) && len(f.Value) > 0 && (f.Value[0] == '{' || f.Value[0] == '[') {
-			if v, ok := r.nested(f.Value); ok {
-				f.Value = v
+		if v := fs.value(i); (r.Emails || r.IPs) && len(v) > 0 && (v[0] == '{' || v[0] == '[') {
+			if v, ok := r.nested(v); ok {
+				fs.setValue(i, v)
 				changed = true
 			}
 		}
-		out = append(out, f)
+		kept = append(kept, fs.list[i])
 	}
-	return out, changed
+	fs.list = kept
+	return changed
 }
 
 func (r Redaction) selects(key string, top bool) bool {

@@ -1,96 +1,105 @@
 package activity
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode/utf8"
+
+	"github.com/compliance-connect/compliance-connect/processors/internal/jsonobj"
 )
-
-// knownKeys interns frequent member names so splitting an activity does not
-// allocate a string per key; the lookup with string(bytes) does not allocate.
-var knownKeys = func() map[string]string {
-	m := map[string]string{}
-	for _, k := range []string{
-		KeyID, KeyType, KeyCreatedAt, KeyOrganizationID, KeyOrganizationUUID, KeyActor,
-		"email_address", "user_id", "ip_address", "user_agent", "api_key_id", "admin_api_key_id",
-		"unauthenticated_email_address", "workos_event_id", "directory_id", "idp_connection_type", "service",
-		"service_account_id", "issuer", "subject", "audience", "provider", "external_client_id", "kid_hash",
-		"claude_chat_id", "claude_project_id", "claude_file_id", "claude_artifact_id", "filename", "title",
-		"request_id", "request_method", "status_code", "url", KeyRequestBody, "scopes", "auth_method",
-		"mfa_method", "invited_email", "invited_role", "user_email", "deleted_user_id", "deleted_user_email",
-		"group_id", "member_ids", "role", "role_id", "resource_id", "resource_type", KeyTargetID, KeyTargetType,
-		KeyPrincipalID, KeyPrincipalType, "workspace_id", "updates", "previous_value", "current_value",
-		"skill_id", "skill_name", "mcp_server_id", "mcp_server_name", "file_id", "session_id",
-	} {
-		m[k] = k
-	}
-	return m
-}()
-
-func internedKey(quoted []byte) (string, bool) {
-	if len(quoted) >= 2 {
-		if k, ok := knownKeys[string(quoted[1:len(quoted)-1])]; ok {
-			return k, true
-		}
-	}
-	return unquote(quoted)
-}
 
 // maxDepth bounds nesting, as encoding/json does.
 const maxDepth = 10000
 
 var errNotJSON = errors.New("not valid JSON")
 
-// splitObject validates b as one JSON object and splits it into its members,
-// in input order, in a single pass. Values are sub-slices of b (not copies).
-// A repeated key keeps the last value, as encoding/json does.
-func splitObject(b []byte) (Fields, error) {
+// split validates fs.src[start:end] as one JSON object and splits it into
+// its members, appended to fs.list in input order, in a single pass. Offsets
+// are into fs.src (and fs.text, which holds the same bytes). A repeated key
+// keeps the last value, as encoding/json does.
+func (fs *Fields) split(start, end int) error {
+	b := fs.src[:end]
 	s := scanner{b: b}
-	i := s.space(0)
+	i := s.space(start)
 	if i >= len(b) || b[i] != '{' {
-		return nil, errNotJSON
+		return errNotJSON
 	}
-	fields := make(Fields, 0, 16)
 	i = s.space(i + 1)
 	if i < len(b) && b[i] == '}' {
-		return fields, s.end(i + 1)
+		return s.end(i + 1)
 	}
 	for {
 		if i >= len(b) || b[i] != '"' {
-			return nil, s.fail(i)
+			return s.fail(i)
 		}
-		end := s.str(i)
-		if end < 0 {
-			return nil, s.err
+		kend := s.str(i)
+		if kend < 0 {
+			return s.err
 		}
-		key, ok := internedKey(b[i:end])
-		if !ok {
-			return nil, s.fail(i)
+		f := field{keyStart: int32(i + 1), keyEnd: int32(kend - 1)}
+		key := fs.text[i+1 : kend-1]
+		if jsonobj.PlainLen(key) != len(key) {
+			var ok bool
+			if key, ok = unquote(b[i:kend]); !ok {
+				return s.fail(i)
+			}
+			fs.keys = append(fs.keys, key)
+			f.key = int32(len(fs.keys))
 		}
-		i = s.space(end)
+		i = s.space(kend)
 		if i >= len(b) || b[i] != ':' {
-			return nil, s.fail(i)
+			return s.fail(i)
 		}
 		i = s.space(i + 1)
 		vend := s.value(i, 1)
 		if vend < 0 {
-			return nil, s.err
+			return s.err
 		}
-		value := json.RawMessage(b[i:vend:vend])
-		if j := fields.index(key); j >= 0 {
-			fields[j].Value = value
+		f.start, f.end = int32(i), int32(vend)
+		fs.lens |= lenBit(len(key))
+		if j := fs.index(key); j >= 0 {
+			fs.list[j] = f
 		} else {
-			fields = append(fields, Field{Key: key, Value: value})
+			fs.list = append(fs.list, f)
 		}
 		i = s.space(vend)
 		if i >= len(b) {
-			return nil, s.fail(i)
+			return s.fail(i)
 		}
 		if b[i] == '}' {
-			return fields, s.end(i + 1)
+			return s.end(i + 1)
 		}
 		if b[i] != ',' {
-			return nil, s.fail(i)
+			return s.fail(i)
+		}
+		i = s.space(i + 1)
+	}
+}
+
+// eachElement calls fn with the bounds of every element of the JSON array
+// b, which must be valid.
+func eachElement(b []byte, fn func(start, end int)) error {
+	s := scanner{b: b}
+	i := s.space(0)
+	if i >= len(b) || b[i] != '[' {
+		return errNotJSON
+	}
+	i = s.space(i + 1)
+	if i < len(b) && b[i] == ']' {
+		return nil
+	}
+	for {
+		end := s.value(i, 1)
+		if end < 0 {
+			return s.err
+		}
+		fn(i, end)
+		i = s.space(end)
+		if i >= len(b) || (b[i] != ',' && b[i] != ']') {
+			return s.fail(i)
+		}
+		if b[i] == ']' {
+			return nil
 		}
 		i = s.space(i + 1)
 	}
@@ -203,21 +212,16 @@ func (s *scanner) container(i, depth int) int {
 	}
 }
 
-// plainInString marks the bytes a string can hold without a closer look.
-var plainInString = func() (t [256]bool) {
-	for c := 0x20; c < 256; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
-// str reads a string starting at s.b[i] == '"'.
+// str reads a string starting at s.b[i] == '"'. Runs of plain ASCII are
+// skipped a word at a time; other bytes are looked at one by one.
 func (s *scanner) str(i int) int {
 	for j := i + 1; j < len(s.b); j++ {
-		if plainInString[s.b[j]] {
-			continue
+		if j += jsonobj.PlainLen(s.b[j:]); j >= len(s.b) {
+			break
 		}
 		switch c := s.b[j]; {
+		case c >= utf8.RuneSelf:
+			// Part of a multi-byte sequence: JSON leaves UTF-8 to the decoder.
 		case c == '"':
 			return j + 1
 		case c < 0x20:

@@ -1,63 +1,90 @@
 // Package jsonobj builds JSON documents whose members keep the order they were
 // added in and encodes them without reflection; empty members (empty string,
 // null, {} or []) are left out, so mappers add optional values unconditionally.
-// All objects of a document live in one reusable Builder. It serves the ocsf
-// and ecs processors and is not a general JSON library.
+// All objects of a document live in one reusable Builder, which allocates
+// nothing once warm. It serves the ocsf and ecs processors and is not a
+// general JSON library.
 package jsonobj
 
 import (
 	"bytes"
 	"encoding/json"
 	"strconv"
-	"unicode/utf8"
+	"time"
 )
+
+// Builder holds the objects of one document. A scalar member is encoded into
+// the builder's text when it is added, so the builder holds no pointers into
+// what the mapping read (nothing for the garbage collector to trace or to
+// guard with write barriers); objects only link members together. Reset
+// makes a Builder reusable; it is not safe for concurrent use.
+type Builder struct {
+	opts    Options
+	text    []byte // encoded members, each `,"key":value` or `,"key":`
+	members []member
+	objects []span
+	ids     []int32 // elements of Objects members
+	scratch []byte  // a raw value being compacted and cleaned
+}
+
+// span links an object's members: indexes of the first and last, and of the
+// last child object (linked by member.prevObject), -1 if none.
+type span struct{ head, tail, lastObject int32 }
+
+// member is one member of an object. text[start:end] holds it encoded with a
+// leading comma: the whole member for a scalar, the key and colon for an
+// object (child is its id) or a list of objects (ids[child:child+n]).
+type member struct {
+	start, end int32
+	next       int32
+	prevObject int32 // the previous child object of the same object
+	child, n   int32
+	kind       kind
+}
 
 type kind uint8
 
 const (
-	kindString kind = iota + 1
-	kindInt
-	kindBool
-	kindRaw
+	kindScalar kind = iota
 	kindObject
-	kindStrings
 	kindObjects
 )
 
-// Builder holds the objects of one document. Reset makes it reusable; it is
-// not safe for concurrent use.
-type Builder struct {
-	members []member
-	objects []span
-}
-
-// span links an object's members: indexes of the first and last, -1 if none.
-type span struct{ head, tail int32 }
-
-type member struct {
-	key  string
-	str  string
-	raw  []byte
-	list any // []string, or []int32 object ids
-	num  int64
-	next int32
-	obj  int32
-	kind kind
+// Options controls encoding.
+type Options struct {
+	// StripNested removes null, "", {} and [] values at every depth of raw
+	// values (added with Raw), not only at member level.
+	StripNested bool
 }
 
 // NewBuilder returns a Builder whose Root is an empty object.
-func NewBuilder() *Builder {
-	b := &Builder{members: make([]member, 0, 64), objects: make([]span, 0, 16)}
+func NewBuilder(opts Options) *Builder {
+	b := &Builder{
+		opts:    opts,
+		text:    make([]byte, 0, 2048),
+		members: make([]member, 0, 96),
+		objects: make([]span, 0, 24),
+		ids:     make([]int32, 0, 4),
+	}
 	b.Reset()
 	return b
 }
 
-// Reset drops every object (and the references they held), leaving an empty
-// Root.
+// maxKept bounds the buffers a Builder keeps between documents.
+const maxKept = 256 << 10
+
+// Reset drops every object, leaving an empty Root.
 func (b *Builder) Reset() {
-	clear(b.members)
+	if cap(b.text) > maxKept {
+		b.text = make([]byte, 0, 2048)
+	}
+	if cap(b.scratch) > maxKept {
+		b.scratch = nil
+	}
+	b.text = b.text[:0]
 	b.members = b.members[:0]
-	b.objects = append(b.objects[:0], span{-1, -1})
+	b.ids = b.ids[:0]
+	b.objects = append(b.objects[:0], span{-1, -1, -1})
 }
 
 // Root is the document's top-level object.
@@ -65,7 +92,7 @@ func (b *Builder) Root() Object { return Object{b: b, id: 0} }
 
 // NewObject returns a detached empty object, for use in Objects.
 func (b *Builder) NewObject() Object {
-	b.objects = append(b.objects, span{-1, -1})
+	b.objects = append(b.objects, span{-1, -1, -1})
 	return Object{b: b, id: int32(len(b.objects) - 1)}
 }
 
@@ -79,7 +106,41 @@ type Object struct {
 // Objects.
 func (o Object) NewObject() Object { return o.b.NewObject() }
 
-func (o Object) add(m member) {
+// member returns b.text with `,"key":` appended, and where the member
+// starts. The caller appends the value and hands the result to scalar, or
+// to commit.
+func (b *Builder) member(key string) (t []byte, start int) {
+	t = b.text
+	start = len(t)
+	t = append(t, ',')
+	t = AppendString(t, key)
+	return append(t, ':'), start
+}
+
+// commit stores t, which extends b.text. Unless an append reallocated,
+// only the length changes, which spares the garbage collector's write
+// barrier that storing a pointer costs while it marks.
+func (b *Builder) commit(t []byte) {
+	if cap(t) == cap(b.text) {
+		b.text = b.text[:len(t)]
+	} else {
+		b.text = t
+	}
+}
+
+// scalar commits and links the scalar member t[start:] or, when its value
+// (t[valueAt:]) is empty, drops it.
+func (o Object) scalar(t []byte, start, valueAt int) {
+	b := o.b
+	if isEmpty(t[valueAt:]) {
+		b.commit(t[:start])
+		return
+	}
+	b.commit(t)
+	o.link(member{start: int32(start), end: int32(len(t)), kind: kindScalar})
+}
+
+func (o Object) link(m member) {
 	b := o.b
 	idx := int32(len(b.members))
 	m.next = -1
@@ -93,135 +154,154 @@ func (o Object) add(m member) {
 	s.tail = idx
 }
 
-// String adds a string member; an empty string is left out when encoded.
-func (o Object) String(key, v string) { o.add(member{key: key, kind: kindString, str: v}) }
+// String adds a string member; an empty string is left out.
+func (o Object) String(key, v string) {
+	if v == "" {
+		return
+	}
+	t, start := o.b.member(key)
+	o.scalar(AppendString(t, v), start, len(t))
+}
 
 // Int adds an integer member. Zero is encoded.
-func (o Object) Int(key string, v int64) { o.add(member{key: key, kind: kindInt, num: v}) }
+func (o Object) Int(key string, v int64) {
+	t, start := o.b.member(key)
+	o.scalar(strconv.AppendInt(t, v, 10), start, len(t))
+}
 
 // Bool adds a boolean member. False is encoded.
 func (o Object) Bool(key string, v bool) {
-	var n int64
-	if v {
-		n = 1
-	}
-	o.add(member{key: key, kind: kindBool, num: n})
+	t, start := o.b.member(key)
+	o.scalar(strconv.AppendBool(t, v), start, len(t))
 }
 
-// Raw adds a member holding already-encoded, valid JSON. Null is left out
-// when encoded; objects and arrays are compacted.
-func (o Object) Raw(key string, v json.RawMessage) { o.add(member{key: key, kind: kindRaw, raw: v}) }
+// Time adds t as an RFC 3339 string in UTC with as many fractional-second
+// digits as it needs (time.RFC3339Nano).
+func (o Object) Time(key string, v time.Time) {
+	t, start := o.b.member(key)
+	valueAt := len(t)
+	t = append(t, '"')
+	t = v.UTC().AppendFormat(t, time.RFC3339Nano)
+	o.scalar(append(t, '"'), start, valueAt)
+}
+
+// Raw adds a member holding already-encoded, valid JSON. Null is left out;
+// objects and arrays are compacted (and cleaned, see Options).
+func (o Object) Raw(key string, v json.RawMessage) {
+	t, start := o.b.member(key)
+	o.scalar(o.b.appendRaw(t, v), start, len(t))
+}
 
 // Strings adds a list of strings; empty strings in it and an empty list are
-// left out when encoded.
-func (o Object) Strings(key string, v []string) { o.add(member{key: key, kind: kindStrings, list: v}) }
+// left out.
+func (o Object) Strings(key string, v []string) {
+	t, start := o.b.member(key)
+	valueAt := len(t)
+	t = append(t, '[')
+	n := 0
+	for _, s := range v {
+		if s == "" {
+			continue
+		}
+		if n > 0 {
+			t = append(t, ',')
+		}
+		t = AppendString(t, s)
+		n++
+	}
+	o.scalar(append(t, ']'), start, valueAt)
+}
 
 // Objects adds a list of objects made with NewObject; empty objects in it
 // and an empty list are left out when encoded.
 func (o Object) Objects(key string, v ...Object) {
-	ids := make([]int32, len(v))
+	b := o.b
+	t, start := b.member(key)
+	b.commit(t)
+	first := len(b.ids)
 	for i := range v {
-		ids[i] = v[i].id
+		b.ids = append(b.ids, v[i].id)
 	}
-	o.add(member{key: key, kind: kindObjects, list: ids})
+	o.link(member{start: int32(start), end: int32(len(t)), kind: kindObjects, child: int32(first), n: int32(len(v))})
 }
 
 // Object returns the child object stored under key, adding an empty one when
 // there is none yet, so separate steps of a mapping can fill the same child.
 func (o Object) Object(key string) Object {
 	b := o.b
-	for i := b.objects[o.id].head; i >= 0; i = b.members[i].next {
-		if m := &b.members[i]; m.kind == kindObject && m.key == key {
-			return Object{b: b, id: m.obj}
+	// Children are found by their encoded key, `,"key":`.
+	want := key
+	if PlainLen(key) != len(key) {
+		b.scratch = AppendString(b.scratch[:0], key)
+		want = string(b.scratch[1 : len(b.scratch)-1])
+	}
+	for i := b.objects[o.id].lastObject; i >= 0; i = b.members[i].prevObject {
+		m := &b.members[i]
+		if int(m.end-m.start) == len(want)+4 && string(b.text[m.start+2:m.end-2]) == want {
+			return Object{b: b, id: m.child}
 		}
 	}
 	child := b.NewObject()
-	o.add(member{key: key, kind: kindObject, obj: child.id})
+	t, start := b.member(key)
+	b.commit(t)
+	prev := b.objects[o.id].lastObject
+	b.objects[o.id].lastObject = int32(len(b.members))
+	o.link(member{start: int32(start), end: int32(len(t)), kind: kindObject, child: child.id, prevObject: prev})
 	return child
 }
 
-// Options controls encoding.
-type Options struct {
-	// StripNested removes null, "", {} and [] values at every depth of raw
-	// values (added with Raw), not only at member level.
-	StripNested bool
-}
-
 // AppendJSON appends the encoded object to dst and returns the extended slice.
-func (o Object) AppendJSON(dst []byte, opts Options) []byte {
-	return o.b.appendObject(dst, o.id, opts)
+func (o Object) AppendJSON(dst []byte) []byte {
+	return o.b.appendObject(dst, o.id)
 }
 
-func (b *Builder) appendObject(dst []byte, id int32, opts Options) []byte {
+func (b *Builder) appendObject(dst []byte, id int32) []byte {
 	dst = append(dst, '{')
-	first := true
+	open := len(dst)
 	for i := b.objects[id].head; i >= 0; i = b.members[i].next {
 		m := &b.members[i]
 		mark := len(dst)
-		if !first {
-			dst = append(dst, ',')
+		enc := b.text[m.start:m.end]
+		if mark == open {
+			enc = enc[1:] // the first member has no comma
 		}
-		dst = AppendString(dst, m.key)
-		dst = append(dst, ':')
-		start := len(dst)
-		dst = b.appendValue(dst, m, opts)
-		if isEmpty(dst[start:]) {
-			dst = dst[:mark]
-			continue
+		dst = append(dst, enc...)
+		switch m.kind {
+		case kindObject:
+			start := len(dst)
+			if dst = b.appendObject(dst, m.child); len(dst) == start+2 { // {}
+				dst = dst[:mark]
+			}
+		case kindObjects:
+			start := len(dst)
+			if dst = b.appendObjects(dst, b.ids[m.child:m.child+m.n]); len(dst) == start+2 { // []
+				dst = dst[:mark]
+			}
 		}
-		first = false
 	}
 	return append(dst, '}')
 }
 
-func (b *Builder) appendValue(dst []byte, m *member, opts Options) []byte {
-	switch m.kind {
-	case kindString:
-		return AppendString(dst, m.str)
-	case kindInt:
-		return strconv.AppendInt(dst, m.num, 10)
-	case kindBool:
-		return strconv.AppendBool(dst, m.num == 1)
-	case kindRaw:
-		return appendRaw(dst, m.raw, opts)
-	case kindObject:
-		return b.appendObject(dst, m.obj, opts)
-	case kindStrings:
-		dst = append(dst, '[')
-		n := 0
-		for _, s := range m.list.([]string) {
-			if s == "" {
-				continue
-			}
-			if n > 0 {
-				dst = append(dst, ',')
-			}
-			dst = AppendString(dst, s)
-			n++
+func (b *Builder) appendObjects(dst []byte, ids []int32) []byte {
+	dst = append(dst, '[')
+	open := len(dst)
+	for _, id := range ids {
+		mark := len(dst)
+		if mark != open {
+			dst = append(dst, ',')
 		}
-		return append(dst, ']')
-	case kindObjects:
-		dst = append(dst, '[')
-		n := 0
-		for _, id := range m.list.([]int32) {
-			mark := len(dst)
-			if n > 0 {
-				dst = append(dst, ',')
-			}
-			start := len(dst)
-			dst = b.appendObject(dst, id, opts)
-			if isEmpty(dst[start:]) {
-				dst = dst[:mark]
-				continue
-			}
-			n++
+		start := len(dst)
+		if dst = b.appendObject(dst, id); len(dst) == start+2 { // {}
+			dst = dst[:mark]
 		}
-		return append(dst, ']')
 	}
-	return append(dst, "null"...)
+	return append(dst, ']')
 }
 
-func appendRaw(dst []byte, raw json.RawMessage, opts Options) []byte {
+// appendRaw appends a raw value: scalars as they are, objects and arrays
+// compacted and, with StripNested, cleaned of empty values when the compact
+// text may hold any.
+func (b *Builder) appendRaw(dst []byte, raw json.RawMessage) []byte {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
 		return append(dst, "null"...)
@@ -229,116 +309,18 @@ func appendRaw(dst []byte, raw json.RawMessage, opts Options) []byte {
 	if raw[0] != '{' && raw[0] != '[' {
 		return append(dst, raw...)
 	}
-	if opts.StripNested {
-		mark := len(dst)
-		dst = AppendCompact(dst, raw)
-		if !mayHoldEmpty(dst[mark:]) {
-			return dst
-		}
-		dst = dst[:mark]
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.UseNumber()
-		out, keep, err := appendClean(dec, dst)
-		if err != nil || !keep {
-			return append(dst[:mark], "null"...)
-		}
-		return out
+	if !b.opts.StripNested {
+		return AppendCompact(dst, raw)
 	}
-	return AppendCompact(dst, raw)
-}
-
-// AppendCompact appends valid JSON with the insignificant whitespace removed.
-// It does not validate.
-func AppendCompact(dst, raw []byte) []byte {
-	inString := false
-	start := 0
-	for i := 0; i < len(raw); i++ {
-		switch c := raw[i]; {
-		case inString:
-			if c == '\\' {
-				i++
-			} else if c == '"' {
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == ' ' || c == '\n' || c == '\r' || c == '\t':
-			dst = append(dst, raw[start:i]...)
-			start = i + 1
-		}
+	b.scratch = AppendCompact(b.scratch[:0], raw)
+	if !mayHoldEmpty(b.scratch) {
+		return append(dst, b.scratch...)
 	}
-	return append(dst, raw[start:]...)
-}
-
-// mayHoldEmpty reports whether compact JSON might contain a null or empty
-// value; false positives (e.g. "null" inside a string) only cost time.
-func mayHoldEmpty(compact []byte) bool {
-	return bytes.Contains(compact, []byte("null")) || bytes.Contains(compact, []byte(`""`)) ||
-		bytes.Contains(compact, []byte("{}")) || bytes.Contains(compact, []byte("[]"))
-}
-
-// appendClean appends the next value of dec without null, "", {} and []
-// values at any depth (as Elastic's ingest pipelines clean documents),
-// keeping member order. keep is false, and dst unchanged, when nothing is
-// left of the value.
-func appendClean(dec *json.Decoder, dst []byte) (out []byte, keep bool, err error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return dst, false, err
+	out, kept, ok := appendClean(dst, b.scratch)
+	if !ok || !kept {
+		return append(dst, "null"...)
 	}
-	switch t := tok.(type) {
-	case nil:
-		return dst, false, nil
-	case string:
-		if t == "" {
-			return dst, false, nil
-		}
-		return AppendString(dst, t), true, nil
-	case bool:
-		return strconv.AppendBool(dst, t), true, nil
-	case json.Number:
-		return append(dst, t...), true, nil
-	case json.Delim:
-		mark := len(dst)
-		isObject := t == '{'
-		dst = append(dst, byte(t))
-		n := 0
-		for dec.More() {
-			member := len(dst)
-			if n > 0 {
-				dst = append(dst, ',')
-			}
-			if isObject {
-				keyTok, err := dec.Token()
-				if err != nil {
-					return dst[:mark], false, err
-				}
-				key, _ := keyTok.(string)
-				dst = AppendString(dst, key)
-				dst = append(dst, ':')
-			}
-			var kept bool
-			if dst, kept, err = appendClean(dec, dst); err != nil {
-				return dst[:mark], false, err
-			}
-			if !kept {
-				dst = dst[:member]
-				continue
-			}
-			n++
-		}
-		if _, err := dec.Token(); err != nil { // the closing delimiter
-			return dst[:mark], false, err
-		}
-		if n == 0 {
-			return dst[:mark], false, nil
-		}
-		if isObject {
-			return append(dst, '}'), true, nil
-		}
-		return append(dst, ']'), true, nil
-	}
-	return dst, false, nil
+	return out
 }
 
 func isEmpty(b []byte) bool {
@@ -347,63 +329,4 @@ func isEmpty(b []byte) bool {
 		return true
 	}
 	return false
-}
-
-const hexDigits = "0123456789abcdef"
-
-// plain marks the ASCII bytes that need no escaping in a JSON string.
-var plain = func() (t [256]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
-// AppendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD, and
-// control characters, U+2028 and U+2029 are escaped.
-func AppendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if plain[s[i]] {
-			i++
-			continue
-		}
-		if b := s[i]; b < utf8.RuneSelf {
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '"', '\\':
-				dst = append(dst, '\\', b)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }

@@ -11,7 +11,7 @@ import (
 )
 
 func TestMembersKeepInsertionOrderAndEmptyOnesAreLeftOut(t *testing.T) {
-	b := jsonobj.NewBuilder()
+	b := jsonobj.NewBuilder(jsonobj.Options{})
 	root := b.Root()
 	root.String("z", "last-added-first")
 	root.String("empty", "")
@@ -25,11 +25,11 @@ func TestMembersKeepInsertionOrderAndEmptyOnesAreLeftOut(t *testing.T) {
 	root.Objects("objs", b.NewObject(), root.NewObject())
 	root.Raw("nested", json.RawMessage("{ \"a\" : [ 1 , null ],\n \"s\":\"x y\" }"))
 	assert.Equal(t, `{"z":"last-added-first","zero":0,"no":false,"list":["a"],"nested":{"a":[1,null],"s":"x y"}}`,
-		string(root.AppendJSON(nil, jsonobj.Options{})))
+		string(root.AppendJSON(nil)))
 }
 
 func TestObjectReturnsTheExistingChild(t *testing.T) {
-	b := jsonobj.NewBuilder()
+	b := jsonobj.NewBuilder(jsonobj.Options{})
 	root := b.Root()
 	root.Object("actor").String("a", "1")
 	root.String("between", "x")
@@ -38,26 +38,26 @@ func TestObjectReturnsTheExistingChild(t *testing.T) {
 	o.String("uid", "r1")
 	root.Objects("resources", o)
 	assert.Equal(t, `{"actor":{"a":"1","b":"2"},"between":"x","resources":[{"uid":"r1"}]}`,
-		string(root.AppendJSON(nil, jsonobj.Options{})))
+		string(root.AppendJSON(nil)))
 }
 
 func TestStripNestedRemovesNullsAndEmptiesAtEveryDepthKeepingOrder(t *testing.T) {
-	b := jsonobj.NewBuilder()
+	b := jsonobj.NewBuilder(jsonobj.Options{StripNested: true})
 	root := b.Root()
 	root.Raw("updates", json.RawMessage(`[{"type":"name","previous_value":null,"current_value":"x"},{"a":{"b":[]}},""]`))
 	root.Raw("gone", json.RawMessage(`{"a":{"b":null},"c":[{}]}`))
 	root.Raw("num", json.RawMessage(`0`))
 	assert.Equal(t, `{"updates":[{"type":"name","current_value":"x"}],"num":0}`,
-		string(root.AppendJSON(nil, jsonobj.Options{StripNested: true})))
+		string(root.AppendJSON(nil)))
 }
 
 func TestResetForgetsEverything(t *testing.T) {
-	b := jsonobj.NewBuilder()
+	b := jsonobj.NewBuilder(jsonobj.Options{})
 	b.Root().String("a", "1")
 	b.Root().Object("o").String("b", "2")
 	b.Reset()
 	b.Root().String("c", "3")
-	assert.Equal(t, `{"c":"3"}`, string(b.Root().AppendJSON(nil, jsonobj.Options{})))
+	assert.Equal(t, `{"c":"3"}`, string(b.Root().AppendJSON(nil)))
 }
 
 func TestAppendStringRoundTripsThroughEncodingJSON(t *testing.T) {

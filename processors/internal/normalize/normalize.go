@@ -211,7 +211,8 @@ func (u *UnknownTypes) Record(activityType string) {
 	_, dup := u.seen[activityType]
 	fresh := !dup && len(u.seen) < maxLoggedTypes
 	if fresh {
-		u.seen[activityType] = struct{}{}
+		// A copy: the type may share the memory of the whole activity.
+		u.seen[strings.Clone(activityType)] = struct{}{}
 	}
 	u.mu.Unlock()
 	if fresh && u.log != nil {
