@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -182,17 +181,6 @@ func (p *haProcess) kill(t *testing.T) {
 	}
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
 	<-p.done
-}
-
-// indent prefixes every non-empty line of s with pad.
-func indent(s, pad string) string {
-	lines := strings.Split(strings.Trim(s, "\n"), "\n")
-	for i, l := range lines {
-		if l != "" {
-			lines[i] = pad + l
-		}
-	}
-	return strings.Join(lines, "\n") + "\n"
 }
 
 // fileIDs reads the activity ids of a `lines` file output.

@@ -181,6 +181,17 @@ func lines(s string) string {
 	return s
 }
 
+// indent prefixes every non-empty line of s with pad.
+func indent(s, pad string) string {
+	lines := strings.Split(strings.Trim(s, "\n"), "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = pad + l
+		}
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
 // ---------------------------------------------------------------------------
 // Streams.
 

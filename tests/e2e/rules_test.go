@@ -359,13 +359,7 @@ func TestNackWithoutReplayKeepsAckedIDsPendingAndTheNextJobDeliversOnlyTheRest(t
 	deliveredBefore := len(r.sink.delivered())
 	r.start(cfg, streamOptions{})
 	r.waitJobTo("2026-11-25T11:58:00Z")
-	var rest []string
-	for _, a := range data {
-		if ackedBefore[a.ID] == 0 {
-			rest = append(rest, a.ID)
-		}
-	}
-	requireExactlyOnce(t, rest, r.sink.delivered()[deliveredBefore:])
+	requireExactlyOnce(t, unacked(data, ackedBefore), r.sink.delivered()[deliveredBefore:])
 	rec = r.mustCheckpoint(stateKey)
 	assert.Empty(t, rec.Pending, "pending is dropped once scanned_to passes it")
 	assert.Equal(t, "2026-11-25T11:58:00Z", rec.ScannedTo)
@@ -398,6 +392,17 @@ func TestAcksArrivingAfterAJobTimedOutNeverCommit(t *testing.T) {
 	assert.Equal(t, "2026-11-25T09:00:00Z", rec.ScannedTo, "late acks never commit")
 	assert.EqualValues(t, 1, rec.Rev, "nothing was written after the initial checkpoint")
 	assert.Empty(t, rec.Pending)
+}
+
+// unacked returns the ids of data that acked does not count.
+func unacked(data []fakeapi.Activity, acked map[string]int) []string {
+	var out []string
+	for _, a := range data {
+		if acked[a.ID] == 0 {
+			out = append(out, a.ID)
+		}
+	}
+	return out
 }
 
 // L9: an operator edit (or another instance) changes the checkpoint while a
@@ -1089,13 +1094,7 @@ func TestSoftStopWithMessagesInFlightCommitsWhatIsAckedAndRestartDeliversTheRest
 	r.sink.setPolicy(nil)
 	r.start(cfg, streamOptions{})
 	r.waitJobTo("2026-11-25T11:58:00Z")
-	var rest []string
-	for _, a := range data {
-		if acked[a.ID] == 0 {
-			rest = append(rest, a.ID)
-		}
-	}
-	requireExactlyOnce(t, rest, r.sink.delivered()[deliveredBefore:])
+	requireExactlyOnce(t, unacked(data, acked), r.sink.delivered()[deliveredBefore:])
 	requireExactlyOnce(t, ids(data), keys(r.sink.ackedIDs()))
 }
 

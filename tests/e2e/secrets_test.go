@@ -203,8 +203,8 @@ func TestEchoOutputScrubsTheKey(t *testing.T) {
 	for name, keyValue := range map[string]string{"literal": longKey, "env": "${E2E_COMPLIANCE_KEY}"} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "config.yaml")
-			conf := "input:" + strings.ReplaceAll(r.render(inputConfig{key: keyValue, extra: "  proxy_url: http://user:proxyPASSWORDcanary@proxy.invalid:3128"}),
-				"\n", "\n  ") + "\noutput:\n  drop: {}\n"
+			input := r.render(inputConfig{key: keyValue, extra: "  proxy_url: http://user:proxyPASSWORDcanary@proxy.invalid:3128"})
+			conf := "input:\n" + indent(input, "  ") + "output:\n  drop: {}\n"
 			require.NoError(t, os.WriteFile(path, []byte(conf), 0o600))
 			out, code := captureStdout(t, func() (int, error) {
 				return service.RunCLIToCode(context.Background(),
