@@ -105,19 +105,11 @@ func (m *Mapper) Map(in []byte) ([]byte, error) {
 	}
 
 	ev := s.b.Root()
-	activityName, typeName := c.caption(act)
-	ev.Int("activity_id", int64(act))
-	ev.String("activity_name", activityName)
-	ev.Int("category_uid", int64(c.category))
-	ev.String("category_name", c.categoryName)
-	ev.Int("class_uid", int64(r.class))
-	ev.String("class_name", c.name)
-	ev.Int("type_uid", int64(r.class*100+act))
-	ev.String("type_name", typeName)
-	ev.Int("severity_id", severityInformational)
-	ev.String("severity", severityInformationalName)
-	ev.Int("status_id", int64(status))
-	ev.String("status", statusNames[status])
+	if h, ok := headers[headerKey{r.class, act, status}]; ok {
+		ev.Encoded(h)
+	} else {
+		writeHeader(ev, r.class, act, status)
+	}
 	ev.Int("time", a.Time.UnixMilli())
 	_, offset := a.Time.Zone()
 	ev.Int("timezone_offset", int64(offset/60))
@@ -128,10 +120,7 @@ func (m *Mapper) Map(in []byte) ([]byte, error) {
 	md.String("original_time", a.CreatedAt)
 	md.Int("logged_time", m.opts.Now().UnixMilli())
 	md.String("tenant_uid", a.OrganizationUUID)
-	md.String("version", schemaVersion)
-	product := md.Object("product")
-	product.String("vendor_name", vendorName)
-	product.String("name", productName)
+	md.Encoded(metadataTail)
 
 	actorUser, ip := mapActor(ev, a)
 	if ip == "" && r.class == classAPIActivity {

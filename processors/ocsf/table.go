@@ -1,6 +1,10 @@
 package ocsf
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/compliance-connect/compliance-connect/processors/internal/jsonobj"
+)
 
 // This file is the whole type → class/activity table. To map a new activity
 // type: add an exact rule, or a prefix rule for a family of types (more
@@ -155,6 +159,65 @@ var classes = withTypeNames(map[int]*class{
 		},
 	},
 })
+
+// writeHeader adds the members every event starts with, which depend only
+// on the class, the activity_id and the status_id.
+func writeHeader(ev jsonobj.Object, classID, activityID, status int) {
+	c := classes[classID]
+	activityName, typeName := c.caption(activityID)
+	ev.Int("activity_id", int64(activityID))
+	ev.String("activity_name", activityName)
+	ev.Int("category_uid", int64(c.category))
+	ev.String("category_name", c.categoryName)
+	ev.Int("class_uid", int64(classID))
+	ev.String("class_name", c.name)
+	ev.Int("type_uid", int64(classID*100+activityID))
+	ev.String("type_name", typeName)
+	ev.Int("severity_id", severityInformational)
+	ev.String("severity", severityInformationalName)
+	ev.Int("status_id", int64(status))
+	ev.String("status", statusNames[status])
+}
+
+// writeMetadataTail adds the constant end of metadata: the schema version
+// and the product.
+func writeMetadataTail(md jsonobj.Object) {
+	md.String("version", schemaVersion)
+	product := md.Object("product")
+	product.String("vendor_name", vendorName)
+	product.String("name", productName)
+}
+
+// headerKey identifies a header: class, activity_id and status_id.
+type headerKey struct{ class, activity, status int }
+
+// headers holds writeHeader's members encoded once for every class, each of
+// its activity_ids and each status_id (Map writes other combinations
+// member by member); metadataTail is writeMetadataTail's.
+var (
+	headers      = encodeHeaders()
+	metadataTail = encodeMembers(writeMetadataTail)
+)
+
+func encodeHeaders() map[headerKey][]byte {
+	out := map[headerKey][]byte{}
+	for classID, c := range classes {
+		for activityID := range c.activities {
+			for status := range statusNames {
+				out[headerKey{classID, activityID, status}] = encodeMembers(func(ev jsonobj.Object) {
+					writeHeader(ev, classID, activityID, status)
+				})
+			}
+		}
+	}
+	return out
+}
+
+func encodeMembers(write func(jsonobj.Object)) []byte {
+	b := jsonobj.NewBuilder(jsonobj.Options{})
+	write(b.Root())
+	return b.Root().AppendMembers(nil)
+}
 
 // rule assigns an OCSF class to activity types.
 type rule struct {

@@ -3,6 +3,7 @@ package jsonobj
 import (
 	"bytes"
 	"encoding/json"
+	"math/bits"
 	"unicode/utf8"
 )
 
@@ -20,12 +21,14 @@ func load64[T ~string | ~[]byte](s T, i int) uint64 {
 		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
-// special reports whether any byte of w is a control character (< 0x20),
-// '"', '\\' or not ASCII (>= 0x80). For a byte b < 0x80, b-c sets the high
-// bit exactly when b < c; a borrow can spread only from a byte already
-// found, so the answer "any" stays exact.
-func special(w uint64) bool {
-	return ((w-0x20*ones)|((w^'"'*ones)-ones)|((w^'\\'*ones)-ones)|w)&highs != 0
+// specials has the high bit set in each byte of w that is a control
+// character (< 0x20), '"', '\\' or not ASCII (>= 0x80), and possibly in bytes
+// after such a byte: for a byte b < 0x80, b-c sets the high bit exactly when
+// b < c, and a borrow can only spread upwards from a byte that is flagged
+// itself. So specials(w) != 0 is exact, and its lowest set bit marks the
+// first special byte.
+func specials(w uint64) uint64 {
+	return ((w - 0x20*ones) | ((w ^ '"'*ones) - ones) | ((w ^ '\\'*ones) - ones) | w) & highs
 }
 
 // plain marks the ASCII bytes that need no escaping in a JSON string.
@@ -40,16 +43,28 @@ var plain = func() (t [256]bool) {
 // ASCII other than '"' and '\\': bytes a JSON string holds as they are, and
 // AppendString copies unchanged. It looks at 8 bytes at a time.
 func PlainLen[T ~string | ~[]byte](s T) int {
+	n := len(s)
+	if n < 8 {
+		i := 0
+		for i < n && plain[s[i]] {
+			i++
+		}
+		return i
+	}
 	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		if special(load64(s, i)) {
-			break
+	for ; i+8 <= n; i += 8 {
+		if m := specials(load64(s, i)); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
 		}
 	}
-	for i < len(s) && plain[s[i]] {
-		i++
+	if i == n {
+		return n
 	}
-	return i
+	// The last 8 bytes, overlapping bytes already known to be plain.
+	if m := specials(load64(s, n-8)); m != 0 {
+		return n - 8 + bits.TrailingZeros64(m)/8
+	}
+	return n
 }
 
 const hexDigits = "0123456789abcdef"

@@ -224,3 +224,29 @@ func TestBuilderReuseStartsFromEmpty(t *testing.T) {
 		b.Reset()
 	}
 }
+
+// TestPlainLenFindsEverySpecialByteAtEveryOffset tries each byte value at
+// each offset of strings around the 8-byte word size, alone and followed by
+// bytes that make borrows spread.
+func TestPlainLenFindsEverySpecialByteAtEveryOffset(t *testing.T) {
+	for n := 1; n <= 24; n++ {
+		for p := 0; p < n; p++ {
+			for c := 0; c < 256; c++ {
+				for _, after := range []byte{'a', 0x00, 0x80} {
+					s := []byte(strings.Repeat("a", n))
+					s[p] = byte(c)
+					for i := p + 1; i < n; i++ {
+						s[i] = after
+					}
+					want := 0
+					for want < n && s[want] >= 0x20 && s[want] < utf8.RuneSelf && s[want] != '"' && s[want] != '\\' {
+						want++
+					}
+					if got := jsonobj.PlainLen(s); got != want {
+						t.Fatalf("PlainLen(%q) = %d, want %d", s, got, want)
+					}
+				}
+			}
+		}
+	}
+}

@@ -137,14 +137,18 @@ func (o Object) scalar(t []byte, start, valueAt int) {
 		return
 	}
 	b.commit(t)
-	o.link(member{start: int32(start), end: int32(len(t)), kind: kindScalar})
+	o.link(start, len(t), kindScalar)
 }
 
-func (o Object) link(m member) {
+// link appends a member spanning text[start:end] to the object and returns
+// it for the caller to fill in the rest. (Filled in place: building a member
+// on the stack and copying it stalls on store forwarding.)
+func (o Object) link(start, end int, kind kind) *member {
 	b := o.b
 	idx := int32(len(b.members))
-	m.next = -1
-	b.members = append(b.members, m)
+	b.members = append(b.members, member{})
+	m := &b.members[idx]
+	m.start, m.end, m.next, m.kind = int32(start), int32(end), -1, kind
 	s := &b.objects[o.id]
 	if s.tail < 0 {
 		s.head = idx
@@ -152,6 +156,7 @@ func (o Object) link(m member) {
 		b.members[s.tail].next = idx
 	}
 	s.tail = idx
+	return m
 }
 
 // String adds a string member; an empty string is left out.
@@ -212,6 +217,30 @@ func (o Object) Strings(key string, v []string) {
 	o.scalar(append(t, ']'), start, valueAt)
 }
 
+// Encoded adds members encoded beforehand by AppendMembers, copied as they
+// are: a way to build constant runs of members once. Object does not find
+// children among them.
+func (o Object) Encoded(members []byte) {
+	if len(members) == 0 {
+		return
+	}
+	b := o.b
+	start := len(b.text)
+	b.text = append(b.text, members...)
+	o.link(start, len(b.text), kindScalar)
+}
+
+// AppendMembers appends the object's members, encoded as Encoded takes them
+// (`,"key":value` each), to dst.
+func (o Object) AppendMembers(dst []byte) []byte {
+	enc := o.AppendJSON(nil)
+	if len(enc) == 2 {
+		return dst
+	}
+	dst = append(dst, ',')
+	return append(dst, enc[1:len(enc)-1]...)
+}
+
 // Objects adds a list of objects made with NewObject; empty objects in it
 // and an empty list are left out when encoded.
 func (o Object) Objects(key string, v ...Object) {
@@ -222,7 +251,8 @@ func (o Object) Objects(key string, v ...Object) {
 	for i := range v {
 		b.ids = append(b.ids, v[i].id)
 	}
-	o.link(member{start: int32(start), end: int32(len(t)), kind: kindObjects, child: int32(first), n: int32(len(v))})
+	m := o.link(start, len(t), kindObjects)
+	m.child, m.n = int32(first), int32(len(v))
 }
 
 // Object returns the child object stored under key, adding an empty one when
@@ -246,7 +276,8 @@ func (o Object) Object(key string) Object {
 	b.commit(t)
 	prev := b.objects[o.id].lastObject
 	b.objects[o.id].lastObject = int32(len(b.members))
-	o.link(member{start: int32(start), end: int32(len(t)), kind: kindObject, child: child.id, prevObject: prev})
+	m := o.link(start, len(t), kindObject)
+	m.child, m.prevObject = child.id, prev
 	return child
 }
 
@@ -258,10 +289,20 @@ func (o Object) AppendJSON(dst []byte) []byte {
 func (b *Builder) appendObject(dst []byte, id int32) []byte {
 	dst = append(dst, '{')
 	open := len(dst)
-	for i := b.objects[id].head; i >= 0; i = b.members[i].next {
+	for i := b.objects[id].head; i >= 0; {
 		m := &b.members[i]
 		mark := len(dst)
-		enc := b.text[m.start:m.end]
+		start, end := m.start, m.end
+		i = m.next
+		if m.kind == kindScalar {
+			// Scalars added one after the other are adjacent in text: copy
+			// the run at once.
+			for i >= 0 && b.members[i].kind == kindScalar && b.members[i].start == end {
+				end = b.members[i].end
+				i = b.members[i].next
+			}
+		}
+		enc := b.text[start:end]
 		if mark == open {
 			enc = enc[1:] // the first member has no comma
 		}

@@ -80,3 +80,21 @@ func TestAppendCompactKeepsWhitespaceInsideStrings(t *testing.T) {
 	in := "{ \"a b\" :\n [ 1 ,\t\"c \\\" d\" ] }"
 	assert.Equal(t, `{"a b":[1,"c \" d"]}`, string(jsonobj.AppendCompact(nil, []byte(in))))
 }
+
+func TestEncodedMembersAreCopiedWhereAdded(t *testing.T) {
+	pre := jsonobj.NewBuilder(jsonobj.Options{})
+	pre.Root().Int("a", 1)
+	pre.Root().String("skipped", "")
+	pre.Root().Object("o").String("b", "x")
+	members := pre.Root().AppendMembers(nil)
+	assert.Equal(t, `,"a":1,"o":{"b":"x"}`, string(members))
+	assert.Empty(t, jsonobj.NewBuilder(jsonobj.Options{}).Root().AppendMembers(nil))
+
+	b := jsonobj.NewBuilder(jsonobj.Options{})
+	root := b.Root()
+	root.Encoded(members)
+	root.String("after", "y")
+	root.Object("child").Encoded(members)
+	root.Encoded(nil)
+	assert.Equal(t, `{"a":1,"o":{"b":"x"},"after":"y","child":{"a":1,"o":{"b":"x"}}}`, string(root.AppendJSON(nil)))
+}
