@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/compliance-connect/compliance-connect/processors/internal/activity"
@@ -70,7 +71,7 @@ func (m *Mapper) Map(in []byte) ([]byte, error) {
 	a.Redact(m.opts.Redaction)
 	cat, known := categorize(a.Type)
 	if !known && m.opts.UnknownType != nil {
-		m.opts.UnknownType(a.Type)
+		m.opts.UnknownType(strings.Clone(a.Type)) // a.Type shares the input's memory
 	}
 
 	doc := s.b.Root()

@@ -199,3 +199,22 @@ func TestRedactionReachesEveryECSField(t *testing.T) {
 		assert.True(t, strings.HasPrefix(field(doc, kept), activity.HashPrefix), "%s = %q", kept, field(doc, kept))
 	}
 }
+
+// TestMapKeepsNothingOfTheInput: strings read from the activity share the
+// input's memory while Map runs (no copy is made), so nothing Map returns or
+// reports may still point into it.
+func TestMapKeepsNothingOfTheInput(t *testing.T) {
+	var unknown []string
+	m, err := ecs.NewMapper(ecs.Options{KeepRaw: true, UnknownType: func(typ string) { unknown = append(unknown, typ) }})
+	require.NoError(t, err)
+	buf := []byte(activityJSON("teleport_session_beamed", `"beam_id":"b1","member_ids":["u2"]`))
+	out, err := m.Map(buf)
+	require.NoError(t, err)
+	want := string(out)
+	for i := range buf {
+		buf[i] = 'x'
+	}
+	assert.Equal(t, want, string(out), "the document does not share the input's memory")
+	assert.Contains(t, want, `"original":`)
+	assert.Equal(t, []string{"teleport_session_beamed"}, unknown, "the reported type does not share it either")
+}

@@ -77,7 +77,7 @@ func (m *Mapper) Map(in []byte) ([]byte, error) {
 	a.Redact(m.opts.Redaction)
 	r, known := lookup(a.Type)
 	if !known && m.opts.UnknownType != nil {
-		m.opts.UnknownType(a.Type)
+		m.opts.UnknownType(strings.Clone(a.Type)) // a.Type shares the input's memory
 	}
 	c := classes[r.class]
 

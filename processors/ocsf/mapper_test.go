@@ -202,3 +202,25 @@ func TestOutputIsValidJSONForHostileStrings(t *testing.T) {
 	name, _ := goldentest.Path(ev, "web_resources")
 	assert.Equal(t, "evil\"name\n.pdf", name.([]any)[0].(map[string]any)["name"])
 }
+
+// TestMapKeepsNothingOfTheInput: strings read from the activity share the
+// input's memory while Map runs (no copy is made), so nothing Map returns or
+// reports may still point into it.
+func TestMapKeepsNothingOfTheInput(t *testing.T) {
+	var unknown []string
+	m, err := ocsf.NewMapper(ocsf.Options{KeepRaw: true, UnknownType: func(typ string) { unknown = append(unknown, typ) }})
+	require.NoError(t, err)
+	in := activityJSON("teleport_session_beamed", `"beam_id":"b1","title":"t"`)
+	buf := []byte(in)
+	out, err := m.Map(buf)
+	require.NoError(t, err)
+	want := string(out)
+	_, err = m.Map([]byte(`{"type":"x",`)) // an error keeps nothing either
+	require.Error(t, err)
+	for i := range buf {
+		buf[i] = 'x'
+	}
+	assert.Equal(t, want, string(out), "the event does not share the input's memory")
+	assert.Contains(t, want, `"raw_data":`)
+	assert.Equal(t, []string{"teleport_session_beamed"}, unknown, "the reported type does not share it either")
+}

@@ -297,3 +297,16 @@ func TestRawStringIsTheInputUnlessRedacted(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, " "+in+"\n", spaced.RawString(), "as received, surrounding whitespace included")
 }
+
+func TestBadTimeErrorHoldsACopyOfTheValue(t *testing.T) {
+	buf := []byte(`{"type":"x","created_at":"10/04/2026"}`)
+	_, err := activity.Decode(buf)
+	require.ErrorIs(t, err, activity.ErrBadTime)
+	for i := range buf {
+		buf[i] = '_'
+	}
+	var perr *time.ParseError
+	require.ErrorAs(t, err, &perr)
+	assert.Equal(t, "10/04/2026", perr.Value)
+	assert.Contains(t, err.Error(), `"10/04/2026"`)
+}
