@@ -7,8 +7,10 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/compliance-connect/compliance-connect/processors/internal/activity"
 	"github.com/compliance-connect/compliance-connect/processors/internal/enginetest"
 	"github.com/compliance-connect/compliance-connect/processors/internal/goldentest"
+	"github.com/compliance-connect/compliance-connect/processors/ocsf"
 )
 
 // BenchmarkOCSF maps the golden activities, compacted as the API sends them,
@@ -73,4 +75,29 @@ func BenchmarkOCSFProcessor(b *testing.B) {
 		n++
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkOCSFOptions is BenchmarkOCSF with the raw copy and with
+// redaction (drop; hash with the raw copy, the costliest).
+func BenchmarkOCSFOptions(b *testing.B) {
+	inputs := compactInputs(b)
+	all := activity.Redaction{RequestBody: true, Emails: true, IPs: true}
+	hashed := all
+	hashed.Hash, hashed.Key = true, []byte("bench-key")
+	for _, o := range []struct {
+		name string
+		opts ocsf.Options
+	}{
+		{"keep_raw", ocsf.Options{KeepRaw: true}},
+		{"redact_drop", ocsf.Options{Redaction: all}},
+		{"redact_hash_keep_raw", ocsf.Options{KeepRaw: true, Redaction: hashed}},
+	} {
+		b.Run(o.name, func(b *testing.B) {
+			m, err := ocsf.NewMapper(o.opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			benchmarkMapper(b, inputs, m.Map)
+		})
+	}
 }
