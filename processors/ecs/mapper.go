@@ -53,7 +53,8 @@ func NewMapper(opts Options) (*Mapper, error) {
 
 // Map turns one activity (a JSON object) into one ECS document (a JSON
 // object without null or empty values). It fails when in is not a JSON
-// object or lacks a string type or an RFC 3339 created_at.
+// object, lacks a string type or an RFC 3339 created_at, or is larger than
+// activity.MaxSize.
 func (m *Mapper) Map(in []byte) ([]byte, error) {
 	s := m.scratch.Get().(*scratch)
 	defer func() {

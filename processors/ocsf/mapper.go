@@ -58,8 +58,8 @@ func NewMapper(opts Options) (*Mapper, error) {
 }
 
 // Map turns one activity (a JSON object) into one OCSF event (a JSON object).
-// It fails when in is not a JSON object or lacks a string type or an RFC 3339
-// created_at.
+// It fails when in is not a JSON object, lacks a string type or an RFC 3339
+// created_at, or is larger than activity.MaxSize.
 func (m *Mapper) Map(in []byte) ([]byte, error) {
 	s := m.scratch.Get().(*scratch)
 	defer func() {

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -47,7 +46,13 @@ var (
 	ErrNotObject = errors.New("activity is not a JSON object")
 	ErrNoType    = errors.New(`activity has no "type" string`)
 	ErrBadTime   = errors.New(`activity has no RFC 3339 "created_at"`)
+	ErrTooLarge  = fmt.Errorf("activity larger than %d MiB", MaxSize>>20)
 )
+
+// MaxSize is the largest activity Decode accepts, far above any the API
+// sends: offsets into an activity, and into the document mapped from it,
+// are 32-bit.
+const MaxSize = 128 << 20
 
 // Activity is one decoded activity. Fields holds every top-level member,
 // including the common ones copied into the typed fields above it, which
@@ -95,9 +100,6 @@ type Decoder struct {
 	top, actor []field
 }
 
-// maxInput is the largest activity Decode accepts: member offsets are int32.
-const maxInput = math.MaxInt32
-
 // Decode is the package-level Decode, returning an Activity that is valid
 // until the next Decode or Reset of d.
 func (d *Decoder) Decode(b []byte) (*Activity, error) {
@@ -112,8 +114,8 @@ func (d *Decoder) Decode(b []byte) (*Activity, error) {
 		}
 		return nil, fmt.Errorf("%w: got %s", ErrNotObject, jsonKind(trimmed[0]))
 	}
-	if len(trimmed) > maxInput {
-		return nil, fmt.Errorf("%w: larger than %d bytes", ErrNotObject, maxInput)
+	if len(trimmed) > MaxSize {
+		return nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, len(trimmed))
 	}
 	a := &d.a
 	a.raw = b

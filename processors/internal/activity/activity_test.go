@@ -1,6 +1,7 @@
 package activity_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -309,4 +310,20 @@ func TestBadTimeErrorHoldsACopyOfTheValue(t *testing.T) {
 	require.ErrorAs(t, err, &perr)
 	assert.Equal(t, "10/04/2026", perr.Value)
 	assert.Contains(t, err.Error(), `"10/04/2026"`)
+}
+
+func TestDecodeRejectsActivitiesOverMaxSize(t *testing.T) {
+	padded := func(n int) []byte {
+		b := bytes.Repeat([]byte("x"), n)
+		copy(b, `{"type":"x","created_at":"2026-04-10T08:09:10Z","pad":"`)
+		copy(b[n-2:], `"}`)
+		return b
+	}
+	_, err := activity.Decode(padded(activity.MaxSize + 1))
+	require.ErrorIs(t, err, activity.ErrTooLarge)
+	assert.Contains(t, err.Error(), "128 MiB")
+
+	a, err := activity.Decode(padded(activity.MaxSize))
+	require.NoError(t, err, "MaxSize itself is accepted")
+	assert.Equal(t, "x", a.Type)
 }
