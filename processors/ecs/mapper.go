@@ -30,8 +30,8 @@ type Mapper struct {
 }
 
 // scratch is what one Map call reuses: the decoder, the document builder and
-// the encoding buffer, so a warm Map allocates only the copy of the input
-// the decoder keeps and the document it returns.
+// the encoding buffer, so a warm Map allocates only the document it returns
+// (sized exactly: the buffer is copied).
 type scratch struct {
 	dec activity.Decoder
 	b   *jsonobj.Builder

@@ -33,8 +33,8 @@ type Mapper struct {
 }
 
 // scratch is what one Map call reuses: the decoder, the document builder and
-// the encoding buffer, so a warm Map allocates only the copy of the input
-// the decoder keeps and the event it returns.
+// the encoding buffer, so a warm Map allocates only the event it returns
+// (sized exactly: the buffer is copied).
 type scratch struct {
 	dec activity.Decoder
 	b   *jsonobj.Builder

@@ -48,9 +48,6 @@ type field struct {
 // activity without an actor object.
 func (fs *Fields) Present() bool { return fs.present }
 
-// Len is the number of members.
-func (fs *Fields) Len() int { return len(fs.list) }
-
 func (fs *Fields) key(i int) string {
 	if f := &fs.list[i]; f.key > 0 {
 		return fs.keys[f.key-1]

@@ -211,8 +211,7 @@ func (u *UnknownTypes) Record(activityType string) {
 	_, dup := u.seen[activityType]
 	fresh := !dup && len(u.seen) < maxLoggedTypes
 	if fresh {
-		// A copy: the type may share the memory of the whole activity.
-		u.seen[strings.Clone(activityType)] = struct{}{}
+		u.seen[activityType] = struct{}{}
 	}
 	u.mu.Unlock()
 	if fresh && u.log != nil {
