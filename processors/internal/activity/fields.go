@@ -15,9 +15,10 @@ import (
 // are the "unmapped" rest a normalizer keeps verbatim. Copies of a Fields
 // share its members.
 //
-// Members are offsets into one immutable copy of the activity's text, so
-// the strings read from them are substrings of it, not allocations, and the
-// member list holds no pointers for the garbage collector to trace.
+// Members are offsets into the activity's text (the input viewed as a
+// string, see Decode), so the strings read from them are substrings of it,
+// not allocations, and the member list holds no pointers for the garbage
+// collector to trace.
 type Fields struct {
 	text string // the JSON text members point into
 	src  []byte // the same bytes: raw values are sub-slices of it
