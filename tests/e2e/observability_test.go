@@ -98,7 +98,7 @@ func TestPrometheusMetricsAfterAKnownJob(t *testing.T) {
 	conf := r.config(oneJob(obsNow.Add(-3*time.Hour), 100))
 
 	// Job 1.
-	st := r.start(conf, streamOptions{maxInFlight: 1})
+	st := r.start(conf, streamOptions{metrics: true, maxInFlight: 1})
 	rep := r.logs.waitSuccess(t, 1)
 	m := st.scrape()
 	recs := r.api.Requests()
@@ -149,7 +149,7 @@ func TestPrometheusMetricsAfterAKnownJob(t *testing.T) {
 	late.VisibleAt = obsNow.Add(20 * time.Second)
 	require.NoError(t, r.api.Add(late))
 	now2 := r.clock.Advance(30 * time.Second)
-	st = r.start(conf, streamOptions{maxInFlight: 1})
+	st = r.start(conf, streamOptions{metrics: true, maxInFlight: 1})
 	r.logs.waitSuccess(t, 2) // the first stream ran one job only
 	m = st.scrape()
 	scanned2 := now2.Add(-2 * time.Minute)
@@ -182,7 +182,7 @@ func TestPrometheusMetricsAfterAKnownJob(t *testing.T) {
 // both labels.
 func TestRequestMetricsAreLabelledByEndpointAndStatusClass(t *testing.T) {
 	r := newRig(t, obsNow, fakeapi.Options{Dataset: obsData(17, 20, time.Hour)}, rigOptions{})
-	st := r.start(r.config(oneJob(obsNow.Add(-time.Hour), 100)), streamOptions{maxInFlight: 1})
+	st := r.start(r.config(oneJob(obsNow.Add(-time.Hour), 100)), streamOptions{metrics: true, maxInFlight: 1})
 	r.logs.waitSuccess(t, 1)
 	m := st.scrape()
 	require.NotEmpty(t, m.series("compliance_requests", "status_class", "2xx"))
@@ -209,7 +209,7 @@ func TestRateLimitWaitsAreCountedWithTheirSeconds(t *testing.T) {
 	st := r.start(r.config(oneJob(obsNow.Add(-3*time.Hour), 10)+`  rate_limit:
     headroom: 0.1
     max_wait: 50ms
-`), streamOptions{maxInFlight: 1})
+`), streamOptions{metrics: true, maxInFlight: 1})
 	r.logs.waitSuccess(t, 1)
 	m := st.scrape()
 	n := float64(pauses.Load())
@@ -243,7 +243,7 @@ func TestClockSkewGaugeIsTheInputClockMinusTheAPIDate(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, obsNow, fakeapi.Options{Dataset: obsData(8, 20, time.Hour)}, rigOptions{inputAhead: tc.ahead})
-			st := r.start(r.config(oneJob(obsNow.Add(-time.Hour), 100)), streamOptions{maxInFlight: 1})
+			st := r.start(r.config(oneJob(obsNow.Add(-time.Hour), 100)), streamOptions{metrics: true, maxInFlight: 1})
 			r.logs.waitSuccess(t, 1)
 			m := st.scrape()
 			assert.Equal(t, tc.ahead.Seconds(), m.must(t, "compliance_clock_skew_seconds"))
@@ -317,7 +317,7 @@ func TestReadyTellsTheTruth(t *testing.T) {
 			r := s.r
 			r.api.Script(faultsWhile(&s.failing, 1000)...)
 			conf := r.render(inputConfig{state: tc.state, extra: everyFewMs(obsNow.Add(-time.Hour), 100) + "  stale_after: 2s\n"})
-			st := r.start(conf, streamOptions{resources: tc.resources, maxInFlight: 1})
+			st := r.start(conf, streamOptions{metrics: true, resources: tc.resources, maxInFlight: 1})
 			r.logs.waitSuccess(t, 1)
 			st.waitReady(http.StatusOK)
 
@@ -592,7 +592,7 @@ func TestStuckJobWarnsWithTheOutstandingCount(t *testing.T) {
 	r.sink.setPolicy(func(delivery) verdict { return holdIt })
 	// One slice holds the whole window, so the job has fetched it all.
 	st := r.start(r.config(oneJob(obsNow.Add(-30*time.Minute), 100)+"  batch_size: 10\n  ack_warn_after: 100ms\n  min_slice: 1h\n"),
-		streamOptions{maxInFlight: 64})
+		streamOptions{metrics: true, maxInFlight: 64})
 	r.sink.waitHeld(t, 3)
 	r.clock.Advance(90 * time.Second)
 	require.Eventually(t, func() bool {

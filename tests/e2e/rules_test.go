@@ -92,7 +92,7 @@ func TestCollectorClockAheadOfTheAPINeverCommitsPastServerTimeMinusSettle(t *tes
     - name: activities
       schedule: "@every 25ms"
       earliest: "2026-11-25T11:00:00Z"
-`), streamOptions{})
+`), streamOptions{metrics: true})
 	r.waitJobTo("2026-11-25T11:58:00Z")
 	assert.Equal(t, "2026-11-25T11:58:00Z", r.mustCheckpoint(stateKey).ScannedTo, "server 12:00 - settle, not local 13:00 - settle")
 	assert.True(t, r.logs.contains(0, "differs from the Compliance API's Date header"), "the skew is warned about:\n%s", r.logs.dump())
@@ -166,7 +166,7 @@ func TestHeldAcksBoundLookAheadToMaxOpenSlices(t *testing.T) {
     - name: activities
       schedule: "@every 1h"
       earliest: "2026-11-25T00:00:00Z"
-`), streamOptions{})
+`), streamOptions{metrics: true})
 	r.sink.waitHeld(t, 2)
 	require.Eventually(t, func() bool { open, _ := st.scrape().value("compliance_open_slices"); return open == 2 }, 10*time.Second, 5*time.Millisecond)
 	// A bounded look: nothing more may be fetched while both slices wait.
@@ -844,7 +844,7 @@ func TestLateArrivalsInsideTheOverlapAreDeliveredOnceAndCounted(t *testing.T) {
     - name: activities
       schedule: "@every 25ms"
       earliest: "2026-11-25T11:50:00Z"
-`), streamOptions{})
+`), streamOptions{metrics: true})
 	var now time.Time
 	for range 10 {
 		now = r.clock.Advance(time.Minute)
@@ -874,7 +874,7 @@ func TestLateArrivalBeyondSettlePlusOverlapIsMissedAsAKnownLimit(t *testing.T) {
     - name: activities
       schedule: "@every 25ms"
       earliest: "2026-11-25T11:00:00Z"
-`), streamOptions{})
+`), streamOptions{metrics: true})
 	r.waitJobTo("2026-11-25T11:58:00Z")
 
 	inside := act("activity_01inside", "claude_chat_created", at("2026-11-25T11:56:00Z"))

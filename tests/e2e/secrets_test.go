@@ -144,7 +144,7 @@ func TestAPIKeyAppearsInNoLogMetricMetadataOrStateFile(t *testing.T) {
 	gwSrv := httptest.NewServer(gw)
 	t.Cleanup(gwSrv.Close)
 	st := r.start(r.render(inputConfig{baseURL: gwSrv.URL, key: longKey, retries: fastRetries,
-		extra: faultEndpoint + "  request_timeout: 500ms\n"}), streamOptions{maxInFlight: 1})
+		extra: faultEndpoint + "  request_timeout: 500ms\n"}), streamOptions{metrics: true, maxInFlight: 1})
 	r.sink.waitUnique(t, len(data), 30*time.Second)
 	require.Eventually(t, func() bool {
 		reps := r.logs.jobReports()
@@ -181,7 +181,7 @@ func TestRefusedKeysAppearNowhere(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, faultNow, tc.opts, rigOptions{})
-			st := r.start(r.render(inputConfig{key: tc.key, extra: faultEndpoint, retries: fastRetries}), streamOptions{maxInFlight: 1})
+			st := r.start(r.render(inputConfig{key: tc.key, extra: faultEndpoint, retries: fastRetries}), streamOptions{metrics: true, maxInFlight: 1})
 			require.Eventually(t, func() bool {
 				code, body := st.get("/ready")
 				return code == http.StatusServiceUnavailable && strings.Contains(body, tc.reason) && len(r.logs.jobReports()) >= 3
