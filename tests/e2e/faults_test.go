@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -150,7 +151,10 @@ func TestEveryFaultKindIsRetriedOrEndsTheJobWithoutLosingData(t *testing.T) {
 
 			stats := r.api.Stats()
 			require.Equal(t, tc.times, stats.Faults[tc.kind], "the fault was injected %d times", tc.times)
+			// The fake records a request when it ends: a slow one the client
+			// gave up on may be recorded after its retry. Seq is the arrival.
 			recs := r.api.Requests()
+			slices.SortFunc(recs, func(a, b fakeapi.RequestRecord) int { return a.Seq - b.Seq })
 			fi, li := -1, -1 // first and last faulted request
 			for i, rec := range recs {
 				if rec.Fault == tc.kind {

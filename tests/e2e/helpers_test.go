@@ -130,8 +130,8 @@ func (r *rig) sliceRequests() []url.Values {
 	return out
 }
 
-// faultsWhile scripts n faults (500, x-should-retry false) that apply to
-// requests only while on is set; while it is not, they wait.
+// faultsWhile returns n faults (500, x-should-retry false) for Script that
+// apply to requests only while on is set; while it is not, they wait.
 func faultsWhile(on *atomic.Bool, n int) []fakeapi.Fault {
 	out := make([]fakeapi.Fault, n)
 	for i := range out {

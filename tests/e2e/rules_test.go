@@ -4,6 +4,9 @@ package e2e_test
 // through the real Benthos engine, the input's config and the fake API. The
 // comment of each test names the scenario of design-review.md it closes
 // (L loss, D duplicate, S stall, M memory/budget, O operator surprise).
+// Unless a test studies slice adaptation, its slices are a fixed hour
+// (min_slice: 1h; the input's default starts at min_slice and grows), so
+// that scenarios read as "slice 1, slice 2".
 
 import (
 	"encoding/json"
