@@ -693,6 +693,9 @@ func (s *Server) Requests() []RequestRecord {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := slices.Clone(s.records)
+	// Records are appended when a request ends; a slow request can end after
+	// a later one (its retry), so order them by arrival.
+	slices.SortStableFunc(out, func(a, b RequestRecord) int { return a.Seq - b.Seq })
 	for i := range out {
 		q := make(url.Values, len(out[i].Query))
 		for k, v := range out[i].Query {
