@@ -55,12 +55,6 @@ func (f *fakeHEC) snapshot() (envs []hecEnvelope, requests, gzipped int, violati
 	return append([]hecEnvelope(nil), f.envelopes...), f.requests, f.gzipped, append([]string(nil), f.violations...)
 }
 
-func (f *fakeHEC) accepted() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.events
-}
-
 func (f *fakeHEC) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -93,7 +93,7 @@ func (m *Mapper) Map(in []byte) ([]byte, error) {
 	if r.class == classUserAccess && principalKind(a) == "group" {
 		// Privileges granted to a group: Group Management has Assign and
 		// Revoke Privileges with the same activity_ids.
-		r.class, c = classGroupManagement, classes[classGroupManagement]
+		r.class = classGroupManagement
 	}
 	var code int64
 	var hasCode bool

@@ -157,13 +157,6 @@ func (p *proc) exited() bool {
 }
 
 // waitOrExit waits d, or until the process exits.
-func (p *proc) waitOrExit(d time.Duration) {
-	select {
-	case <-time.After(d):
-	case <-p.done:
-	}
-}
-
 // waitForNew waits until this run has written n activities no earlier run
 // wrote, the process exits, or until passes.
 func (p *proc) waitForNew(t *testing.T, out *outputReader, n int, until time.Time) {

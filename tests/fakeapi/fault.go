@@ -104,16 +104,6 @@ func kindList() string {
 	return strings.Join(names, ", ")
 }
 
-// replacesAnswer reports whether the fault stands in for the API's answer (so
-// the API did not handle the request and logs no self event).
-func (k FaultKind) replacesAnswer() bool {
-	switch k {
-	case FaultSlow, FaultNullCursor, FaultRepeatedCursor:
-		return false
-	}
-	return true
-}
-
 // Fault is one injected failure.
 type Fault struct {
 	// Kind selects the failure.

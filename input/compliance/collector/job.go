@@ -311,7 +311,7 @@ func (j *job) collect(ctx context.Context) {
 	planner := window.NewPlanner(j.rng, cfg.Slices, j.c.nextLength)
 	for !j.stopped() {
 		for len(j.open) >= cfg.MaxOpenSlices && !j.stopped() {
-			j.waitAck(ctx, nil)
+			j.waitAck(ctx)
 		}
 		if j.stopped() {
 			return
@@ -515,14 +515,13 @@ func (j *job) fail(err error) {
 	}
 }
 
-// waitAck blocks for one ack (or a stop). extra, when non-nil, also wakes it.
-func (j *job) waitAck(ctx context.Context, extra <-chan time.Time) {
+// waitAck blocks for one ack (or a stop).
+func (j *job) waitAck(ctx context.Context) {
 	select {
 	case ev := <-j.acks:
 		j.handleAck(ev)
 	case <-j.fetchCtx.Done():
 	case <-ctx.Done():
-	case <-extra:
 	}
 }
 
