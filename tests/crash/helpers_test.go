@@ -276,6 +276,18 @@ type outputReader struct {
 	seen map[string]struct{} // distinct ids written
 
 	runNew, runDups int // ids of the current run: first written, written before
+	fragments       int // documents cut inside their id by a kill
+}
+
+// plainID reports whether s can be an activity id (a cut id runs into the
+// next document's '{').
+func plainID(s string) bool {
+	for _, c := range s {
+		if !(c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // poll reads the ids written since the last call. A document still being
@@ -306,6 +318,13 @@ func (o *outputReader) poll(t *testing.T) {
 		}
 		id := string(b[start : start+j])
 		pos = start + j
+		if !plainID(id) {
+			// A torn write: a kill cut this document inside its id and the
+			// next run's document follows on the same line. The activity
+			// was not acknowledged and is written again later.
+			o.fragments++
+			continue
+		}
 		o.ids = append(o.ids, id)
 		if _, dup := o.seen[id]; dup {
 			o.runDups++
@@ -348,33 +367,15 @@ func (o *outputReader) exposed(rec *checkpoint.Record, ds *dataset, overlap time
 	return n
 }
 
-// compare lists the dataset ids never written and the written ids not in
-// the dataset, sorted.
-func (o *outputReader) compare(ds *dataset) (missing, unexpected []string) {
-	for id := range ds.created {
-		if _, ok := o.seen[id]; !ok {
-			missing = append(missing, id)
-		}
-	}
-	for id := range o.seen {
-		if _, ok := ds.created[id]; !ok {
-			unexpected = append(unexpected, id)
-		}
-	}
-	sort.Strings(missing)
-	sort.Strings(unexpected)
-	return missing, unexpected
-}
-
-// validate checks that every document in the output is valid JSON and
-// counts torn lines: lines holding two documents because a kill landed
-// between the file output's write of a message and its write of the
-// newline, and the next run appended to the unterminated line.
-func (o *outputReader) validate(t *testing.T) (bad, torn int) {
+// complete parses the whole output and returns the ids of complete
+// documents, the documents a kill cut short (an invalid document followed by
+// another on the same line: the next run appended to the unterminated line),
+// and the invalid documents that are not explained by a kill.
+func (o *outputReader) complete(t *testing.T) (ids map[string]struct{}, cut, bad int) {
 	t.Helper()
 	b, err := os.ReadFile(o.path)
 	require.NoError(t, err)
-	docs := 0
+	ids = map[string]struct{}{}
 	for line := range bytes.SplitSeq(b, []byte("\n")) {
 		if len(line) == 0 {
 			continue
@@ -384,22 +385,45 @@ func (o *outputReader) validate(t *testing.T) (bad, torn int) {
 			bad++
 			continue
 		}
-		if len(starts) > 1 {
-			torn++
-		}
 		for i, s := range starts {
 			end := len(line)
 			if i+1 < len(starts) {
 				end = starts[i+1]
 			}
-			docs++
-			if !json.Valid(line[s:end]) {
+			var doc struct {
+				ID string `json:"id"`
+			}
+			switch {
+			case json.Unmarshal(line[s:end], &doc) == nil:
+				ids[doc.ID] = struct{}{}
+			case i+1 < len(starts):
+				cut++
+			default:
 				bad++
 			}
 		}
 	}
-	require.Equal(t, len(o.ids), docs, "documents in the output")
-	return bad, torn
+	return ids, cut, bad
+}
+
+// compare lists the dataset ids never written as a complete document and the
+// complete documents' ids that are not in the dataset, sorted.
+func (o *outputReader) compare(t *testing.T, ds *dataset) (missing, unexpected []string, cut, bad int) {
+	t.Helper()
+	ids, cut, bad := o.complete(t)
+	for id := range ds.created {
+		if _, ok := ids[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	for id := range ids {
+		if _, ok := ds.created[id]; !ok {
+			unexpected = append(unexpected, id)
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(unexpected)
+	return missing, unexpected, cut, bad
 }
 
 func markerOffsets(line []byte) []int {
