@@ -330,6 +330,7 @@ func TestThreeFailedJobsInARowMakeTheInputNotReadyUntilAJobSucceeds(t *testing.T
 	failing.Store(false)
 	st.waitReady(http.StatusOK) // a job succeeded
 	r.sink.waitUnique(t, len(data), 30*time.Second)
+	r.logs.waitSuccess(t, 1) // the job that delivered them has ended, not only delivered
 	require.NoError(t, st.stop())
 
 	reports := r.logs.jobReports()
