@@ -1,14 +1,13 @@
 package ecs
 
 import (
-	"bytes"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/compliance-connect/compliance-connect/processors/internal/activity"
 	"github.com/compliance-connect/compliance-connect/processors/internal/jsonobj"
+	"github.com/compliance-connect/compliance-connect/processors/internal/scratch"
 )
 
 // Options configure a Mapper.
@@ -26,20 +25,8 @@ type Options struct {
 // concurrent use.
 type Mapper struct {
 	opts    Options
-	scratch sync.Pool // of *scratch
+	scratch *scratch.Pool
 }
-
-// scratch is what one Map call reuses: the decoder, the document builder and
-// the encoding buffer, so a warm Map allocates only the document it returns
-// (sized exactly: the buffer is copied).
-type scratch struct {
-	dec activity.Decoder
-	b   *jsonobj.Builder
-	out []byte
-}
-
-// maxKeptBuffer bounds the encoding buffer a pooled scratch keeps.
-const maxKeptBuffer = 256 << 10
 
 // NewMapper checks the options and returns a Mapper.
 func NewMapper(opts Options) (*Mapper, error) {
@@ -47,7 +34,7 @@ func NewMapper(opts Options) (*Mapper, error) {
 		return nil, err
 	}
 	m := &Mapper{opts: opts}
-	m.scratch.New = func() any { return &scratch{b: jsonobj.NewBuilder(jsonobj.Options{StripNested: true})} }
+	m.scratch = scratch.NewPool(jsonobj.Options{StripNested: true})
 	return m, nil
 }
 
@@ -56,16 +43,9 @@ func NewMapper(opts Options) (*Mapper, error) {
 // object, lacks a string type or an RFC 3339 created_at, or is larger than
 // activity.MaxSize.
 func (m *Mapper) Map(in []byte) ([]byte, error) {
-	s := m.scratch.Get().(*scratch)
-	defer func() {
-		s.dec.Reset()
-		s.b.Reset()
-		if cap(s.out) > maxKeptBuffer {
-			s.out = nil
-		}
-		m.scratch.Put(s)
-	}()
-	a, err := s.dec.Decode(in)
+	s := m.scratch.Get()
+	defer m.scratch.Put(s)
+	a, err := s.Dec.Decode(in)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +55,7 @@ func (m *Mapper) Map(in []byte) ([]byte, error) {
 		m.opts.UnknownType(strings.Clone(a.Type)) // a.Type shares the input's memory
 	}
 
-	doc := s.b.Root()
+	doc := s.B.Root()
 	doc.Time("@timestamp", a.Time)
 	doc.Object("ecs").String("version", ecsVersion)
 	event := doc.Object("event")
@@ -164,8 +144,7 @@ func (m *Mapper) Map(in []byte) ([]byte, error) {
 	if f.Present() {
 		f.Unused(audit.Object("actor").Raw)
 	}
-	s.out = doc.AppendJSON(s.out[:0])
-	return bytes.Clone(s.out), nil
+	return s.Encode(doc), nil
 }
 
 // writeURL sets url.original and, when it parses, its parts; it returns the

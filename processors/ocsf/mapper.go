@@ -1,15 +1,14 @@
 package ocsf
 
 import (
-	"bytes"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/compliance-connect/compliance-connect/processors/internal/activity"
 	"github.com/compliance-connect/compliance-connect/processors/internal/jsonobj"
+	"github.com/compliance-connect/compliance-connect/processors/internal/scratch"
 )
 
 // Options configure a Mapper.
@@ -29,20 +28,8 @@ type Options struct {
 // for concurrent use.
 type Mapper struct {
 	opts    Options
-	scratch sync.Pool // of *scratch
+	scratch *scratch.Pool
 }
-
-// scratch is what one Map call reuses: the decoder, the document builder and
-// the encoding buffer, so a warm Map allocates only the event it returns
-// (sized exactly: the buffer is copied).
-type scratch struct {
-	dec activity.Decoder
-	b   *jsonobj.Builder
-	out []byte
-}
-
-// maxKeptBuffer bounds the encoding buffer a pooled scratch keeps.
-const maxKeptBuffer = 256 << 10
 
 // NewMapper checks the options and returns a Mapper.
 func NewMapper(opts Options) (*Mapper, error) {
@@ -53,7 +40,7 @@ func NewMapper(opts Options) (*Mapper, error) {
 		opts.Now = time.Now
 	}
 	m := &Mapper{opts: opts}
-	m.scratch.New = func() any { return &scratch{b: jsonobj.NewBuilder(jsonobj.Options{})} }
+	m.scratch = scratch.NewPool(jsonobj.Options{})
 	return m, nil
 }
 
@@ -61,16 +48,9 @@ func NewMapper(opts Options) (*Mapper, error) {
 // It fails when in is not a JSON object, lacks a string type or an RFC 3339
 // created_at, or is larger than activity.MaxSize.
 func (m *Mapper) Map(in []byte) ([]byte, error) {
-	s := m.scratch.Get().(*scratch)
-	defer func() {
-		s.dec.Reset()
-		s.b.Reset()
-		if cap(s.out) > maxKeptBuffer {
-			s.out = nil
-		}
-		m.scratch.Put(s)
-	}()
-	a, err := s.dec.Decode(in)
+	s := m.scratch.Get()
+	defer m.scratch.Put(s)
+	a, err := s.Dec.Decode(in)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +84,7 @@ func (m *Mapper) Map(in []byte) ([]byte, error) {
 		status = statusForHTTP(code, hasCode)
 	}
 
-	ev := s.b.Root()
+	ev := s.B.Root()
 	if h, ok := headers[headerKey{r.class, act, status}]; ok {
 		ev.Encoded(h)
 	} else {
@@ -157,8 +137,7 @@ func (m *Mapper) Map(in []byte) ([]byte, error) {
 	if a.Actor.Fields.Present() {
 		a.Actor.Fields.Unused(unmapped.Object("actor").Raw)
 	}
-	s.out = ev.AppendJSON(s.out[:0])
-	return bytes.Clone(s.out), nil
+	return s.Encode(ev), nil
 }
 
 // mapAuthentication fills class 3002: the subject is the actor's user.
