@@ -343,7 +343,7 @@ func (in *input) serveState(w http.ResponseWriter, r *http.Request) {
 		}
 	case http.MethodPost:
 		var to time.Time
-		if to, err = parseRewind(r.URL.Query().Get("rewind_to")); err == nil {
+		if to, err = ParseRewind(r.URL.Query().Get("rewind_to")); err == nil {
 			rec, err = target.Rewind(ctx, to)
 		}
 	default:
@@ -360,9 +360,9 @@ func (in *input) serveState(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// parseRewind reads a rewind target: an RFC 3339 time or a time expression
-// such as -1d@d.
-func parseRewind(s string) (time.Time, error) {
+// ParseRewind reads a rewind target (the HTTP endpoint's rewind_to, the
+// CLI's --to): an RFC 3339 time or a time expression such as -1d@d.
+func ParseRewind(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, errors.New("rewind_to is required (an RFC 3339 time or a time expression such as -1d@d)")
 	}
@@ -372,9 +372,6 @@ func parseRewind(s string) (time.Time, error) {
 	}
 	return e.Resolve(time.Now(), time.UTC), nil
 }
-
-// ParseRewind is parseRewind for the CLI.
-func ParseRewind(s string) (time.Time, error) { return parseRewind(s) }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")

@@ -101,7 +101,6 @@ type endpointRunner struct {
 	name   string
 	key    string
 	once   bool
-	cfg    endpointConfig
 	coll   *collector.Collector
 	runner schedule.Runner
 	target *StateTarget // nil when state tracking is off
@@ -245,7 +244,7 @@ func (in *input) newClient() (*api.Client, error) {
 func (in *input) newRunner(ep endpointConfig, store checkpoint.Store, client *api.Client) (*endpointRunner, error) {
 	cfg := in.cfg
 	r := &endpointRunner{
-		name: ep.Name, cfg: ep, once: ep.Settings.Schedule.Once(),
+		name: ep.Name, once: ep.Settings.Schedule.Once(),
 		key: checkpointKey(cfg, in.mgr.Label(), ep), lastSuccess: in.opts.now(),
 	}
 	ccfg := collectorConfig(cfg, ep)
