@@ -22,6 +22,7 @@ func commands() []*cli.Command {
 		demoCommand(),
 		fakeapiCommand(),
 		stateCommand(),
+		auditCommand(),
 	}
 }
 
