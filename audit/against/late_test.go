@@ -1,0 +1,211 @@
+package against_test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	_ "github.com/redpanda-data/benthos/v4/public/components/io"
+	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/compliance-connect/compliance-connect/audit"
+	"github.com/compliance-connect/compliance-connect/audit/against"
+	"github.com/compliance-connect/compliance-connect/audit/internal/fakees"
+	"github.com/compliance-connect/compliance-connect/input/compliance"
+	"github.com/compliance-connect/compliance-connect/input/compliance/api"
+	_ "github.com/compliance-connect/compliance-connect/outputs/awss3"
+	_ "github.com/compliance-connect/compliance-connect/outputs/elasticsearch"
+	_ "github.com/compliance-connect/compliance-connect/outputs/kafka"
+	"github.com/compliance-connect/compliance-connect/tests/fakeapi"
+)
+
+// lateRig is a fake Compliance API whose dataset holds activities indexed an
+// hour after they happened, far beyond the input's settle + overlap: a
+// backfill run before they are indexed misses them, and only an audit run
+// after finds them missing.
+type lateRig struct {
+	clock  *fakeapi.ManualClock
+	url    string
+	t0     time.Time
+	window audit.Window
+	late   []string // ids of the late activities, sorted
+	total  int
+}
+
+func newLateRig(t *testing.T) *lateRig {
+	t.Helper()
+	t0 := time.Now().UTC().Truncate(time.Second)
+	r := &lateRig{clock: fakeapi.NewManualClock(t0), t0: t0,
+		window: audit.Window{From: t0.Add(-2 * time.Hour), To: t0.Add(-10 * time.Minute)}}
+	data := fakeapi.Generate(fakeapi.GenOptions{Seed: 16, Count: 1500, From: r.window.From, To: r.window.To})
+	for i := 37; i < len(data); i += 211 {
+		data[i].VisibleAt = t0.Add(time.Hour) // indexed an hour late
+		r.late = append(r.late, data[i].ID)
+	}
+	slices.Sort(r.late)
+	r.total = len(data)
+	srv, err := fakeapi.New(fakeapi.Options{Clock: r.clock.Now, Dataset: data})
+	require.NoError(t, err)
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	r.url = hs.URL
+	return r
+}
+
+// pipeline is a `once` backfill of the window into output.
+func (r *lateRig) pipeline(t *testing.T, output string) string {
+	return fmt.Sprintf(`
+input:
+  label: audit
+  anthropic_compliance:
+    api_key: test-key
+    base_url: %s
+    state:
+      path: %s
+    endpoints:
+      - name: activities
+        schedule: once
+        earliest: %s
+        latest: %s
+output:
+%s
+`, r.url, t.TempDir(), r.window.From.Format(time.RFC3339), r.window.To.Format(time.RFC3339), output)
+}
+
+// collect runs the real input, on the fake's clock, until its backfill ends.
+func (r *lateRig) collect(t *testing.T, pipeline string) {
+	t.Helper()
+	env := service.NewEnvironment()
+	require.NoError(t, compliance.Register(env, compliance.WithClock(r.clock.Now)))
+	sb := env.NewStreamBuilder()
+	require.NoError(t, sb.SetYAML(pipeline))
+	require.NoError(t, sb.SetLoggerYAML("level: WARN"))
+	stream, err := sb.Build()
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	require.NoError(t, stream.Run(ctx))
+}
+
+// audit indexes the late activities, then audits the window.
+func (r *lateRig) audit(t *testing.T, pipeline, spec string) *audit.Report {
+	t.Helper()
+	r.clock.Set(r.t0.Add(2 * time.Hour))
+	src, err := compliance.OpenPipelineAPI([]byte(pipeline), "", "activities", "test", api.Hooks{})
+	require.NoError(t, err)
+	dest, err := against.Open(context.Background(), spec, against.Options{Pipeline: []byte(pipeline), Slack: 10 * time.Minute})
+	require.NoError(t, err)
+	rep, err := audit.Run(context.Background(), audit.Options{
+		Window: r.window, API: audit.Expected{Lister: src.Client, Filters: src.Filters},
+		Destination: dest, TempDir: t.TempDir(), SortBudget: 32 << 10, // several sorted runs
+	})
+	require.NoError(t, err)
+	t.Cleanup(rep.Close)
+	return rep
+}
+
+func missingIDs(t *testing.T, rep *audit.Report) []string {
+	t.Helper()
+	var buf jsonReport
+	buf.decode(t, rep)
+	var ids []string
+	for _, e := range buf.Missing {
+		ids = append(ids, e.ID)
+	}
+	return ids
+}
+
+func assertOnlyLateMissing(t *testing.T, r *lateRig, rep *audit.Report) {
+	t.Helper()
+	assert.Equal(t, r.late, missingIDs(t, rep), "the audit reports exactly the activities indexed after the input scanned their time")
+	c := rep.Counts
+	assert.EqualValues(t, r.total, c.Expected)
+	assert.EqualValues(t, r.total-len(r.late), c.Present)
+	assert.EqualValues(t, len(r.late), c.Missing)
+	assert.Zero(t, c.Unexpected)
+	assert.Zero(t, c.Unreadable)
+	assert.False(t, rep.Complete())
+	require.NotNil(t, rep.OldestMissing)
+	assert.NotEmpty(t, rep.OldestMissing.Type)
+}
+
+func TestAuditFindsExactlyTheLateActivitiesTheInputMissed(t *testing.T) {
+	t.Run("file output, named by the pipeline", func(t *testing.T) {
+		r := newLateRig(t)
+		out := filepath.Join(t.TempDir(), "activities.ndjson")
+		p := r.pipeline(t, fmt.Sprintf("  file:\n    path: %s\n    codec: lines\n", out))
+		r.collect(t, p)
+		assertOnlyLateMissing(t, r, r.audit(t, p, "output"))
+	})
+
+	t.Run("file output with an interpolated path, named by a file:// directory", func(t *testing.T) {
+		r := newLateRig(t)
+		dir := t.TempDir()
+		p := r.pipeline(t, fmt.Sprintf("  file:\n    path: '%s/${! @activity_type }.ndjson'\n    codec: lines\n", dir))
+		r.collect(t, p)
+		assertOnlyLateMissing(t, r, r.audit(t, p, "file://"+dir))
+		assertOnlyLateMissing(t, r, r.audit(t, p, "output"))
+	})
+
+	t.Run("aws_s3 output into gofakes3", func(t *testing.T) {
+		r := newLateRig(t)
+		backend := s3mem.New()
+		require.NoError(t, backend.CreateBucket("archive"))
+		s3srv := httptest.NewServer(gofakes3.New(backend).Server())
+		t.Cleanup(s3srv.Close)
+		p := r.pipeline(t, fmt.Sprintf(`  aws_s3:
+    bucket: archive
+    region: us-east-1
+    endpoint: %s
+    force_path_style_urls: true
+    credentials: { id: test-id, secret: test-secret }
+    path: 'anthropic/activities/${! timestamp_unix_nano() }-${! uuid_v4() }.ndjson.gz'
+    batching: { count: 200, period: 1s }
+`, s3srv.URL))
+		r.collect(t, p)
+		assertOnlyLateMissing(t, r, r.audit(t, p, "output"))
+	})
+
+	t.Run("elasticsearch output into a fake bulk/search server", func(t *testing.T) {
+		r := newLateRig(t)
+		es := fakees.New(1)
+		esSrv := httptest.NewServer(es)
+		t.Cleanup(esSrv.Close)
+		p := r.pipeline(t, fmt.Sprintf(`  elasticsearch:
+    urls: [ %s ]
+    index: 'anthropic-audit-${! @activity_created_at.ts_format("2006.01.02.15", "UTC") }'
+    batching: { count: 200, period: 1s }
+`, esSrv.URL))
+		r.collect(t, p)
+		require.Equal(t, r.total-len(r.late), es.Len())
+		assertOnlyLateMissing(t, r, r.audit(t, p, "output"))
+	})
+
+	t.Run("kafka output into kfake, by value and by key", func(t *testing.T) {
+		r := newLateRig(t)
+		cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "activities"))
+		require.NoError(t, err)
+		t.Cleanup(cluster.Close)
+		brokers := cluster.ListenAddrs()[0]
+		p := r.pipeline(t, fmt.Sprintf(`  kafka:
+    seed_brokers: [ %s ]
+    topic: activities
+    metadata: { include_prefixes: [ activity_ ] }
+    batching: { count: 200, period: 1s }
+`, brokers))
+		r.collect(t, p)
+		assertOnlyLateMissing(t, r, r.audit(t, p, "output"))
+		assertOnlyLateMissing(t, r, r.audit(t, p, "kafka://"+brokers+"/activities?by=key"))
+	})
+}
