@@ -12,7 +12,7 @@
 # time zone database and the default pipeline, and runs as uid 65532. No
 # daemon is needed to check it: tests/ops builds the same binaries and runs the
 # demo and a TLS backfill in an empty chroot laid out like this stage
-# (`go test ./tests/ops -run Chroot`).
+# (`go test ./tests/ops -run EmptyRoot`, as root).
 
 ARG GO_VERSION=1.26
 

@@ -16,6 +16,7 @@ import (
 // alerts.yaml and `promtool test rules` on alerts_test.yaml, whose cases show
 // each alert firing and, in a near miss, not firing.
 func TestPromtoolChecksAndUnitTestsTheAlerts(t *testing.T) {
+	t.Parallel()
 	dir := repoPath("config", "prometheus")
 	out := runPromtool(t, dir, "check", "rules", "alerts.yaml")
 	assert.Contains(t, out, "SUCCESS")
@@ -51,6 +52,7 @@ func TestEveryAlertIsUnitTestedFiringAndHasARunbook(t *testing.T) {
 // number on a comparison doubled) makes `promtool test rules` fail, so the
 // unit tests really pin the thresholds.
 func TestPromtoolTestsCanFail(t *testing.T) {
+	t.Parallel()
 	pt := promtool(t)
 	src := repoPath("config", "prometheus")
 	dir := t.TempDir()

@@ -40,26 +40,31 @@ func requireChroot(t *testing.T) {
 	t.Skip("chroot needs root; set COMPLIANCE_TEST_CHROOT to make this a failure")
 }
 
-// buildStatic builds pkg with CGO_ENABLED=0, as the Dockerfile does
-// (without -trimpath, which would rebuild every package), and checks that
-// the result has no ELF interpreter and needs no shared library.
-func buildStatic(t *testing.T, dir, pkg string) string {
+// buildStatic builds the packages with CGO_ENABLED=0 into dir, as the
+// Dockerfile does (without -trimpath, which would rebuild every package),
+// and checks that each result has no ELF interpreter and needs no shared
+// library. It returns the binaries' paths in the order of pkgs.
+func buildStatic(t *testing.T, dir string, pkgs ...string) []string {
 	t.Helper()
-	out := filepath.Join(dir, filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-ldflags", "-s -w", "-o", out, pkg)
+	cmd := exec.Command("go", append([]string{"build", "-ldflags", "-s -w", "-o", dir + "/"}, pkgs...)...)
 	cmd.Dir = repo
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	msg, err := cmd.CombinedOutput()
-	require.NoError(t, err, "go build %s: %s", pkg, msg)
-	f, err := elf.Open(out)
-	require.NoError(t, err)
-	defer f.Close()
-	for _, p := range f.Progs {
-		assert.NotEqual(t, elf.PT_INTERP, p.Type, "%s has an ELF interpreter: not static", pkg)
+	require.NoError(t, err, "go build %v: %s", pkgs, msg)
+	var out []string
+	for _, pkg := range pkgs {
+		bin := filepath.Join(dir, filepath.Base(pkg))
+		f, err := elf.Open(bin)
+		require.NoError(t, err)
+		for _, p := range f.Progs {
+			assert.NotEqual(t, elf.PT_INTERP, p.Type, "%s has an ELF interpreter: not static", pkg)
+		}
+		libs, err := f.ImportedLibraries()
+		require.NoError(t, err)
+		assert.Empty(t, libs, "%s needs shared libraries", pkg)
+		require.NoError(t, f.Close())
+		out = append(out, bin)
 	}
-	libs, err := f.ImportedLibraries()
-	require.NoError(t, err)
-	assert.Empty(t, libs, "%s needs shared libraries", pkg)
 	return out
 }
 
@@ -177,10 +182,11 @@ func (o *output) String() string {
 //     0, and fails without the image's ZONEINFO.
 func TestImageContentsRunInAnEmptyRoot(t *testing.T) {
 	requireChroot(t)
+	t.Parallel() // mostly the static build
 	_, img := loadImage(t)
 	bins := t.TempDir()
-	bin := buildStatic(t, bins, "./cmd/compliance-connect")
-	probe := buildStatic(t, bins, "./deploy/healthcheck")
+	built := buildStatic(t, bins, "./cmd/compliance-connect", "./deploy/healthcheck")
+	bin, probe := built[0], built[1]
 
 	// The fake API of the backfill, over TLS: its certificate joins the CA
 	// bundle (the build stage's is Debian's, like this machine's).

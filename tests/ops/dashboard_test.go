@@ -84,6 +84,7 @@ func TestDashboardHasThePanelsOperatorsNeed(t *testing.T) {
 // replaced by their defaults, to promtool as a recording rule: Prometheus'
 // own parser checks the syntax.
 func TestDashboardQueriesParse(t *testing.T) {
+	t.Parallel()
 	promtool(t)
 	d := loadDashboard(t)
 	type rule struct {

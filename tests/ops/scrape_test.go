@@ -94,6 +94,7 @@ func parseScrape(t *testing.T, body string) scraped {
 // budget's headroom before most requests, so that the series that exist only
 // after such events are there.
 func TestScrapeAfterAJobHasEveryMetricTheDashboardAndAlertsQuery(t *testing.T) {
+	t.Parallel()
 	body := scrapeAfterAJob(t)
 	have := parseScrape(t, body)
 
