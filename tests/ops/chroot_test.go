@@ -177,6 +177,7 @@ func (o *output) String() string {
 //   - `compliance-connect demo` (built-in fake API) runs a job and writes its
 //     checkpoint into the state volume; the HEALTHCHECK command reports it
 //     healthy, and unhealthy where nothing answers; SIGTERM stops it cleanly;
+//   - the default command's pipeline lints clean;
 //   - a `once` backfill with `timezone: Europe/Paris` over HTTPS (the fake's
 //     certificate in the image's CA bundle) delivers every activity and exits
 //     0, and fails without the image's ZONEINFO.
@@ -272,6 +273,13 @@ func TestImageContentsRunInAnEmptyRoot(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, uint32(img.uid), fi.Sys().(*syscall.Stat_t).Uid, "written by the image's user")
 		assert.NotContains(t, out.String(), "panic")
+	})
+
+	t.Run("the default command's pipeline lints clean in the image", func(t *testing.T) {
+		argv := append(append([]string{}, img.entrypoint...), "lint", img.cmd[len(img.cmd)-1])
+		msg, err := root.command(argv, "ANTHROPIC_COMPLIANCE_API_KEY=dummy-key").CombinedOutput()
+		require.NoError(t, err, "%s", msg)
+		assert.Empty(t, strings.TrimSpace(string(msg)))
 	})
 
 	t.Run("a once backfill over TLS in a time zone delivers everything and exits 0", func(t *testing.T) {
