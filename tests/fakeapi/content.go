@@ -26,7 +26,7 @@ type reply struct {
 func (s *Server) answerWorld(ad *admission, now time.Time) (*reply, *apiError) {
 	st := s.world
 	if st == nil {
-		st = emptyWorld
+		st = newEmptyWorld()
 	}
 	v, args, path := ad.values, ad.args, ad.path
 	switch ad.route.id {
@@ -206,10 +206,13 @@ func (s *Server) answerWorld(ad *admission, now time.Time) (*reply, *apiError) {
 	return nil, notFound("Not found")
 }
 
-var emptyWorld = &worldState{
-	chatByID: map[string]*wChat{}, fileByID: map[string]*wFile{}, genByID: map[string]*wGenFile{},
-	artByVer: map[string]*wArtifact{}, projByID: map[string]*wProject{}, docByID: map[string]*wAttachment{},
-	groupByID: map[string]*wGroup{}, orgByUUID: map[string]*wOrg{}, opts: &WorldOptions{},
+// newEmptyWorld is the organization of a server without a World.
+func newEmptyWorld() *worldState {
+	return &worldState{
+		chatByID: map[string]*wChat{}, fileByID: map[string]*wFile{}, genByID: map[string]*wGenFile{},
+		artByVer: map[string]*wArtifact{}, projByID: map[string]*wProject{}, docByID: map[string]*wAttachment{},
+		groupByID: map[string]*wGroup{}, orgByUUID: map[string]*wOrg{}, opts: &WorldOptions{},
+	}
 }
 
 func itoa(n int) string { return string(appendInt(nil, n)) }
