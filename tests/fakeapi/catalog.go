@@ -3,6 +3,7 @@ package fakeapi
 import (
 	"math/rand/v2"
 	"strconv"
+	"time"
 )
 
 // This file holds what the generator knows about activity shapes: the actor
@@ -187,6 +188,9 @@ type population struct {
 	workspaces      []string
 	projects        []project
 	ips             []string
+	// world, when set, is where users, chats, files, projects and groups
+	// come from (as they stand at gen.at).
+	world *worldState
 }
 
 // Names, filenames and user agents deliberately include unicode, quotes,
@@ -309,13 +313,25 @@ func randUUID(r *rand.Rand) string {
 type gen struct {
 	r   *rand.Rand
 	pop *population
+	// at and typ are the created_at and type of the record being written.
+	at  time.Time
+	typ string
+	// actor is the world user the record's user_actor names, when a world
+	// is set.
+	actor *wUser
 }
 
 func (g *gen) pick(list []string) string { return list[g.r.IntN(len(list))] }
 
 func (g *gen) chance(p float64) bool { return g.r.Float64() < p }
 
-func (g *gen) user() person { return g.pop.users[g.r.IntN(len(g.pop.users))] }
+func (g *gen) user() person {
+	if w := g.pop.world; w != nil {
+		u := w.activeUser(g.r)
+		return person{id: u.id, email: u.email}
+	}
+	return g.pop.users[g.r.IntN(len(g.pop.users))]
+}
 
 // appendIDField appends `"key":"<prefix>01<n base62>"`.
 func (g *gen) appendIDField(b []byte, key, prefix string, n int) []byte {
@@ -344,6 +360,9 @@ func (g *gen) appendActor(b []byte, kind actorKind) ([]byte, string) {
 	switch kind {
 	case actorUser:
 		u := g.user()
+		if g.actor != nil {
+			u = person{id: g.actor.id, email: g.actor.email}
+		}
 		id = u.id
 		b = appendStrField(b, "email_address", u.email)
 		b = appendStrField(b, "user_id", u.id)
@@ -414,14 +433,57 @@ func noFields(_ *gen, b []byte) []byte { return b }
 
 func optionalProject(g *gen, b []byte) []byte {
 	if g.chance(0.4) {
-		return appendStrField(b, "claude_project_id", g.pop.projects[g.r.IntN(len(g.pop.projects))].id)
+		return appendStrField(b, "claude_project_id", g.project().id)
+	}
+	return appendRawField(b, "claude_project_id", "null")
+}
+
+// project picks a project (of the world when set).
+func (g *gen) project() project {
+	if w := g.pop.world; w != nil && len(w.projects) > 0 {
+		p := w.projects[g.r.IntN(len(w.projects))]
+		return project{id: p.id, name: p.name}
+	}
+	return g.pop.projects[g.r.IntN(len(g.pop.projects))]
+}
+
+// worldChat picks the chat a claude_chat_* or claude_artifact_* record names:
+// with a world, the newest chat created by then for claude_chat_created and
+// any chat created by then otherwise; nil without a world.
+func (g *gen) worldChat() *wChat {
+	w := g.pop.world
+	if w == nil {
+		return nil
+	}
+	if g.typ == typeChatCreated {
+		return w.latestChatAt(g.at)
+	}
+	return w.chatAt(g.r, g.at)
+}
+
+// appendChatRef appends claude_chat_id and claude_project_id of c.
+func appendChatRef(b []byte, c *wChat) []byte {
+	b = appendStrField(b, "claude_chat_id", c.id)
+	if c.project != nil {
+		return appendStrField(b, "claude_project_id", c.project.id)
 	}
 	return appendRawField(b, "claude_project_id", "null")
 }
 
 func chatFields(g *gen, b []byte) []byte {
+	if c := g.worldChat(); c != nil {
+		return appendChatRef(b, c)
+	}
 	b = g.appendIDField(b, "claude_chat_id", "claude_chat_", 22)
 	return optionalProject(g, b)
+}
+
+// worldFile picks a chat file created by then, or nil.
+func (g *gen) worldFile() *wFile {
+	if w := g.pop.world; w != nil {
+		return w.fileAt(g.r, g.at)
+	}
+	return nil
 }
 
 func fileNameField(g *gen, b []byte) []byte {
@@ -432,6 +494,11 @@ func fileNameField(g *gen, b []byte) []byte {
 }
 
 func fileUploadedFields(g *gen, b []byte) []byte {
+	if f := g.worldFile(); f != nil {
+		b = appendStrField(b, "claude_file_id", f.id)
+		b = appendStrField(b, "filename", f.filename)
+		return appendChatRef(b, g.pop.world.chatByID[f.chatIDs[0]])
+	}
 	b = g.appendIDField(b, "claude_file_id", "claude_file_", 22)
 	b = fileNameField(g, b)
 	if g.chance(0.7) {
@@ -441,6 +508,11 @@ func fileUploadedFields(g *gen, b []byte) []byte {
 }
 
 func fileViewedFields(g *gen, b []byte) []byte {
+	if f := g.worldFile(); f != nil {
+		b = appendStrField(b, "claude_file_id", f.id)
+		b = optionalProject(g, b)
+		return appendStrField(b, "filename", f.filename)
+	}
 	b = g.appendIDField(b, "claude_file_id", "claude_file_", 22)
 	if g.chance(0.3) {
 		b = g.appendIDField(b, "claude_artifact_id", "claude_artifact_", 22)
@@ -453,15 +525,18 @@ func fileViewedFields(g *gen, b []byte) []byte {
 }
 
 func fileIDFields(g *gen, b []byte) []byte {
+	if f := g.worldFile(); f != nil {
+		return appendStrField(b, "claude_file_id", f.id)
+	}
 	return g.appendIDField(b, "claude_file_id", "claude_file_", 22)
 }
 
 func projectIDFields(g *gen, b []byte) []byte {
-	return appendStrField(b, "claude_project_id", g.pop.projects[g.r.IntN(len(g.pop.projects))].id)
+	return appendStrField(b, "claude_project_id", g.project().id)
 }
 
 func projectCreatedFields(g *gen, b []byte) []byte {
-	p := g.pop.projects[g.r.IntN(len(g.pop.projects))]
+	p := g.project()
 	b = appendStrField(b, "claude_project_id", p.id)
 	return appendStrField(b, "claude_project_name", p.name)
 }
@@ -487,6 +562,9 @@ func projectSharingFields(g *gen, b []byte) []byte {
 
 func artifactFields(g *gen, b []byte) []byte {
 	b = g.appendIDField(b, "claude_artifact_id", "claude_artifact_", 22)
+	if c := g.worldChat(); c != nil {
+		return appendStrField(b, "claude_chat_id", c.id)
+	}
 	return g.appendIDField(b, "claude_chat_id", "claude_chat_", 22)
 }
 
@@ -608,6 +686,9 @@ func rbacRoleFields(g *gen, b []byte) []byte {
 }
 
 func groupIDFields(g *gen, b []byte) []byte {
+	if w := g.pop.world; w != nil {
+		return appendStrField(b, "group_id", w.groups[g.r.IntN(len(w.groups))].id)
+	}
 	return appendStrField(b, "group_id", g.pick(g.pop.groups))
 }
 

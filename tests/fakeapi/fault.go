@@ -50,6 +50,9 @@ const (
 	FaultRepeatedCursor FaultKind = "repeated-cursor"
 	// FaultBadEnvelope answers 200 with JSON that is not the envelope.
 	FaultBadEnvelope FaultKind = "envelope"
+	// FaultCorruptContent serves a /content download with one byte flipped
+	// and the Content-MD5 of the right bytes. It applies only to downloads.
+	FaultCorruptContent FaultKind = "corrupt-content"
 )
 
 // AllFaultKinds lists every fault kind.
@@ -58,6 +61,7 @@ func AllFaultKinds() []FaultKind {
 		FaultRateLimited, FaultRateLimitedNoRetryAfter, FaultServerError, FaultServerErrorNoRetry,
 		FaultBadGateway, FaultUnavailable, FaultGatewayTimeout, FaultOverloaded, FaultConnectionReset,
 		FaultTruncatedBody, FaultHTMLBody, FaultSlow, FaultNullCursor, FaultRepeatedCursor, FaultBadEnvelope,
+		FaultCorruptContent,
 	}
 }
 
@@ -119,11 +123,24 @@ type Fault struct {
 	// Match, when set, makes the fault wait for a request whose query it
 	// accepts.
 	Match func(url.Values) bool
+	// Path, when set, makes the fault wait for a request to that endpoint:
+	// one of the *Path constants, {…} parameters included (ChatsPath,
+	// FileContentPath, ...).
+	Path string
 }
 
-// applies reports whether the fault should fire on a request with query v.
-func (f *Fault) applies(v url.Values) bool {
-	if (f.OnlyIfCursor || f.Kind == FaultRepeatedCursor) && !hasCursor(v) {
+// applies reports whether the fault should fire on a request to rs with
+// query v. The cursor faults apply only to the Activity Feed, a corrupt
+// content only to downloads, and the others everywhere.
+func (f *Fault) applies(rs *routeSpec, v url.Values) bool {
+	switch {
+	case f.Path != "" && f.Path != rs.pattern:
+		return false
+	case (f.Kind == FaultNullCursor || f.Kind == FaultRepeatedCursor) && rs.id != rActivities:
+		return false
+	case f.Kind == FaultCorruptContent && !rs.content:
+		return false
+	case (f.OnlyIfCursor || f.Kind == FaultRepeatedCursor) && !hasCursor(v):
 		return false
 	}
 	return f.Match == nil || f.Match(v)

@@ -22,6 +22,14 @@ type GenOptions struct {
 	Orgs int
 	// Users is the number of distinct users (default 200).
 	Users int
+	// World, when set, replaces Orgs and Users: activities then name the
+	// world's organizations, users (a user_actor's organization is the
+	// user's), groups and projects, and the chats and files that existed
+	// when they happened (claude_chat_created names the newest chat created
+	// by then; an activity older than the world's first chat or file names
+	// the oldest one, so give the world an earlier From than the dataset).
+	// Pass the same World to Options.World.
+	World *World
 }
 
 // defaultGenTo is the To that Generate uses when GenOptions.To is zero.
@@ -69,9 +77,11 @@ func Generate(o GenOptions) []Activity {
 	}
 
 	n := o.Count
-	g := &gen{
-		r:   rand.New(rand.NewPCG(o.Seed, saltDataset)),
-		pop: newPopulation(rand.New(rand.NewPCG(o.Seed, saltPopulation)), o.Orgs, o.Users),
+	g := &gen{r: rand.New(rand.NewPCG(o.Seed, saltDataset))}
+	if o.World != nil {
+		g.pop = o.World.base.population(rand.New(rand.NewPCG(o.Seed, saltPopulation)))
+	} else {
+		g.pop = newPopulation(rand.New(rand.NewPCG(o.Seed, saltPopulation)), o.Orgs, o.Users)
 	}
 	acts := make([]Activity, n)
 	idBuf := make([]byte, 0, n*idLen)
@@ -206,6 +216,10 @@ func (g *gen) pickTypeAndActor(f forcedChoice) (int, actorKind) {
 // be set; id is the activity id.
 func (g *gen) record(b []byte, a *Activity, id []byte, ts int, kind actorKind) []byte {
 	spec := &catalog[ts]
+	g.at, g.typ, g.actor = a.CreatedAt, spec.name, nil
+	if w := g.pop.world; w != nil && kind == actorUser {
+		g.actor = w.activeUser(g.r) // the activity's org is then the user's
+	}
 	b = append(b, '{')
 	b = appendKey(b, "id")
 	b = append(b, '"')
@@ -213,9 +227,12 @@ func (g *gen) record(b []byte, a *Activity, id []byte, ts int, kind actorKind) [
 	b = append(b, '"')
 	b = appendKey(b, "created_at")
 	b = appendTime(b, a.CreatedAt)
-	if spec.noOrg {
+	switch {
+	case spec.noOrg:
 		a.OrgID, a.OrgUUID = "", ""
-	} else {
+	case g.actor != nil:
+		a.OrgID, a.OrgUUID = g.actor.org.id, g.actor.org.uuid
+	default:
 		o := g.pop.orgs[g.r.IntN(len(g.pop.orgs))]
 		a.OrgID, a.OrgUUID = o.id, o.uuid
 	}

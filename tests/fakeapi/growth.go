@@ -39,7 +39,7 @@ type grower struct {
 	buf  []byte
 }
 
-func newGrower(cfg Growth, lag time.Duration, now time.Time) *grower {
+func newGrower(cfg Growth, lag time.Duration, now time.Time, world *worldState) *grower {
 	if cfg.MaxLateness <= 0 {
 		cfg.MaxLateness = 2 * time.Minute
 	}
@@ -47,20 +47,21 @@ func newGrower(cfg Growth, lag time.Duration, now time.Time) *grower {
 	if cfg.Start.IsZero() {
 		cfg.Start = now
 	}
-	return &grower{
-		cfg:  cfg,
-		lag:  lag,
-		pop:  newPopulation(rand.New(rand.NewPCG(cfg.Seed, saltPopulation)), 3, 200),
-		next: cfg.Start.Unix() + 1,
+	g := &grower{cfg: cfg, lag: lag, next: cfg.Start.Unix() + 1}
+	if world != nil {
+		g.pop = world.population(rand.New(rand.NewPCG(cfg.Seed, saltPopulation)))
+	} else {
+		g.pop = newPopulation(rand.New(rand.NewPCG(cfg.Seed, saltPopulation)), 3, 200)
 	}
+	return g
 }
 
-// upTo returns the activities of every not yet materialised second up to now.
-func (g *grower) upTo(now time.Time) []*Activity {
+// upTo appends to out the activities of every not yet materialised second up
+// to now.
+func (g *grower) upTo(now time.Time, out []*Activity) []*Activity {
 	if g.cfg.PerSecond <= 0 {
-		return nil
+		return out
 	}
-	var out []*Activity
 	for ; g.next <= now.Unix(); g.next++ {
 		out = g.second(g.next, out)
 	}

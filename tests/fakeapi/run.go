@@ -92,14 +92,21 @@ func RunCLI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	faultRate := fs.Float64("fault-rate", 0, "fraction (0..1) of requests that get a random fault")
 	faultKinds := fs.String("fault-kinds", "", "comma list of fault kinds for --fault-rate (default: the transient ones); known: "+kindList())
 	faultDelay := fs.Duration("fault-delay", 2*time.Second, "wait of the 'slow' fault")
+	users := fs.Int("users", 200, "users of the organization behind the directory and content endpoints")
+	chats := fs.Int("chats", 300, "chats created over the span")
+	worldGrowth := fs.Float64("world-growth", 60, "new chats, chat edits, directory and project changes per hour while running (0 = none)")
+	authErrors := fs.String("auth-errors", "default", "forms of the answers to a missing or wrong key: default (older on the feed, newest elsewhere), newest, legacy")
+	allowUnknown := fs.Bool("allow-unknown-params", false, "ignore undocumented query parameters instead of answering 400")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: fakeapi [flags]
 
-Serves a fake Anthropic Compliance API Activity Feed (GET %s).
-Order: (created_at, id) descending by default, ascending with order=asc; activities
-created in the same instant are ordered by id in the same direction. Cursors are
-activity ids (or opaque tokens with --opaque-cursors); a cursor excluded by the
-request's filters is located in the unfiltered order.
+Serves a fake Anthropic Compliance API: the Activity Feed (GET %s) and the
+directory and content endpoints (organizations, users, roles, groups, settings,
+chats and messages, files, projects) of one seeded organization that the feed names.
+Feed order: (created_at, id) descending by default, ascending with order=asc;
+activities created in the same instant are ordered by id in the same direction.
+Cursors are activity ids (or opaque tokens with --opaque-cursors); a cursor excluded
+by the request's filters is located in the unfiltered order.
 
 Flags:
 `, ActivitiesPath)
@@ -118,28 +125,43 @@ Flags:
 	if *span <= 0 {
 		return fmt.Errorf("fakeapi: --span must be positive, got %v", *span)
 	}
+	forms := map[string]AuthErrors{"default": AuthErrorsDefault, "newest": AuthErrorsNewest, "legacy": AuthErrorsLegacy}
+	form, ok := forms[*authErrors]
+	if !ok {
+		return fmt.Errorf("fakeapi: --auth-errors must be default, newest or legacy, got %q", *authErrors)
+	}
 	now := time.Now().UTC()
+	g := *worldGrowth
+	world, err := NewWorld(WorldOptions{Seed: *seed, From: now.Add(-2 * *span), To: now, Users: *users, Chats: *chats,
+		Growth: WorldGrowth{ChatsPerHour: g, EditsPerHour: g, DeletesPerHour: g / 20, UserChangesPerHour: g / 10,
+			GroupChangesPerHour: g / 10, ProjectChangesPerHour: g / 10, SettingChangesPerHour: g / 60}})
+	if err != nil {
+		return err
+	}
 	opts := Options{
-		APIKeys:       keys,
-		Lag:           *lag,
-		Dataset:       Generate(GenOptions{Seed: *seed, Count: *count, From: now.Add(-*span), To: now, Millis: *millis}),
-		RateLimit:     *rateLimit,
-		StrictTypes:   *strictTypes,
-		OpaqueCursors: *opaque,
-		Growth:        Growth{PerSecond: *growth, LateFraction: *lateFraction, MaxLateness: *maxLateness, Seed: *seed},
-		SelfEvents:    *selfEvents,
-		FaultRate:     *faultRate,
-		FaultKinds:    kinds,
-		FaultSeed:     *seed,
-		FaultDelay:    *faultDelay,
-		Seed:          *seed,
+		APIKeys:            keys,
+		World:              world,
+		AuthErrors:         form,
+		AllowUnknownParams: *allowUnknown,
+		Lag:                *lag,
+		Dataset:            Generate(GenOptions{Seed: *seed, Count: *count, From: now.Add(-*span), To: now, Millis: *millis, World: world}),
+		RateLimit:          *rateLimit,
+		StrictTypes:        *strictTypes,
+		OpaqueCursors:      *opaque,
+		Growth:             Growth{PerSecond: *growth, LateFraction: *lateFraction, MaxLateness: *maxLateness, Seed: *seed},
+		SelfEvents:         *selfEvents,
+		FaultRate:          *faultRate,
+		FaultKinds:         kinds,
+		FaultSeed:          *seed,
+		FaultDelay:         *faultDelay,
+		Seed:               *seed,
 	}
 	run, err := Start(opts, *addr)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "fakeapi listening on %s%s (%d activities, %d key(s), lag %v, rate limit %d/min)\n",
-		run.URL(), ActivitiesPath, *count, max(1, len(keys)), *lag, *rateLimit)
+	fmt.Fprintf(stdout, "fakeapi listening on %s%s (%d activities, %d users, %d chats, %d key(s), lag %v, rate limit %d/min)\n",
+		run.URL(), ActivitiesPath, *count, *users, *chats, max(1, len(keys)), *lag, *rateLimit)
 	<-ctx.Done()
 	return run.Close()
 }

@@ -19,10 +19,10 @@ import (
 )
 
 const (
-	// ActivitiesPath is the only path the fake serves.
+	// ActivitiesPath is the Activity Feed endpoint.
 	ActivitiesPath = "/v1/compliance/activities"
 	// RequiredScope is the scope a key needs for the Activity Feed.
-	RequiredScope = "read:compliance_activities"
+	RequiredScope = ScopeActivities
 	// APIVersion is the only anthropic-version value accepted (the header is optional).
 	APIVersion = "2023-06-01"
 	// DefaultAPIKey is the key accepted when Options names none.
@@ -40,16 +40,34 @@ const (
 	defaultFaultDelay  = 2 * time.Second
 )
 
-// Options configures a Server. The zero value serves an empty feed to the key
-// "test-key" with no lag, no rate limit, no growth and no faults.
+// Options configures a Server. The zero value serves an empty feed and an
+// empty organization to the key "test-key" with no lag, no rate limit, no
+// growth and no faults.
 type Options struct {
-	// APIKeys are the accepted x-api-key values, each with the
-	// read:compliance_activities scope. Empty (and no Scopes) means {"test-key"}.
+	// APIKeys are the accepted x-api-key values, each with the scopes of
+	// ReadScopes (activities, org data, user data). Empty (and no Scopes)
+	// means {"test-key"}.
 	APIKeys []string
 	// Scopes gives keys explicit scopes; a key listed here is accepted and
-	// gets 403 permission_error unless its scopes include
-	// read:compliance_activities.
+	// gets 403 permission_error on an endpoint whose scope (or
+	// read:org_audit) its scopes lack.
 	Scopes map[string][]string
+	// World is the organization the directory and content endpoints serve;
+	// pass the same World to GenOptions.World so that the dataset names it.
+	// The server serves its own copy and changes it per World's Growth. Nil
+	// serves an organization with no orgs, users, groups, chats or projects.
+	World *World
+	// AuthErrors selects the forms of the answers to a missing, unknown or
+	// under-scoped key; the zero value answers the Activity Feed in the
+	// older forms and every other endpoint in the newest ones.
+	AuthErrors AuthErrors
+	// AllowUnknownParams ignores query parameters an endpoint does not
+	// document, the older behaviour, instead of answering 400 "Unknown query
+	// parameter: 'x'. Did you mean 'y'?".
+	AllowUnknownParams bool
+	// ContentLength sends Content-Length on /content downloads. By default
+	// they are chunked without it, as the reference infers the API does.
+	ContentLength bool
 	// Clock is the fake's notion of now (visibility, growth, rate windows, the
 	// Date header, self events). Nil means time.Now.
 	Clock func() time.Time
@@ -119,6 +137,11 @@ type Server struct {
 	mu            sync.Mutex
 	clock         func() time.Time
 	keys          map[string][]string // key -> scopes
+	world         *worldState         // nil without Options.World
+	worldArena    arena
+	authErrors    AuthErrors
+	lenient       bool
+	contentLength bool
 	strictTypes   bool
 	opaqueCursors bool
 	selfEvents    bool
@@ -198,6 +221,9 @@ func New(opts Options) (*Server, error) {
 	if opts.FaultDelay < 0 {
 		return nil, fmt.Errorf("fakeapi: FaultDelay must not be negative, got %v", opts.FaultDelay)
 	}
+	if !opts.AuthErrors.valid() {
+		return nil, fmt.Errorf("fakeapi: unknown AuthErrors %d", opts.AuthErrors)
+	}
 	for _, k := range opts.FaultKinds {
 		if !k.valid() {
 			return nil, fmt.Errorf("fakeapi: unknown fault kind %q (known: %s)", k, kindList())
@@ -222,6 +248,12 @@ func New(opts Options) (*Server, error) {
 		rng:           rand.New(rand.NewPCG(opts.Seed, saltServer+1)),
 		maxRecords:    opts.MaxRecords,
 		stats:         Stats{ByStatus: map[int]int{}, Faults: map[FaultKind]int{}},
+		authErrors:    opts.AuthErrors,
+		lenient:       opts.AllowUnknownParams,
+		contentLength: opts.ContentLength,
+	}
+	if opts.World != nil {
+		s.world = opts.World.build()
 	}
 	if s.clock == nil {
 		s.clock = time.Now
@@ -245,7 +277,7 @@ func New(opts Options) (*Server, error) {
 	if err := s.idx.add(ptrs); err != nil {
 		return nil, fmt.Errorf("fakeapi: Dataset: %w", err)
 	}
-	s.growth = newGrower(g, opts.Lag, s.clock())
+	s.growth = newGrower(g, opts.Lag, s.clock(), s.world)
 	return s, nil
 }
 
@@ -257,7 +289,7 @@ func buildKeys(apiKeys []string, scopes map[string][]string) (map[string][]strin
 		if k == "" {
 			return nil, errors.New("fakeapi: APIKeys contains an empty key")
 		}
-		keys[k] = []string{RequiredScope}
+		keys[k] = ReadScopes()
 	}
 	for k, sc := range scopes {
 		if k == "" {
@@ -266,7 +298,7 @@ func buildKeys(apiKeys []string, scopes map[string][]string) (map[string][]strin
 		keys[k] = slices.Clone(sc)
 	}
 	if len(keys) == 0 {
-		keys[DefaultAPIKey] = []string{RequiredScope}
+		keys[DefaultAPIKey] = ReadScopes()
 	}
 	return keys, nil
 }
@@ -288,6 +320,8 @@ type admission struct {
 	q         query
 	qerr      *apiError
 	path      string
+	route     *routeSpec
+	args      []string // path parameters
 	// for the self event
 	method, url, ip, userAgent string
 }
@@ -359,6 +393,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, ad.qerr, ad.requestID)
 		return
 	}
+	if ad.route.id != rActivities {
+		s.serveWorld(w, ad, kind)
+		return
+	}
 	items, hasMore, perr := s.page(&ad.q)
 	if perr != nil {
 		s.finish(ad, perr.status, perr.typ, 0, false)
@@ -397,19 +435,21 @@ func (s *Server) admit(r *http.Request) *admission {
 	ad.values, ad.qerr = parseValues(r.URL.RawQuery)
 	s.materialiseLocked(ad.now)
 
-	if r.URL.Path != ActivitiesPath {
-		ad.err = &apiError{http.StatusNotFound, "not_found_error", "Not found: " + sanitize(r.URL.Path)}
+	ad.route, ad.args = match(r.URL.Path)
+	if ad.route == nil {
+		ad.route = &routeSpec{id: rNone}
+		ad.err = notFound("Not found")
 		return ad
 	}
-	if r.Method != http.MethodGet {
+	if r.Method != http.MethodGet || ad.route.onlyDel {
 		ad.err = &apiError{http.StatusMethodNotAllowed, "invalid_request_error",
-			fmt.Sprintf("Method %s is not allowed on %s; use GET.", sanitize(r.Method), ActivitiesPath)}
+			fmt.Sprintf("Method %s is not allowed on %s; the fake serves GET only (a collector never deletes).", sanitize(r.Method), ad.route.pattern)}
 		return ad
 	}
 	key := r.Header.Get(headerAPIKey)
 	scopes, ok := s.keys[key]
 	if !ok || key == "" {
-		ad.err = &apiError{http.StatusUnauthorized, "authentication_error", "The API key provided is invalid or has been revoked."}
+		ad.err = s.authErrors.keyError(ad.route.id, key)
 		return ad
 	}
 	ad.keyID = keyID(key)
@@ -425,27 +465,63 @@ func (s *Server) admit(r *http.Request) *admission {
 				"Quote the request-id response header when contacting Anthropic support.", s.limiter.limit)}
 		return ad
 	}
-	if !slices.Contains(scopes, RequiredScope) {
-		ad.err = &apiError{http.StatusForbidden, "permission_error", fmt.Sprintf(
-			"Missing required scopes. Got: %s Needed: ['%s']", pyList(scopes), RequiredScope)}
+	if !allowed(scopes, ad.route.scope) {
+		ad.err = s.authErrors.scopeError(ad.route.id, ad.route.scope, scopes)
 		return ad
 	}
 	if vs, present := r.Header[http.CanonicalHeaderKey(headerVersion)]; present && (len(vs) != 1 || vs[0] != APIVersion) {
 		ad.err = invalidRequest("anthropic-version: %q is not a valid version. Use %q.", sanitize(strings.Join(vs, ",")), APIVersion)
 		return ad
 	}
-	ad.fault = s.takeFaultLocked(ad.values)
-	if ad.qerr == nil {
+	ad.fault = s.takeFaultLocked(ad.route, ad.values)
+	if ad.qerr == nil && !s.lenient {
+		ad.qerr = unknownParam(ad.route, ad.values)
+	}
+	if ad.qerr == nil && ad.route.id == rActivities {
 		ad.q, ad.qerr = parseQuery(ad.values)
 	}
 	return ad
 }
 
-// takeFaultLocked returns the fault for a request with query v: the head of the
-// script if it applies, else a random fault at FaultRate, else nil.
-func (s *Server) takeFaultLocked(v url.Values) *Fault {
+// serveWorld answers a directory or content endpoint.
+func (s *Server) serveWorld(w http.ResponseWriter, ad *admission, kind FaultKind) {
+	s.mu.Lock()
+	now := s.clock()
+	s.materialiseLocked(now)
+	rep, perr := s.answerWorld(ad, now)
+	if perr == nil && rep.dl != nil {
+		d := rep.dl
+		if d.file != nil {
+			copy(d.sum[:], d.file.md5())
+		} else {
+			copy(d.sum[:], d.gen.md5())
+		}
+	}
+	s.mu.Unlock()
+	if perr != nil {
+		s.finish(ad, perr.status, perr.typ, 0, false)
+		writeError(w, perr, ad.requestID)
+		return
+	}
+	if rep.dl != nil {
+		s.finish(ad, http.StatusOK, "", 0, kind == FaultTruncatedBody || kind == FaultCorruptContent)
+		writeDownload(w, rep.dl, s.contentLength, kind)
+		return
+	}
+	s.finish(ad, http.StatusOK, "", 0, kind == FaultTruncatedBody)
+	if kind == FaultTruncatedBody {
+		writeTruncated(w, rep.body)
+		return
+	}
+	writeBody(w, http.StatusOK, "application/json", rep.body)
+}
+
+// takeFaultLocked returns the fault for a request to rs with query v: the
+// head of the script if it applies, else a random fault at FaultRate, else
+// nil.
+func (s *Server) takeFaultLocked(rs *routeSpec, v url.Values) *Fault {
 	if len(s.script) > 0 {
-		if f := s.script[0]; f.applies(v) {
+		if f := s.script[0]; f.applies(rs, v) {
 			s.script = s.script[1:]
 			return &f
 		}
@@ -455,7 +531,7 @@ func (s *Server) takeFaultLocked(v url.Values) *Fault {
 		return nil
 	}
 	f := &Fault{Kind: s.faultKinds[s.faultRng.IntN(len(s.faultKinds))], Delay: s.faultDelay}
-	if !f.applies(v) {
+	if !f.applies(rs, v) {
 		return nil
 	}
 	return f
@@ -555,9 +631,22 @@ func (s *Server) addSelfEventLocked(ad *admission, status int) {
 	_ = s.idx.add([]*Activity{a})
 }
 
-// materialiseLocked stores the growth of every elapsed second up to now.
+// materialiseLocked applies the world's changes and the feed's growth of
+// every elapsed second up to now, second by second (the world's first), so
+// that what growth picks from the world does not depend on when requests
+// arrive.
 func (s *Server) materialiseLocked(now time.Time) {
-	if acts := s.growth.upTo(now); len(acts) > 0 {
+	var acts []*Activity
+	if s.world != nil && s.world.growing() {
+		end := now.Unix()
+		for s.world.growthNext <= end {
+			sec := s.world.growthNext
+			acts = s.world.second(sec, &s.worldArena, acts)
+			s.world.growthNext++
+			acts = s.growth.upTo(time.Unix(sec, 0), acts)
+		}
+	}
+	if acts = s.growth.upTo(now, acts); len(acts) > 0 {
 		// Growth ids are fresh random ids; a clash (practically impossible)
 		// drops that second's batch rather than the server.
 		_ = s.idx.add(acts)

@@ -99,10 +99,10 @@ func TestAnthropicVersionIsOptionalButMustBe20230601(t *testing.T) {
 // TestUnknownPathAndMethodUseTheErrorShape.
 func TestUnknownPathAndMethodUseTheErrorShape(t *testing.T) {
 	r, _ := staticServer(t, fakeapi.GenOptions{Count: 5}, nil)
-	req, err := http.NewRequest(http.MethodGet, r.URL()+"/v1/compliance/organizations", nil)
+	req, err := http.NewRequest(http.MethodGet, r.URL()+"/v1/compliance/no-such-endpoint", nil)
 	require.NoError(t, err)
 	req.Header.Set("x-api-key", testKey)
-	decodeError(t, do(t, req), http.StatusNotFound, "not_found_error")
+	assert.Equal(t, "Not found", decodeError(t, do(t, req), http.StatusNotFound, "not_found_error").Error.Message)
 
 	req, err = http.NewRequest(http.MethodPost, r.URL()+fakeapi.ActivitiesPath, strings.NewReader("{}"))
 	require.NoError(t, err)
@@ -557,10 +557,10 @@ func TestEmptyPageHasNullIDs(t *testing.T) {
 	assert.JSONEq(t, `{"data":[],"has_more":false,"first_id":null,"last_id":null}`, string(a.body))
 }
 
-// TestEnvelopeServesStoredBytesVerbatim and ignores unknown parameters.
+// TestEnvelopeServesStoredBytesVerbatim.
 func TestEnvelopeServesStoredBytesVerbatim(t *testing.T) {
 	r, visible := staticServer(t, fakeapi.GenOptions{Seed: 13, Count: 40}, nil)
-	a := get(t, r.URL(), "limit=40&unknown_param=1&activity_types=ignored", testKey)
+	a := get(t, r.URL(), "limit=40", testKey)
 	require.Equal(t, 200, a.status)
 	var env envelope
 	require.NoError(t, json.Unmarshal(a.body, &env))

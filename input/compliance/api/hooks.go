@@ -33,7 +33,8 @@ type RequestInfo struct {
 
 // ResponseInfo describes the outcome of one attempt.
 type ResponseInfo struct {
-	// Endpoint names the API endpoint: "activities".
+	// Endpoint names the API endpoint: EndpointActivities or one of the
+	// other Endpoint* constants.
 	Endpoint string
 	// Status is 0 when no response arrived (see Err).
 	Status    int
@@ -50,7 +51,8 @@ type ResponseInfo struct {
 
 // RetryInfo describes a retry about to be waited for.
 type RetryInfo struct {
-	// Endpoint names the API endpoint: "activities".
+	// Endpoint names the API endpoint: EndpointActivities or one of the
+	// other Endpoint* constants.
 	Endpoint string
 	// Attempt is the number of the attempt that follows the wait.
 	Attempt int
