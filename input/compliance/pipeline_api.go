@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -86,7 +87,9 @@ type StateStore struct {
 	// the resource is not declared) and CachePath the directory of an
 	// atomic_file cache.
 	Cache, CacheType, CachePath string
-	AllowVolatile, Lease        bool
+	// AllowVolatile, Adopt and Lease are state.allow_volatile, state.adopt
+	// and state.lease.enabled.
+	AllowVolatile, Adopt, Lease bool
 	// Err is why the store could not be opened, if it could not.
 	Err error
 }
@@ -116,6 +119,10 @@ type Pipeline struct {
 	// Close releases the cache and rate_limit resources the config declared.
 	Close func(context.Context) error
 }
+
+// pipelineSpec is the input's spec, built once: its lint rules take tens
+// of milliseconds to compile, and it is never changed after.
+var pipelineSpec = sync.OnceValue(inputSpec)
 
 // ExpandEnv replaces ${VAR} and ${VAR:default} in a pipeline config as
 // Benthos does (for callers that read other parts of the config).
@@ -211,7 +218,7 @@ func OpenPipeline(pipeline []byte, o PipelineOptions) (*Pipeline, error) {
 		if err != nil {
 			return nil, err
 		}
-		conf, err := inputSpec().ParseYAML(string(y), nil)
+		conf, err := pipelineSpec().ParseYAML(string(y), nil)
 		if err != nil {
 			return nil, fmt.Errorf("input %q: %w", labels[i], err)
 		}
@@ -352,7 +359,7 @@ func cacheResourceTypes(root map[string]any) map[string]cacheDecl {
 // TODO(state): move onto the one store opener of the state commands, the
 // HTTP endpoints and the input once it exists.
 func openStateStore(cfg *inputConfig, res *service.Resources, caches map[string]cacheDecl) (StateStore, checkpoint.Store) {
-	st := StateStore{Cache: cfg.StateCache, AllowVolatile: cfg.AllowVolatile, Lease: cfg.Lease}
+	st := StateStore{Cache: cfg.StateCache, AllowVolatile: cfg.AllowVolatile, Adopt: cfg.Adopt, Lease: cfg.Lease}
 	if cfg.StateCache == "" {
 		abs, err := filepath.Abs(cfg.StatePath)
 		if err != nil {
