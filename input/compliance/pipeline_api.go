@@ -87,6 +87,8 @@ type StateStore struct {
 	// the resource is not declared) and CachePath the directory of an
 	// atomic_file cache.
 	Cache, CacheType, CachePath string
+	// CacheConfig is the cache resource's settings as written.
+	CacheConfig map[string]any
 	// AllowVolatile, Adopt and Lease are state.allow_volatile, state.adopt
 	// and state.lease.enabled.
 	AllowVolatile, Adopt, Lease bool
@@ -387,7 +389,7 @@ func openStateStore(cfg *inputConfig, res *service.Resources, caches map[string]
 		return st, dirStore{s}
 	}
 	if decl, ok := caches[cfg.StateCache]; ok {
-		st.CacheType = decl.typ
+		st.CacheType, st.CacheConfig = decl.typ, decl.block
 		if d, _ := decl.block["directory"].(string); decl.typ == "atomic_file" && d != "" {
 			st.CachePath, _ = filepath.Abs(d)
 		}

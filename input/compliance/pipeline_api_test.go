@@ -62,7 +62,7 @@ cache_resources:
 
 	assert.False(t, second.KeyMissing)
 	assert.NotNil(t, second.Client)
-	assert.Equal(t, StateStore{Cache: "mem", CacheType: "memory", AllowVolatile: true, Adopt: true}, second.Store)
+	assert.Equal(t, StateStore{Cache: "mem", CacheType: "memory", CacheConfig: map[string]any{}, AllowVolatile: true, Adopt: true}, second.Store)
 	require.NotNil(t, second.State)
 	assert.Equal(t, "anthropic_compliance/second/activities", second.State.Key)
 	where, err := second.State.Probe(context.Background())
