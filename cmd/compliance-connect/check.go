@@ -31,8 +31,9 @@ func checkCommand() *cli.Command {
 			"  api.cost            what a job of each endpoint costs at its schedule, in requests/min of the shared budget:\n" +
 			"                      (1 + overlap / interval) x activities / page_size, plus one per slice, with the activity\n" +
 			"                      rate estimated from the sample request (an estimate: busier hours cost more)\n" +
-			"  state.store         the checkpoint store is durable (not a memory cache, tmpfs or a container layer), has sane\n" +
-			"                      permissions and is writable: a probe key is written, read back and deleted next to the\n" +
+			"  state.store         the checkpoint store is durable (not a memory cache, tmpfs or a container layer; a redis\n" +
+			"                      server that persists and does not evict), has sane permissions and is writable: a probe\n" +
+			"                      key is written, read back and deleted next to the\n" +
 			"                      checkpoint, never the checkpoint itself (a missing state.path is not created)\n" +
 			"  state.checkpoint    the checkpoint, read only, belongs to this config (base URL, filters, endpoint)\n" +
 			"  http.server         where the HTTP server listens, and whether basic auth and TLS are on\n" +

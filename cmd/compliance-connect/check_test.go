@@ -56,7 +56,7 @@ output:
 		stdout, stderr, code := runBinary(t, []string{"CHECK_TEST_KEY=" + key}, "check", "-c", cfg)
 		require.Equal(t, 0, code, stdout+stderr)
 		assert.Regexp(t, `(?m)^ok +api\.key +input "checked": the key is accepted`, stdout)
-		assert.Contains(t, stdout, "0 failed, 0 warnings, 9 ok, 0 skipped; 1 Compliance API request(s) sent")
+		assert.Contains(t, stdout, "0 failed, 0 warnings, 9 ok, 0 skipped; 1 Compliance API request(s)")
 		assert.NotContains(t, stdout+stderr, key)
 	})
 

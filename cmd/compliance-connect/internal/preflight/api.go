@@ -189,7 +189,7 @@ func (r *run) scopeResult(s *sample) {
 			"every job of this endpoint will be refused the same way: correct the endpoint's filters (an unknown activity type, both activity_types and exclude_activity_types) or anthropic_version",
 			"the API rejects this endpoint's request: %s", e.Error())
 	default:
-		r.add(CheckScope, subject, Skip, "", "not verified: %s", describe(s.err))
+		r.add(CheckScope, subject, Skip, "", "not verified: the request failed (see %s)", CheckKey)
 	}
 }
 
@@ -198,9 +198,11 @@ func (r *run) clockResult(subject string, s *sample) {
 		r.add(CheckClock, subject, Skip, "", "no Date header from the API to compare with")
 		return
 	}
-	// The Date header has whole seconds: the server's time lies within the
-	// second after it, so its middle is the best guess.
-	skew := s.resp.localAt.Sub(s.resp.info.ServerDate.Add(500 * time.Millisecond)).Round(time.Second)
+	// The Date header has whole seconds (the server's time lies within the
+	// second after it) and was written while the request was in flight: the
+	// middle of each is the best guess.
+	local := s.resp.localAt.Add(-s.resp.info.Duration / 2)
+	skew := local.Sub(s.resp.info.ServerDate.Add(500 * time.Millisecond)).Round(time.Second)
 	if skew > -skewWarn && skew < skewWarn {
 		r.add(CheckClock, subject, OK, "", "this host's clock is within %v of the API's (measured %+v, to about a second)", skewWarn, skew)
 		return

@@ -50,7 +50,7 @@ func TestKeyCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := newRig(t, 10)
+			r := newRig(t, 1)
 			if tt.setup != nil {
 				tt.setup(r)
 			}
@@ -121,7 +121,7 @@ func TestClockCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := newRig(t, 10)
+			r := newRig(t, 1)
 			if tt.name == "a refused key still shows the skew" {
 				r.key = "refused"
 			}
@@ -204,7 +204,7 @@ func TestCostCheck(t *testing.T) {
 }
 
 func TestEveryEndpointOfEveryInputCostsOneRequest(t *testing.T) {
-	r := newRig(t, 10)
+	r := newRig(t, 1)
 	r.extra = fmt.Sprintf(`input_resources:
   - label: second
     anthropic_compliance:
@@ -226,7 +226,7 @@ func TestAKeyEchoedByAHostileServerIsNeverPrinted(t *testing.T) {
 		_, _ = fmt.Fprintf(w, `{"type":"error","error":{"type":"authentication_error","message":"unknown key %s"}}`, r.Header.Get("x-api-key"))
 	}))
 	defer srv.Close()
-	r := newRig(t, 10)
+	r := newRig(t, 1)
 	r.url = srv.URL
 	rep := r.check() // asserts the key appears nowhere in the text or JSON report
 	res := result(t, rep, preflight.CheckKey, "compliance")

@@ -33,7 +33,7 @@ func TestHTTPServerCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := newRig(t, 10)
+			r := newRig(t, 1)
 			r.http = tt.http
 			tt.want.assert(t, result(t, r.check(), preflight.CheckHTTP, "http"))
 		})

@@ -188,7 +188,7 @@ func TestOutputCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := newRig(t, 10)
+			r := newRig(t, 1)
 			r.output = tt.output(t)
 			rep := r.check()
 			tt.want.assert(t, result(t, rep, preflight.CheckOutput, tt.where))

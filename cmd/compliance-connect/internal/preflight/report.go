@@ -23,7 +23,7 @@ func (r *Report) WriteText(w io.Writer) error {
 			}
 		}
 	}
-	_, err := fmt.Fprintf(w, "\n%d failed, %d warnings, %d ok, %d skipped; %d Compliance API request(s) sent\n",
+	_, err := fmt.Fprintf(w, "\n%d failed, %d warnings, %d ok, %d skipped; %d Compliance API request(s)\n",
 		r.Count(Fail), r.Count(Warn), r.Count(OK), r.Count(Skip), r.APIRequests)
 	return err
 }

@@ -96,6 +96,7 @@ func (r *run) storeResult(ctx context.Context, subject string, st compliance.Sta
 		}
 	}
 	var where string
+	afterProbe := func() {} // checks that need the store to answer
 	if st.Cache == "" {
 		where = "state.path " + st.Path
 		if !st.Exists {
@@ -129,7 +130,7 @@ func (r *run) storeResult(ctx context.Context, subject string, st compliance.Sta
 		case st.CacheType == "atomic_file" && st.CachePath != "":
 			volatile(fmt.Sprintf("%s (atomic_file %s)", where, st.CachePath), st.CachePath)
 		case st.CacheType == "redis":
-			v.note("redis keeps the checkpoint only with persistence (AOF or RDB) and maxmemory-policy noeviction, which check cannot see")
+			afterProbe = func() { r.redisDurability(ctx, v, st.CacheConfig, st.AllowVolatile) }
 		case st.CacheType != "atomic_file":
 			v.note(fmt.Sprintf("check cannot tell whether a %s cache is durable", st.CacheType))
 		}
@@ -152,6 +153,7 @@ func (r *run) storeResult(ctx context.Context, subject string, st compliance.Sta
 		v.worse(Fail, fix, fmt.Sprintf("%s cannot be used: %s", where, describe(err)))
 	} else {
 		v.first(fmt.Sprintf("%s is writable (a probe key was written, read back and deleted: %s)", where, probe))
+		afterProbe()
 	}
 	if st.Cache == "" {
 		r.rootNote(v)

@@ -112,7 +112,7 @@ func TestStoreCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := newRig(t, 10)
+			r := newRig(t, 1)
 			if tt.setup != nil {
 				tt.setup(t, r)
 			}
@@ -125,12 +125,12 @@ func TestStoreCheck(t *testing.T) {
 
 func TestStoreCheckNeverCreatesNorChangesTheStore(t *testing.T) {
 	t.Run("a missing state.path stays missing", func(t *testing.T) {
-		r := newRig(t, 10)
+		r := newRig(t, 1)
 		r.check()
 		assert.NoDirExists(t, filepath.Join(r.dir, "state"))
 	})
 	t.Run("the probe leaves the checkpoint and the directory as they were", func(t *testing.T) {
-		r := newRig(t, 10)
+		r := newRig(t, 1)
 		dir := filepath.Join(r.dir, "state")
 		data := writeCheckpoint(t, dir, r.url, r.clock.Now().Add(-10*time.Minute))
 		before := listDir(t, dir)
@@ -182,7 +182,7 @@ func TestCheckpointCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := newRig(t, 10)
+			r := newRig(t, 1)
 			tt.setup(t, r, filepath.Join(r.dir, "state"))
 			rep := r.check()
 			tt.want.assert(t, result(t, rep, preflight.CheckCheckpoint, "endpoint activities"))
