@@ -40,18 +40,25 @@ func checkCommand() *cli.Command {
 			"  output              each kafka (metadata), elasticsearch (GET /), aws_s3 (HeadBucket), splunk_hec (health,\n" +
 			"                      and the token with an empty POST) and file (directory writable) output, also inside\n" +
 			"                      fallback/broker/switch; nothing is written to them\n\n" +
-			"API requests: " + preflight.MaxAPIRequests + ". Each is one page of at most 1000 activities of\n" +
-			"the hour before now - settle, with the endpoint's filters; it counts against the organisation's budget and\n" +
-			"adds one compliance_api_accessed activity to the feed. The API key never appears in the output.\n\n" +
+			"API requests: " + preflight.MaxAPIRequests + ".\n" +
+			"Each is one page of at most 1000 activities of the hour before now - settle, with the endpoint's filters; it\n" +
+			"counts against the organisation's budget and adds one compliance_api_accessed activity to the feed.\n" +
+			"The API key never appears in the output.\n\n" +
 			"Each line is: status (ok, warn, fail, skip), check, subject, finding; a `fix:` line follows each that is not ok.\n" +
 			"Run it as the user the service runs as: file permissions are checked for the user running check.\n\n" +
 			"Exit status: 0 every check ok (warnings and skips allowed), 1 a check failed, 2 the checks could not be made.",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Required: true, Usage: "the pipeline config the service runs with"},
+			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "the pipeline config the service runs with (required)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the results as JSON"},
 			&cli.DurationFlag{Name: "timeout", Value: 15 * time.Second, Usage: "bound of each API request and output probe"},
 		},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return cli.Exit("check: "+err.Error(), checkCannotRun)
+		},
 		Action: func(c *cli.Context) error {
+			if c.String("config") == "" {
+				return cli.Exit("check: -c/--config is required: the pipeline config the service runs with", checkCannotRun)
+			}
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			raw, err := os.ReadFile(c.String("config"))

@@ -112,6 +112,11 @@ output:
 		_, stderr, code = runBinary(t, nil, "check", "-c", writeConfig(t, "output:\n  drop: {}\n"))
 		assert.Equal(t, 2, code)
 		assert.Contains(t, stderr, "no anthropic_compliance input")
+		_, stderr, code = runBinary(t, nil, "check")
+		assert.Equal(t, 2, code, "a usage error is not a failed check")
+		assert.Contains(t, stderr, "-c/--config is required")
+		_, _, code = runBinary(t, nil, "check", "-c", bad, "--no-such-flag")
+		assert.Equal(t, 2, code)
 	})
 
 	t.Run("the help says how many API requests a check costs", func(t *testing.T) {

@@ -195,6 +195,14 @@ func TestCostCheck(t *testing.T) {
 		res := result(t, r.check(), preflight.CheckCost, "endpoint activities")
 		assert.Contains(t, res.Message, `the first job backfills 3.0h from earliest "-3h"`)
 	})
+	t.Run("with state tracking off every job re-reads [earliest, latest)", func(t *testing.T) {
+		r := newRig(t, 100)
+		r.endpoint = "- name: activities\n  schedule: '@every 1m'\n  earliest: -1h\n  state_tracking: { enabled: false }"
+		res := result(t, r.check(), preflight.CheckCost, "endpoint activities")
+		assert.Equal(t, preflight.OK, res.Status)
+		assert.Regexp(t, `a job every 1m0s costs about 2\.\d requests`, res.Message, "an hour of about 6000 activities in pages of 5000, plus one slice")
+		assert.NotContains(t, res.Message, "first job backfills", "nothing is kept, so there is no first backfill")
+	})
 	t.Run("a failed sample request leaves the cost unknown", func(t *testing.T) {
 		r := newRig(t, 100)
 		r.key = "refused"
