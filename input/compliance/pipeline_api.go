@@ -79,8 +79,10 @@ type PipelineAPI struct {
 
 // StateStore describes an input's checkpoint store without creating it.
 type StateStore struct {
-	// Path is state.path, absolute, when Cache is empty.
-	Path string
+	// Path is state.path, absolute, when Cache is empty; Relative is set
+	// when the config gave it relative to the working directory.
+	Path     string
+	Relative bool
 	// Exists reports whether Path exists; OpenPipeline never creates it.
 	Exists bool
 	// Cache is state.cache; CacheType its type in cache_resources ("" when
@@ -368,7 +370,7 @@ func openStateStore(cfg *inputConfig, res *service.Resources, caches map[string]
 			st.Err = fmt.Errorf("state.path: %w", err)
 			return st, nil
 		}
-		st.Path = abs
+		st.Path, st.Relative = abs, !filepath.IsAbs(cfg.StatePath)
 		info, err := os.Stat(abs)
 		switch {
 		case errors.Is(err, os.ErrNotExist):

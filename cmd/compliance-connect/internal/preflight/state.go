@@ -99,6 +99,9 @@ func (r *run) storeResult(ctx context.Context, subject string, st compliance.Sta
 	afterProbe := func() {} // checks that need the store to answer
 	if st.Cache == "" {
 		where = "state.path " + st.Path
+		if st.Relative {
+			v.note("state.path is relative: the service resolves it against its own working directory, which may not be the one check ran in")
+		}
 		if !st.Exists {
 			parent := existingParent(st.Path)
 			volatile(where, parent)

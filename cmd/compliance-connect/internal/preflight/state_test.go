@@ -59,6 +59,9 @@ func TestStoreCheck(t *testing.T) {
 			want:  expect{status: preflight.OK, contains: []string{"is writable (a probe key was written, read back and deleted", "anthropic_compliance%2F.preflight-probe%2F"}}},
 		{name: "a missing directory is reported, not created",
 			want: expect{status: preflight.OK, contains: []string{"does not exist yet; the input creates it"}}},
+		{name: "a relative state.path says it depends on the service's working directory",
+			setup: func(t *testing.T, r *rig) { r.state = "path: ./no-such-preflight-state" },
+			want:  expect{status: preflight.OK, contains: []string{"state.path is relative"}}},
 		{name: "a directory that cannot be created fails",
 			setup: func(t *testing.T, r *rig) {
 				require.NoError(t, os.WriteFile(filepath.Join(r.dir, "file"), nil, 0o600))
