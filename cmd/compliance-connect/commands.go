@@ -23,6 +23,7 @@ func commands() []*cli.Command {
 		fakeapiCommand(),
 		stateCommand(),
 		auditCommand(),
+		checkCommand(),
 	}
 }
 

@@ -1,32 +1,132 @@
 package compliance
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"gopkg.in/yaml.v3"
 
+	"github.com/compliance-connect/compliance-connect/caches/atomicfile"
 	"github.com/compliance-connect/compliance-connect/input/compliance/api"
+	"github.com/compliance-connect/compliance-connect/input/compliance/checkpoint"
+	"github.com/compliance-connect/compliance-connect/input/compliance/schedule"
+	"github.com/compliance-connect/compliance-connect/input/compliance/timeexpr"
+	"github.com/compliance-connect/compliance-connect/input/compliance/window"
 )
+
+// EndpointScope is the key scope an endpoint needs (the 403 permission_error
+// names it). It is the one table of endpoint scopes: an endpoint added to the
+// spec adds its row here, and OpenPipeline refuses an endpoint without one.
+func EndpointScope(endpoint string) string {
+	switch endpoint {
+	case endpointActivities:
+		return "read:compliance_activities"
+	}
+	return ""
+}
+
+// VolatileCache reports whether a cache type forgets what it holds (on
+// restart, eviction or a default TTL); the input refuses it as a checkpoint
+// store unless state.allow_volatile is set.
+func VolatileCache(typ string) bool { return volatileCaches[typ] }
 
 // PipelineAPI is one endpoint of an anthropic_compliance input of a pipeline
 // config, ready to list the Activity Feed exactly as that input does: same
 // base URL, key, version header, retries, rate-budget headroom, rate_limit
-// resource, proxy, TLS and filters. `compliance-connect audit` uses it.
+// resource, proxy, TLS and filters, plus the settings that decide what a job
+// costs. `compliance-connect audit` and `check` use it.
 type PipelineAPI struct {
 	Label, Endpoint string
 	BaseURL         string
+	// Scope is the key scope the endpoint needs (EndpointScope).
+	Scope string
 	// Filters holds the endpoint's filters (no time bounds, limit or cursor).
 	Filters         api.ListParams
 	Settle, Overlap time.Duration
 	Budget          api.Budget
-	Client          *api.Client
-	// Close releases the rate_limit resources the config declared.
+	PageSize        int
+	Slices          window.SliceConfig
+	Schedule        schedule.Spec
+	Earliest        timeexpr.Expr
+	Latest          timeexpr.Expr
+	Location        *time.Location
+	// Tracking is state_tracking.enabled: the endpoint keeps a checkpoint.
+	Tracking bool
+	// KeyMissing is set when api_key is empty (an unset environment
+	// variable, typically); Client is nil then.
+	KeyMissing bool
+	Client     *api.Client
+	// Store is where the input keeps its checkpoints (with
+	// PipelineOptions.State).
+	Store StateStore
+	// State is the endpoint's checkpoint (with PipelineOptions.State), nil
+	// when Tracking is off or the store is missing or could not be opened.
+	State *StateTarget
+	// Close releases the resources the config declared (shared by every
+	// PipelineAPI of one OpenPipeline call: call Pipeline.Close instead).
 	Close func(context.Context) error
 }
+
+// StateStore describes an input's checkpoint store without creating it.
+type StateStore struct {
+	// Path is state.path, absolute, when Cache is empty; Relative is set
+	// when the config gave it relative to the working directory.
+	Path     string
+	Relative bool
+	// Exists reports whether Path exists; OpenPipeline never creates it.
+	Exists bool
+	// Cache is state.cache; CacheType its type in cache_resources ("" when
+	// the resource is not declared) and CachePath the directory of an
+	// atomic_file cache.
+	Cache, CacheType, CachePath string
+	// CacheConfig is the cache resource's settings as written.
+	CacheConfig map[string]any
+	// AllowVolatile, Adopt and Lease are state.allow_volatile, state.adopt
+	// and state.lease.enabled.
+	AllowVolatile, Adopt, Lease bool
+	// Err is why the store could not be opened, if it could not.
+	Err error
+}
+
+// PipelineOptions select and shape what OpenPipeline builds.
+type PipelineOptions struct {
+	// Label keeps only the input with this label ("" keeps every one).
+	Label string
+	// UserAgent is the clients' user agent.
+	UserAgent string
+	// Hooks returns the hooks of one endpoint's client (nil: none).
+	Hooks func(label, endpoint string) api.Hooks
+	// Probe makes every call a single attempt that never waits for the rate
+	// budget's headroom, so that a caller can count its requests.
+	Probe bool
+	// State also opens each input's checkpoint store (read-only: a missing
+	// state.path is reported, not created).
+	State bool
+}
+
+// Pipeline is every enabled endpoint of the anthropic_compliance inputs of a
+// pipeline config.
+type Pipeline struct {
+	// Inputs are the labels of the inputs read, in config order.
+	Inputs    []string
+	Endpoints []*PipelineAPI
+	// Close releases the cache and rate_limit resources the config declared.
+	Close func(context.Context) error
+}
+
+// pipelineSpec is the input's spec, built once: its lint rules take tens
+// of milliseconds to compile, and it is never changed after.
+var pipelineSpec = sync.OnceValue(inputSpec)
 
 // ExpandEnv replaces ${VAR} and ${VAR:default} in a pipeline config as
 // Benthos does (for callers that read other parts of the config).
@@ -37,6 +137,41 @@ func ExpandEnv(pipeline []byte) []byte { return expandEnv(pipeline) }
 // client for its endpoint. hooks observe the client (user agent and hooks
 // are the caller's).
 func OpenPipelineAPI(pipeline []byte, label, endpoint, userAgent string, hooks api.Hooks) (*PipelineAPI, error) {
+	p, err := OpenPipeline(pipeline, PipelineOptions{Label: label, UserAgent: userAgent,
+		Hooks: func(string, string) api.Hooks { return hooks }})
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*PipelineAPI, error) {
+		_ = p.Close(context.Background())
+		return nil, err
+	}
+	labels := p.Inputs
+	var names []string
+	var pick *PipelineAPI
+	for _, ep := range p.Endpoints {
+		names = append(names, ep.Endpoint)
+		if ep.Endpoint == endpoint {
+			pick = ep
+		}
+	}
+	switch {
+	case len(labels) > 1:
+		return fail(fmt.Errorf("the config has %d %s inputs (labels %q): choose one with --label", len(labels), Name, labels))
+	case pick == nil:
+		return fail(fmt.Errorf("input %q has no enabled endpoint %q (it has: %s)", labels[0], endpoint, strings.Join(names, ", ")))
+	case pick.KeyMissing:
+		return fail(fmt.Errorf("input %q: api_key: must not be empty (set it from an environment variable, e.g. ${ANTHROPIC_COMPLIANCE_API_KEY})", pick.Label))
+	}
+	pick.Close = p.Close
+	return pick, nil
+}
+
+// OpenPipeline reads every anthropic_compliance input of pipeline (`input`
+// and `input_resources`, ${VAR} expanded) and builds an API client for each
+// enabled endpoint. An empty api_key is reported in KeyMissing rather than
+// refused, so that a check can say so.
+func OpenPipeline(pipeline []byte, o PipelineOptions) (*Pipeline, error) {
 	var root map[string]any
 	if err := yaml.Unmarshal(expandEnv(pipeline), &root); err != nil {
 		return nil, fmt.Errorf("reading the config: %w", err)
@@ -51,7 +186,7 @@ func OpenPipelineAPI(pipeline []byte, label, endpoint, userAgent string, hooks a
 			if b == nil {
 				b = map[string]any{}
 			}
-			if label == "" || l == label {
+			if o.Label == "" || l == o.Label {
 				blocks = append(blocks, b)
 				labels = append(labels, l)
 			}
@@ -64,75 +199,247 @@ func OpenPipelineAPI(pipeline []byte, label, endpoint, userAgent string, hooks a
 		}
 	}
 	switch {
-	case len(blocks) == 0 && label != "":
-		return nil, fmt.Errorf("the config has no %s input labelled %q", Name, label)
+	case len(blocks) == 0 && o.Label != "":
+		return nil, fmt.Errorf("the config has no %s input labelled %q", Name, o.Label)
 	case len(blocks) == 0:
 		return nil, fmt.Errorf("the config has no %s input (looked at input and input_resources)", Name)
-	case len(blocks) > 1:
-		return nil, fmt.Errorf("the config has %d %s inputs (labels %q): choose one with --label", len(blocks), Name, labels)
-	}
-	b, err := yaml.Marshal(blocks[0])
-	if err != nil {
-		return nil, err
-	}
-	conf, err := inputSpec().ParseYAML(string(b), nil)
-	if err != nil {
-		return nil, fmt.Errorf("input %q: %w", labels[0], err)
-	}
-	cfg, err := parseConfig(conf, time.Now())
-	if err != nil {
-		return nil, fmt.Errorf("input %q: %w", labels[0], err)
-	}
-	var ep *endpointConfig
-	var names []string
-	for i := range cfg.Endpoints {
-		names = append(names, cfg.Endpoints[i].Name)
-		if cfg.Endpoints[i].Name == endpoint {
-			ep = &cfg.Endpoints[i]
-		}
-	}
-	if ep == nil {
-		return nil, fmt.Errorf("input %q has no enabled endpoint %q (it has: %s)", labels[0], endpoint, strings.Join(names, ", "))
 	}
 
-	var res *service.Resources
-	closeRes := func(context.Context) error { return nil }
-	if cfg.API.RateLimitResource != "" {
-		limits, ok := root["rate_limit_resources"]
-		if !ok {
-			return nil, fmt.Errorf("rate_limit.resource: rate_limit resource %q was not found in the config", cfg.API.RateLimitResource)
+	type parsed struct {
+		label      string
+		cfg        *inputConfig
+		keyMissing bool
+	}
+	var inputs []parsed
+	needLimits := false
+	for i, b := range blocks {
+		keyMissing := false
+		if k, _ := b[fieldAPIKey].(string); strings.TrimSpace(k) == "" {
+			keyMissing = true
+			b[fieldAPIKey] = "unset"
 		}
-		rb := service.NewResourceBuilder()
-		rb.DisableLinting()
-		y, err := yaml.Marshal(map[string]any{"rate_limit_resources": limits})
+		y, err := yaml.Marshal(b)
 		if err != nil {
 			return nil, err
 		}
-		if err := rb.AddYAML(string(y)); err != nil {
-			return nil, fmt.Errorf("rate_limit_resources: %w", err)
+		conf, err := pipelineSpec().ParseYAML(string(y), nil)
+		if err != nil {
+			return nil, fmt.Errorf("input %q: %w", labels[i], err)
 		}
-		if res, closeRes, err = rb.Build(); err != nil {
-			return nil, fmt.Errorf("rate_limit_resources: %w", err)
+		cfg, err := parseConfig(conf, time.Now())
+		if err != nil {
+			return nil, fmt.Errorf("input %q: %w", labels[i], err)
 		}
+		needLimits = needLimits || cfg.API.RateLimitResource != ""
+		inputs = append(inputs, parsed{labels[i], cfg, keyMissing})
 	}
-	cc, err := cfg.API.clientConfig(res)
+
+	res, closeRes, err := pipelineResources(root, needLimits, o.State)
 	if err != nil {
+		return nil, err
+	}
+	p := &Pipeline{Inputs: labels, Close: closeRes}
+	fail := func(err error) (*Pipeline, error) {
 		_ = closeRes(context.Background())
 		return nil, err
 	}
+	cacheTypes := cacheResourceTypes(root)
+	for _, in := range inputs {
+		cfg := in.cfg
+		var store StateStore
+		var cs checkpoint.Store
+		if o.State {
+			store, cs = openStateStore(cfg, res, cacheTypes)
+		}
+		for _, ep := range cfg.Endpoints {
+			scope := EndpointScope(ep.Name)
+			if scope == "" {
+				return fail(fmt.Errorf("endpoint %q has no entry in the table of scopes (compliance.EndpointScope)", ep.Name))
+			}
+			pa := &PipelineAPI{
+				Label: in.label, Endpoint: ep.Name, BaseURL: cfg.BaseURL, Scope: scope,
+				Filters: listParams(ep.Raw.Filters.ActivityTypes, ep.Raw.Filters.ExcludeActivityTypes,
+					ep.Raw.Filters.ActorIDs, ep.Raw.Filters.OrganizationIDs),
+				Settle: cfg.Settle, Overlap: cfg.Overlap, Budget: cfg.API.Budget,
+				PageSize: ep.Raw.PageSize, Slices: cfg.Slices, Schedule: ep.Settings.Schedule,
+				Earliest: ep.Settings.Earliest, Latest: ep.Settings.Latest, Location: ep.Settings.Location,
+				Tracking: ep.Tracking, KeyMissing: in.keyMissing, Store: store, Close: closeRes,
+			}
+			if cs != nil && ep.Tracking {
+				pa.State = &StateTarget{Label: in.label, Endpoint: ep.Name, Key: checkpointKey(cfg, in.label, ep),
+					identity: collectorConfig(cfg, ep).Identity(), store: cs}
+			}
+			if !in.keyMissing {
+				var hooks api.Hooks
+				if o.Hooks != nil {
+					hooks = o.Hooks(in.label, ep.Name)
+				}
+				if pa.Client, err = newPipelineClient(cfg, res, o, hooks); err != nil {
+					return fail(fmt.Errorf("input %q: %w", in.label, err))
+				}
+			}
+			p.Endpoints = append(p.Endpoints, pa)
+		}
+	}
+	return p, nil
+}
+
+func listParams(types, exclude, actors, orgs []string) api.ListParams {
+	return api.ListParams{ActivityTypes: types, ExcludeActivityTypes: exclude, ActorIDs: actors, OrganizationIDs: orgs}
+}
+
+func newPipelineClient(cfg *inputConfig, res *service.Resources, o PipelineOptions, hooks api.Hooks) (*api.Client, error) {
+	cc, err := cfg.API.clientConfig(res)
+	if err != nil {
+		return nil, err
+	}
 	cc.BaseURL, cc.APIKey, cc.AnthropicVersion = cfg.BaseURL, cfg.APIKey, cfg.AnthropicVersion
-	cc.UserAgent, cc.Hooks = userAgent, hooks
+	cc.UserAgent, cc.Hooks = o.UserAgent, hooks
+	if o.Probe {
+		cc.Retry.Mode = api.RetryDisabled
+		cc.Budget = api.Budget{}
+	}
 	client, err := api.New(cc)
 	if err != nil {
-		_ = closeRes(context.Background())
 		return nil, fmt.Errorf("base_url: %w", err)
 	}
-	f := ep.Raw.Filters
-	return &PipelineAPI{
-		Label: labels[0], Endpoint: ep.Name, BaseURL: cfg.BaseURL,
-		Filters: api.ListParams{ActivityTypes: f.ActivityTypes, ExcludeActivityTypes: f.ExcludeActivityTypes,
-			ActorIDs: f.ActorIDs, OrganizationIDs: f.OrganizationIDs},
-		Settle: cfg.Settle, Overlap: cfg.Overlap, Budget: cfg.API.Budget,
-		Client: client, Close: closeRes,
-	}, nil
+	return client, nil
+}
+
+// pipelineResources builds the rate_limit resources (when an input names
+// one) and, for state, the cache resources of the config.
+func pipelineResources(root map[string]any, limits, caches bool) (*service.Resources, func(context.Context) error, error) {
+	noop := func(context.Context) error { return nil }
+	sections := map[string]any{}
+	if v, ok := root["rate_limit_resources"]; ok && limits {
+		sections["rate_limit_resources"] = v
+	}
+	if v, ok := root["cache_resources"]; ok && caches {
+		sections["cache_resources"] = v
+	}
+	if len(sections) == 0 {
+		return nil, noop, nil
+	}
+	rb := service.NewResourceBuilder()
+	rb.DisableLinting()
+	y, err := yaml.Marshal(sections)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := rb.AddYAML(string(y)); err != nil {
+		return nil, nil, fmt.Errorf("resources: %w", err)
+	}
+	res, closeRes, err := rb.Build()
+	if err != nil {
+		return nil, nil, fmt.Errorf("resources: %w", err)
+	}
+	return res, closeRes, nil
+}
+
+// cacheDecl is a cache resource as declared: its type and settings.
+type cacheDecl struct {
+	typ   string
+	block map[string]any
+}
+
+// cacheResourceTypes maps each cache resource label to its declaration.
+func cacheResourceTypes(root map[string]any) map[string]cacheDecl {
+	out := map[string]cacheDecl{}
+	list, _ := root["cache_resources"].([]any)
+	for _, item := range list {
+		m, _ := item.(map[string]any)
+		label, _ := m["label"].(string)
+		for k, v := range m {
+			if k != "label" {
+				block, _ := v.(map[string]any)
+				out[label] = cacheDecl{typ: k, block: block}
+			}
+		}
+	}
+	return out
+}
+
+// openStateStore opens an input's checkpoint store without creating it.
+// TODO(state): move onto the one store opener of the state commands, the
+// HTTP endpoints and the input once it exists.
+func openStateStore(cfg *inputConfig, res *service.Resources, caches map[string]cacheDecl) (StateStore, checkpoint.Store) {
+	st := StateStore{Cache: cfg.StateCache, AllowVolatile: cfg.AllowVolatile, Adopt: cfg.Adopt, Lease: cfg.Lease}
+	if cfg.StateCache == "" {
+		abs, err := filepath.Abs(cfg.StatePath)
+		if err != nil {
+			st.Err = fmt.Errorf("state.path: %w", err)
+			return st, nil
+		}
+		st.Path, st.Relative = abs, !filepath.IsAbs(cfg.StatePath)
+		info, err := os.Stat(abs)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			return st, nil
+		case err != nil:
+			st.Err = fmt.Errorf("state.path: %w", err)
+			return st, nil
+		case !info.IsDir():
+			st.Err = fmt.Errorf("state.path: %s is not a directory", abs)
+			return st, nil
+		}
+		st.Exists = true
+		s, err := atomicfile.Open(abs)
+		if err != nil {
+			st.Err = fmt.Errorf("state.path: %w", err)
+			return st, nil
+		}
+		return st, dirStore{s}
+	}
+	if decl, ok := caches[cfg.StateCache]; ok {
+		st.CacheType, st.CacheConfig = decl.typ, decl.block
+		if d, _ := decl.block["directory"].(string); decl.typ == "atomic_file" && d != "" {
+			st.CachePath, _ = filepath.Abs(d)
+		}
+	}
+	if res == nil || !res.HasCache(cfg.StateCache) {
+		st.Err = fmt.Errorf("state.cache: cache resource %q was not found; declare it under cache_resources", cfg.StateCache)
+		return st, nil
+	}
+	return st, cacheStore{res: res, name: cfg.StateCache}
+}
+
+// Identity is the checkpoint identity this config expects.
+func (t *StateTarget) Identity() checkpoint.Identity { return t.identity }
+
+// Probe writes, reads back and deletes a probe key next to the checkpoint,
+// never the checkpoint itself, and checks that the store kept the value and
+// forgot it. It returns the probe key's location.
+func (t *StateTarget) Probe(ctx context.Context) (string, error) {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	key := "anthropic_compliance/.preflight-probe/" + hex.EncodeToString(b[:])
+	if key == t.Key {
+		return "", errors.New("probe key collides with the checkpoint key")
+	}
+	where := t.store.Describe(key)
+	value := []byte(`{"probe":"` + time.Now().UTC().Format(time.RFC3339Nano) + `"}`)
+	if err := t.store.Save(ctx, key, value); err != nil {
+		return where, fmt.Errorf("writing %s: %w", where, err)
+	}
+	got, err := t.store.Load(ctx, key)
+	if err != nil || !bytes.Equal(got, value) {
+		_ = t.store.Delete(ctx, key)
+		switch {
+		case errors.Is(err, checkpoint.ErrNotFound):
+			err = errors.New("it is gone right after the write: the store does not keep what it is given")
+		case err == nil:
+			err = errors.New("the value read back differs from the one written")
+		}
+		return where, fmt.Errorf("reading back %s: %w", where, err)
+	}
+	if err := t.store.Delete(ctx, key); err != nil {
+		return where, fmt.Errorf("deleting %s: %w", where, err)
+	}
+	if _, err := t.store.Load(ctx, key); !errors.Is(err, checkpoint.ErrNotFound) {
+		if err == nil {
+			err = errors.New("it is still there after the delete")
+		}
+		return where, fmt.Errorf("deleting %s: %w", where, err)
+	}
+	return where, nil
 }

@@ -1,0 +1,326 @@
+package preflight
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/compliance-connect/compliance-connect/input/compliance"
+	"github.com/compliance-connect/compliance-connect/input/compliance/api"
+)
+
+// The sample request: one page of at most sampleLimit activities of the hour
+// before now - settle, with the endpoint's filters. It checks the key and the
+// scope, and its density estimates the activity rate.
+const (
+	sampleSpan  = time.Hour
+	sampleLimit = 1000
+)
+
+// skewWarn is the clock difference the collector itself warns about.
+const skewWarn = 30 * time.Second
+
+// backfillWarn is how long a backfill may hold the usable budget before
+// check warns that it starves the other tools.
+const backfillWarn = time.Hour
+
+// defaultLimit is the documented budget when the API does not say.
+const defaultLimit = 600
+
+// probes observes the API clients: every attempt is counted, and the last
+// response of each endpoint is kept with the local time it arrived.
+// Hooks run on the calling goroutine and the checks run one at a time, so
+// nothing here is shared between goroutines.
+type probes struct {
+	now      func() time.Time
+	requests int
+	last     map[string]*response
+}
+
+type response struct {
+	info    api.ResponseInfo
+	localAt time.Time
+}
+
+func newProbes(now func() time.Time) *probes {
+	return &probes{now: now, last: map[string]*response{}}
+}
+
+func probeKey(label, endpoint string) string { return label + "\x00" + endpoint }
+
+func (p *probes) hooks(label, endpoint string) api.Hooks {
+	key := probeKey(label, endpoint)
+	return api.Hooks{
+		OnRequest: func(api.RequestInfo) { p.requests++ },
+		OnResponse: func(ri api.ResponseInfo) {
+			p.last[key] = &response{info: ri, localAt: p.now()}
+		},
+	}
+}
+
+// sample is what the request of one endpoint brought back.
+type sample struct {
+	ep       *compliance.PipelineAPI
+	from, to time.Time // the created_at range asked for
+	page     *api.Page
+	resp     *response
+	err      error
+}
+
+// api sends one request per endpoint and reports the key, the scope, the
+// clock and the budget.
+func (r *run) api(ctx context.Context) {
+	r.samples = map[*compliance.PipelineAPI]*sample{}
+	byInput := map[string][]*compliance.PipelineAPI{}
+	for _, ep := range r.pipeline.Endpoints {
+		byInput[ep.Label] = append(byInput[ep.Label], ep)
+	}
+	for _, label := range r.pipeline.Inputs {
+		eps := byInput[label]
+		subject := inputSubject(label)
+		if len(eps) == 0 {
+			continue
+		}
+		if eps[0].KeyMissing {
+			r.add(CheckKey, subject, Fail, "set api_key, normally from an environment variable: api_key: ${ANTHROPIC_COMPLIANCE_API_KEY}, exported in the environment the service runs in",
+				"api_key is empty (an unset environment variable?): no request was sent")
+			for _, ep := range eps {
+				r.add(CheckScope, endpointSubject(ep), Skip, "", "not asked: api_key is empty")
+			}
+			r.add(CheckClock, subject, Skip, "", "not asked: api_key is empty")
+			r.add(CheckBudget, subject, Skip, "", "not asked: api_key is empty")
+			continue
+		}
+		var first *sample
+		refused := false
+		for _, ep := range eps {
+			if refused {
+				r.add(CheckScope, endpointSubject(ep), Skip, "", "not asked: the key was refused")
+				continue
+			}
+			s := r.request(ctx, ep)
+			r.samples[ep] = s
+			if first == nil {
+				first = s
+				refused = r.keyResult(subject, s)
+			}
+			if refused {
+				r.add(CheckScope, endpointSubject(ep), Skip, "", "not verified: the key was refused")
+			} else {
+				r.scopeResult(s)
+			}
+		}
+		r.clockResult(subject, first)
+		r.budgetResult(subject, first, eps[0])
+	}
+}
+
+// request sends the sample request of one endpoint: the input's request
+// (base URL, key, version, filters) for the hour before now - settle.
+func (r *run) request(ctx context.Context, ep *compliance.PipelineAPI) *sample {
+	ctx, cancel := r.withTimeout(ctx)
+	defer cancel()
+	s := &sample{ep: ep}
+	s.to = r.o.Now().Add(-ep.Settle).UTC().Truncate(time.Second)
+	s.from = s.to.Add(-sampleSpan)
+	p := ep.Filters
+	p.CreatedAtGTE, p.CreatedAtLT = s.from.Format(time.RFC3339), s.to.Format(time.RFC3339)
+	p.Limit = sampleLimit // whatever page_size says: the sample must be dense enough to estimate from
+	s.page, s.err = ep.Client.ListActivities(ctx, p)
+	s.resp = r.probes.last[probeKey(ep.Label, ep.Endpoint)]
+	return s
+}
+
+// keyResult reports whether the key was accepted; it returns true when the
+// API refused it (401), which stops the input's other requests.
+func (r *run) keyResult(subject string, s *sample) bool {
+	base := s.ep.BaseURL
+	if s.err == nil {
+		r.add(CheckKey, subject, OK, "", "the key is accepted by %s (request-id %s)", base, s.page.RequestID)
+		return false
+	}
+	e, ok := apiError(s.err)
+	switch {
+	case ok && e.Status == 401:
+		r.add(CheckKey, subject, Fail,
+			"put a Compliance Access Key (sk-ant-api01-…, created in claude.ai under Organization settings > API) or an Admin API key (sk-ant-admin01-…) in api_key; a Claude API key (sk-ant-api03-…) has no access, and a deleted key is refused from its next request",
+			"the API refused the key: %s", e.Error())
+		return true
+	case ok && e.Status == 403:
+		r.add(CheckKey, subject, OK, "", "the key is known to %s (its scopes are checked below; request-id %s)", base, e.RequestID)
+	case ok && e.Status == 429:
+		r.add(CheckKey, subject, OK, "", "the key is known to %s (a 429 comes after authentication; request-id %s)", base, e.RequestID)
+	case ok && e.Status >= 400 && e.Status < 500:
+		r.add(CheckKey, subject, OK, "", "the key is known to %s (request-id %s)", base, e.RequestID)
+	case errors.Is(s.err, api.ErrMalformed):
+		r.add(CheckKey, subject, Fail, "check base_url (and proxy_url): something other than the Compliance API answered",
+			"could not verify the key: the answer of %s is not an Activity Feed page: %s", base, describe(s.err))
+	case ok && e.Status >= 500:
+		r.add(CheckKey, subject, Fail, "the API failed, not the config: run check again later (the input retries such failures)",
+			"could not verify the key: %s", e.Error())
+	default:
+		r.add(CheckKey, subject, Fail, "check base_url, proxy_url (or HTTPS_PROXY/NO_PROXY), tls, DNS and the firewall between this host and the API",
+			"could not reach %s: %s", base, describe(s.err))
+	}
+	return false
+}
+
+func (r *run) scopeResult(s *sample) {
+	subject := endpointSubject(s.ep)
+	scope := s.ep.Scope
+	if s.err == nil {
+		r.add(CheckScope, subject, OK, "", "the key has %s", scope)
+		return
+	}
+	e, ok := apiError(s.err)
+	switch {
+	case ok && e.Status == 403:
+		r.add(CheckScope, subject, Fail,
+			fmt.Sprintf("create a Compliance Access Key with the %s scope (scopes are fixed when a key is created), or an Admin API key created after the Compliance API was enabled", scope),
+			"the key lacks %s: %s", scope, e.Error())
+	case ok && e.Status == 429:
+		r.add(CheckScope, subject, Skip, "run check again after the budget resets", "not verified: the request was rate limited")
+	case ok && e.Status >= 400 && e.Status < 500:
+		r.add(CheckScope, subject, OK, "", "the key has %s (the request got past the scope check)", scope)
+		r.add(CheckRequest, subject, Fail,
+			"every job of this endpoint will be refused the same way: correct the endpoint's filters (an unknown activity type, both activity_types and exclude_activity_types) or anthropic_version",
+			"the API rejects this endpoint's request: %s", e.Error())
+	default:
+		r.add(CheckScope, subject, Skip, "", "not verified: the request failed (see %s)", CheckKey)
+	}
+}
+
+func (r *run) clockResult(subject string, s *sample) {
+	if s == nil || s.resp == nil || s.resp.info.ServerDate.IsZero() {
+		r.add(CheckClock, subject, Skip, "", "no Date header from the API to compare with")
+		return
+	}
+	// The Date header has whole seconds (the server's time lies within the
+	// second after it) and was written while the request was in flight: the
+	// middle of each is the best guess.
+	local := s.resp.localAt.Add(-s.resp.info.Duration / 2)
+	skew := local.Sub(s.resp.info.ServerDate.Add(500 * time.Millisecond)).Round(time.Second)
+	if skew > -skewWarn && skew < skewWarn {
+		r.add(CheckClock, subject, OK, "", "this host's clock is within %v of the API's (measured %+v, to about a second)", skewWarn, skew)
+		return
+	}
+	side := "ahead of"
+	effect := "the collector follows the API's clock for its windows, but cron ticks, `earliest` on a fresh start and log times follow this host's"
+	if skew < 0 {
+		side, effect = "behind", "collection lags by as much and cron ticks come late; the collector never reads past the API's clock"
+	}
+	r.add(CheckClock, subject, Warn, "synchronise this host's clock (NTP: chrony or systemd-timesyncd)",
+		"this host's clock is %v %s the API's Date header: %s", skew.Abs(), side, effect)
+}
+
+func (r *run) budgetResult(subject string, s *sample, ep *compliance.PipelineAPI) {
+	if s == nil || s.resp == nil || !s.resp.info.RateLimit.Known {
+		if s != nil && s.err != nil {
+			if e, ok := apiError(s.err); ok && e.Status == 429 {
+				r.add(CheckBudget, subject, Warn, "find the tool that spends the organisation's budget (every tool and key share it); the input waits for the reset and retries",
+					"the budget is exhausted right now (429, no rate-limit headers)")
+				return
+			}
+		}
+		r.add(CheckBudget, subject, Skip, "", "the API sent no anthropic-ratelimit-requests-* headers")
+		return
+	}
+	rl := s.resp.info.RateLimit
+	reset := ""
+	if !rl.Reset.IsZero() {
+		reset = fmt.Sprintf(", resetting at %s", rl.Reset.UTC().Format(time.RFC3339))
+	}
+	keep := int(math.Ceil(ep.Budget.Headroom*float64(rl.Limit) - 1e-9))
+	msg := fmt.Sprintf("%d of %d requests left in this window%s", rl.Remaining, rl.Limit, reset)
+	switch {
+	case rl.Remaining == 0:
+		r.add(CheckBudget, subject, Warn, "find the tool that spends the organisation's budget (every tool and key share it); the input waits for the reset and retries",
+			"%s: the budget is exhausted right now", msg)
+	case ep.Budget.Headroom > 0 && rl.Remaining <= keep:
+		r.add(CheckBudget, subject, Warn, "other tools are spending the shared budget: the input will pause until each reset; lower rate_limit.headroom only if this collector should take precedence",
+			"%s: at or below the %d that rate_limit.headroom (%.0f%%) leaves to other tools", msg, keep, ep.Budget.Headroom*100)
+	default:
+		r.add(CheckBudget, subject, OK, "", "%s (rate_limit.headroom leaves %d to other tools)", msg, keep)
+	}
+}
+
+// cost estimates what the jobs of each endpoint spend of the shared budget.
+func (r *run) cost() {
+	for _, ep := range r.pipeline.Endpoints {
+		s := r.samples[ep]
+		subject := endpointSubject(ep)
+		if s == nil || s.err != nil || s.page == nil {
+			r.add(CheckCost, subject, Skip, "", "no activity rate to estimate from: the sample request did not succeed")
+			continue
+		}
+		limit := defaultLimit
+		if s.resp != nil && s.resp.info.RateLimit.Known {
+			limit = s.resp.info.RateLimit.Limit
+		}
+		est := estimate(ep, s, r.o.Now(), !r.hasCheckpoint[subject])
+		r.costResult(subject, ep, est, limit)
+	}
+}
+
+func (r *run) costResult(subject string, ep *compliance.PipelineAPI, est cost, limit int) {
+	usable := float64(limit) * (1 - ep.Budget.Headroom)
+	v := &verdict{status: OK}
+	v.note(fmt.Sprintf("about %s activities/hour (an estimate from %d activities of the sample; busier hours cost more)", round(est.PerHour), est.Sampled))
+	if !ep.Schedule.Once() {
+		v.note(fmt.Sprintf("a job every %s costs about %s requests ((1 + overlap/interval) × activities / page_size %d, plus one per slice), about %.1f requests/min of the %d/min shared by every tool of the organisation (%.0f%%)",
+			human(est.Interval), round(est.PerJob), ep.PageSize, est.PerMinute, limit, 100*est.PerMinute/float64(limit)))
+		switch {
+		case est.PerMinute > usable:
+			v.worse(Fail, "collect less often with more per job (a longer schedule interval), raise page_size to 5000, narrow the filters, or ask Anthropic for a higher limit",
+				fmt.Sprintf("more than the %.0f/min rate_limit.headroom leaves, so jobs cannot keep up", usable))
+		case est.PerMinute > usable/2:
+			v.worse(Warn, "collect less often (a longer schedule interval) or raise page_size to 5000 to leave the budget to other tools",
+				"more than half of what rate_limit.headroom leaves")
+		}
+	}
+	if est.Backfill > 0 {
+		what := fmt.Sprintf("the first job backfills %s from earliest %q", human(est.BackfillSpan), ep.Earliest.String())
+		fix := "start from a later earliest, raise page_size to 5000, or let the first job run when other tools are idle"
+		if ep.Schedule.Once() {
+			what = fmt.Sprintf("the `once` backfill of %s", human(est.BackfillSpan))
+			fix = "split the range into several `once` runs at quiet times, or raise page_size to 5000"
+		}
+		long := minutes(est.Backfill / usable)
+		v.note(fmt.Sprintf("%s: about %s requests, at least %s at %.0f requests/min", what, round(est.Backfill), human(long), usable))
+		if long > backfillWarn {
+			v.worse(Warn, fix, "the backfill holds the usable budget for over an hour, slowing every other tool of the organisation")
+		}
+	}
+	r.add(CheckCost, subject, v.status, v.fix, "%s", strings.Join(v.notes, "; "))
+}
+
+func minutes(m float64) time.Duration { return time.Duration(m * float64(time.Minute)) }
+
+// round prints a count without false precision.
+func round(f float64) string {
+	switch {
+	case f < 10:
+		return fmt.Sprintf("%.1f", f)
+	case f < 1000:
+		return fmt.Sprintf("%.0f", f)
+	case f < 1e6:
+		return fmt.Sprintf("%.1fk", f/1e3)
+	}
+	return fmt.Sprintf("%.1fM", f/1e6)
+}
+
+// human prints a duration in its largest sensible unit.
+func human(d time.Duration) string {
+	switch {
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("%.1fd", d.Hours()/24)
+	case d >= time.Hour:
+		return fmt.Sprintf("%.1fh", d.Hours())
+	case d >= time.Minute:
+		return d.Round(time.Second).String()
+	}
+	return d.Round(100 * time.Millisecond).String()
+}
