@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bytes"
 	"compress/gzip"
 	"errors"
 	"net/http"
@@ -30,6 +31,16 @@ func writeZeros(w interface{ Write([]byte) (int, error) }, n int64) {
 		}
 		n -= int64(k)
 	}
+}
+
+// gzipMember is one gzip member holding n zero bytes.
+func gzipMember(t *testing.T, n int64) []byte {
+	var b bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&b, gzip.BestCompression)
+	require.NoError(t, err)
+	writeZeros(zw, n)
+	require.NoError(t, zw.Close())
+	return b.Bytes()
 }
 
 // allocatedDuring returns the bytes the process allocated while f ran (an
@@ -67,11 +78,16 @@ func TestAHostileBodyEndsTheCallAtTheCapWithoutHoldingIt(t *testing.T) {
 			writeZeros(w, 700<<20)
 		}},
 		{"gzip bomb", func(w http.ResponseWriter, _ *http.Request) {
+			// Concatenated gzip members (which a gzip reader reads as one
+			// stream), each about 1 KiB that inflates to 1 MiB.
 			w.Header().Set("request-id", "req_hostile")
 			w.Header().Set("content-encoding", "gzip")
-			zw := gzip.NewWriter(w)
-			writeZeros(zw, hostileBodyBytes)
-			_ = zw.Close()
+			member := gzipMember(t, 1<<20)
+			for range hostileBodyBytes >> 20 {
+				if _, err := w.Write(member); err != nil {
+					return
+				}
+			}
 		}},
 	}
 	for _, tt := range tests {
