@@ -126,6 +126,50 @@ output:
 	assert.Contains(t, all, "endpoints[0].page_size")
 }
 
+// TestSecretsAreCheckedAtStartUpNotByLint: CI lints without secrets (`lint
+// --skip-env-var-check` makes an unset variable empty), so an empty key
+// passes lint and is refused at start-up, naming the field; a plain-HTTP
+// base_url to another host is refused by both, in the same words.
+func TestSecretsAreCheckedAtStartUpNotByLint(t *testing.T) {
+	secret := writeConfig(t, `
+input:
+  label: secrets
+  anthropic_compliance:
+    api_key: ${COMPLIANCE_CONNECT_TEST_UNSET_KEY}
+    state:
+      path: `+t.TempDir()+`
+output:
+  drop: {}
+shutdown_timeout: 5s
+`)
+	out, errOut, code := runBinary(t, nil, "lint", "--skip-env-var-check", secret)
+	assert.Equal(t, 0, code, out+errOut)
+	assert.Empty(t, strings.TrimSpace(out+errOut))
+	out, errOut, code = runBinary(t, []string{"COMPLIANCE_CONNECT_TEST_UNSET_KEY="}, "run", secret)
+	assert.NotEqual(t, 0, code)
+	assert.Contains(t, out+errOut, "api_key: must not be empty")
+
+	plain := writeConfig(t, `
+input:
+  label: plain
+  anthropic_compliance:
+    api_key: k
+    base_url: http://compliance-gateway.example.com
+    state:
+      path: `+t.TempDir()+`
+output:
+  drop: {}
+shutdown_timeout: 5s
+`)
+	const want = `base_url: "http://compliance-gateway.example.com" would send the API key in clear text`
+	out, errOut, code = runBinary(t, nil, "lint", plain)
+	assert.NotEqual(t, 0, code)
+	assert.Contains(t, out+errOut, want)
+	out, errOut, code = runBinary(t, nil, "run", "--chilled", plain)
+	assert.NotEqual(t, 0, code)
+	assert.Contains(t, out+errOut, want)
+}
+
 func TestLintAcceptsTheDemoConfig(t *testing.T) {
 	out, errOut, code := runBinary(t, nil, "lint", "../../config/demo.yaml")
 	assert.Equal(t, 0, code, out+errOut)

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redpanda-data/benthos/v4/public/bloblang"
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -25,35 +24,33 @@ func apiParseYAML(t *testing.T, yaml string) (apiClientConfig, error) {
 	t.Helper()
 	conf, err := apiTestSpec().ParseYAML(yaml, nil)
 	require.NoError(t, err)
-	return parseAPIClientConfig(conf)
+	var p problems
+	got := parseAPIClientConfig(fieldReader{conf: conf, p: &p}, atStartup)
+	if len(p) > 0 {
+		return got, errors.New(strings.Join(p, "; "))
+	}
+	return got, nil
 }
 
-// apiLint lints yaml (the fields of the input) through a registered probe
+// apiLint lints yaml (fields of the input) within an anthropic_compliance
 // input, as `compliance-connect lint` would.
 func apiLint(t *testing.T, yaml string) []string {
 	t.Helper()
-	env := service.NewEmptyEnvironment()
-	require.NoError(t, env.RegisterInput("api_fields_probe", apiTestSpec(),
-		func(*service.ParsedConfig, *service.Resources) (service.Input, error) {
-			return nil, errors.New("probe only")
-		}))
 	indented := "  " + strings.ReplaceAll(strings.TrimSpace(yaml), "\n", "\n  ")
-	lints, err := env.NewComponentConfigLinter().LintInputYAML([]byte("api_fields_probe:\n" + indented + "\n"))
-	require.NoError(t, err)
-	var out []string
-	for _, l := range lints {
-		out = append(out, l.What)
+	if strings.TrimSpace(yaml) == "{}" {
+		indented = ""
 	}
-	return out
+	return lintInput(t, validationEnv(t), inputYAML("  api_key: k\n"+indented))
 }
 
 func TestAPIClientConfigDefaults(t *testing.T) {
 	got, err := apiParseYAML(t, ``)
 	require.NoError(t, err)
 	assert.Equal(t, apiClientConfig{
-		RequestTimeout: 300 * time.Second,
-		Retry:          api.DefaultRetryPolicy(),
-		Budget:         api.DefaultBudget(),
+		RequestTimeout:   300 * time.Second,
+		MaxResponseBytes: api.DefaultMaxResponseBytes,
+		Retry:            api.DefaultRetryPolicy(),
+		Budget:           api.DefaultBudget(),
 	}, got)
 	assert.Empty(t, apiLint(t, `{}`))
 }
@@ -61,6 +58,8 @@ func TestAPIClientConfigDefaults(t *testing.T) {
 func TestAPIClientConfigReadsEveryField(t *testing.T) {
 	yaml := `
 request_timeout: 45
+max_response_size: 256MiB
+allow_insecure_http: true
 retries:
   type: static
   initial_interval: 2s
@@ -84,6 +83,8 @@ tls:
 	got, err := apiParseYAML(t, yaml)
 	require.NoError(t, err)
 	assert.Equal(t, 45*time.Second, got.RequestTimeout)
+	assert.Equal(t, int64(256<<20), got.MaxResponseBytes)
+	assert.True(t, got.AllowInsecureHTTP)
 	assert.Equal(t, api.RetryPolicy{
 		Mode:                   api.RetryStatic,
 		InitialInterval:        2 * time.Second,
@@ -140,11 +141,10 @@ func TestAPIClientConfigRequestTimeoutForms(t *testing.T) {
 }
 
 // Every out-of-range value is an error naming the field path, and `lint`
-// reports it with the same words.
+// reports it with the same words (lint runs the same parse).
 func TestAPIClientConfigRejectsOutOfRangeValues(t *testing.T) {
 	tests := []struct {
 		name, yaml, want string
-		noLint           bool // not expressible as a lint rule
 	}{
 		{name: "negative request timeout", yaml: `request_timeout: -5s`, want: "request_timeout: must be a non-negative duration such as 300s or a whole number of seconds, got -5s"},
 		{name: "request timeout without unit", yaml: `request_timeout: 5 minutes`, want: "request_timeout: must be a non-negative duration such as 300s or a whole number of seconds, got 5 minutes"},
@@ -163,16 +163,17 @@ func TestAPIClientConfigRejectsOutOfRangeValues(t *testing.T) {
 		{name: "max wait 0", yaml: "rate_limit:\n  max_wait: 0s", want: "rate_limit.max_wait: must be positive, got 0s"},
 		{name: "proxy url scheme", yaml: "proxy_url: ftp://proxy.internal", want: "proxy_url: must be an http, https, socks5 or socks5h URL with a host, such as http://proxy.internal:3128"},
 		{name: "proxy url without scheme", yaml: "proxy_url: proxy.internal:3128", want: "proxy_url: must be an http, https, socks5 or socks5h URL with a host, such as http://proxy.internal:3128"},
-		{name: "proxy url without host", yaml: "proxy_url: http://", want: "proxy_url: must be an http, https, socks5 or socks5h URL with a host, such as http://proxy.internal:3128", noLint: true},
-		{name: "huge whole seconds", yaml: "request_timeout: 99999999999999", want: "request_timeout: must be a non-negative duration such as 300s or a whole number of seconds, got 99999999999999", noLint: true},
+		{name: "proxy url without host", yaml: "proxy_url: http://", want: "proxy_url: must be an http, https, socks5 or socks5h URL with a host, such as http://proxy.internal:3128"},
+		{name: "max_response_size too small", yaml: "max_response_size: 64KiB", want: "max_response_size: must be between 1MiB and 1GiB, got 64KiB"},
+		{name: "max_response_size too large", yaml: "max_response_size: 2GiB", want: "max_response_size: must be between 1MiB and 1GiB, got 2GiB"},
+		{name: "max_response_size unit", yaml: "max_response_size: 64 megabytes", want: `max_response_size: must be a number of bytes such as 67108864 or 64MiB, got "64 megabytes"`},
+		{name: "duration that does not parse", yaml: "rate_limit:\n  max_wait: soon", want: `rate_limit.max_wait: must be a duration such as 90s or 1m30s, got "soon"`},
+		{name: "huge whole seconds", yaml: "request_timeout: 99999999999999", want: "request_timeout: must be a non-negative duration such as 300s or a whole number of seconds, got 99999999999999"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := apiParseYAML(t, tt.yaml)
 			require.EqualError(t, err, tt.want)
-			if tt.noLint {
-				return
-			}
 			assert.Contains(t, apiLint(t, tt.yaml), tt.want)
 		})
 	}
@@ -256,31 +257,6 @@ func TestAPIRateLimitGateErrorsAndCancel(t *testing.T) {
 		require.ErrorIs(t, err, context.Canceled)
 	case <-time.After(10 * time.Second):
 		t.Fatal("the gate did not return after cancel")
-	}
-}
-
-// The Bloblang duration parser of the lint rules agrees with
-// time.ParseDuration, so lint and start-up judge durations alike.
-func TestAPIBloblDurationMatchesParseDuration(t *testing.T) {
-	exec, err := bloblang.NewEnvironment().OnlyPure().Parse(apiBloblDuration("d", "this") + "root = $d")
-	require.NoError(t, err)
-	for _, in := range []string{
-		"0", "-0", "+0", "0s", "1s", "20s", "20000ms", "20.5s", "19.999s", "1m", "1m30s", "1h2m3.5s", "-5s", "+5s",
-		"1.5h", ".5s", "1.s", "300ms", "10us", "10µs", "10μs", "7ns", "5", "5 minutes", "s", ".s", "", "1d", "1S", "-", "1s2",
-	} {
-		t.Run(in, func(t *testing.T) {
-			res, err := exec.Query(in)
-			require.NoError(t, err)
-			want, perr := time.ParseDuration(in)
-			if perr != nil {
-				assert.Nil(t, res, "time.ParseDuration rejects %q: %v", in, perr)
-				return
-			}
-			require.NotNil(t, res, "time.ParseDuration accepts %q", in)
-			got, err := bloblang.ValueAsFloat64(res)
-			require.NoError(t, err)
-			assert.InDelta(t, float64(want), got, 1, "%q", in)
-		})
 	}
 }
 

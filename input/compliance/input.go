@@ -1,6 +1,7 @@
 package compliance
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/bloblang"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/compliance-connect/compliance-connect/input/compliance/api"
 	"github.com/compliance-connect/compliance-connect/input/compliance/collector"
 	"github.com/compliance-connect/compliance-connect/input/compliance/schedule"
 	"github.com/compliance-connect/compliance-connect/input/compliance/timeexpr"
@@ -138,10 +140,10 @@ Each message is the activity's raw JSON, unchanged, with this metadata:
 and `+"`compliance_state`"+` (the saved user state as JSON).`).
 		Fields(
 			service.NewStringField(fieldAPIKey).
-				Description("Compliance Access Key (`sk-ant-api01-…`, scope `read:compliance_activities`) or Admin API key (`sk-ant-admin01-…`). Sent as `x-api-key`; never logged. Use an environment variable: `${ANTHROPIC_COMPLIANCE_API_KEY}`.").
+				Description("Compliance Access Key (`sk-ant-api01-…`, scope `read:compliance_activities`) or Admin API key (`sk-ant-admin01-…`). Sent as `x-api-key`; never logged. Use an environment variable: `${ANTHROPIC_COMPLIANCE_API_KEY}`. Checked at start-up, not by `lint` (which CI runs with `--skip-env-var-check`, without secrets): empty is refused then.").
 				Secret(),
 			service.NewStringField(fieldBaseURL).
-				Description("Base URL of the API.").
+				Description("Base URL of the API. `http://` is refused unless the host is loopback or `allow_insecure_http` is set: the key would cross the network in clear text.").
 				Default(defaultBaseURL).
 				Advanced(),
 			service.NewStringField(fieldAnthropicVersion).
@@ -181,37 +183,30 @@ and `+"`compliance_state`"+` (the saved user state as JSON).`).
 			).Description("Where the checkpoint lives."),
 			service.NewDurationField(fieldSettle).
 				Description("Never query activities newer than `now - settle`: the API indexes activities up to about a minute after they happen. At least 60s, whole seconds.").
-				Default("2m").
-				LintRule(apiLintDuration(`$d < 60000000000 || $d % 1000000000 != 0`, "settle: must be whole seconds and at least 60s (the documented indexing lag), got ")),
+				Default("2m"),
 			service.NewDurationField(fieldOverlap).
 				Description("Each job re-reads this much below the last scanned edge, deduplicating by id, to catch activities indexed late. Whole seconds; 0 disables the re-read (not recommended).").
-				Default("5m").
-				LintRule(apiLintDuration(`$d < 0 || $d % 1000000000 != 0`, "overlap: must be whole, non-negative seconds, got ")),
+				Default("5m"),
 			service.NewDurationField(fieldMinSlice).
 				Description("Shortest slice. Slice length adapts to density so that a slice holds about `target_per_slice` activities.").
 				Default("1m").
-				Advanced().
-				LintRule(apiLintDuration(`$d < 1000000000 || $d % 1000000000 != 0`, "min_slice: must be whole seconds and at least 1s, got ")),
+				Advanced(),
 			service.NewDurationField(fieldMaxSlice).
 				Description("Longest slice, and the length of a job's first slice. Raise it (to days) for sparse history.").
 				Default("1h").
-				Advanced().
-				LintRule(apiLintDuration(`$d < 1000000000 || $d % 1000000000 != 0`, "max_slice: must be whole seconds and at least 1s, got ")),
+				Advanced(),
 			service.NewIntField(fieldTargetPerSlice).
 				Description("Activities a slice should hold. Bounds what a crash can re-deliver.").
 				Default(20000).
-				Advanced().
-				LintRule(`root = if this.type() == "number" && this < 1 { ["target_per_slice: must be at least 1, got " + this.string()] }`),
+				Advanced(),
 			service.NewIntField(fieldMaxOpenSlices).
 				Description("Slices fetched but not yet committed at any time (bounded look-ahead).").
 				Default(2).
-				Advanced().
-				LintRule(`root = if this.type() == "number" && this < 1 { ["max_open_slices: must be at least 1, got " + this.string()] }`),
+				Advanced(),
 			service.NewIntField(fieldBatchSize).
 				Description("Activities per message batch handed to the pipeline (a batch never spans pages).").
 				Default(500).
-				Advanced().
-				LintRule(`root = if this.type() == "number" && this < 1 { ["batch_size: must be at least 1, got " + this.string()] }`),
+				Advanced(),
 			service.NewDurationField(fieldDrainGrace).
 				Description("How long a failed or timed-out job waits for messages already delivered to be acknowledged before it ends.").
 				Default("30s").
@@ -234,8 +229,7 @@ and `+"`compliance_state`"+` (the saved user state as JSON).`).
 				Advanced(),
 			service.NewObjectListField(fieldEndpoints, endpointFields()...).
 				Description("The Compliance API endpoints to collect, each on its own schedule with its own checkpoint. Only `activities` exists for now.").
-				Default([]any{defaultEndpoint()}).
-				LintRule(`root = if this.type() == "array" { this.`+lintMethod+`() }`),
+				Default([]any{defaultEndpoint()}),
 		).
 		Fields(apiClientFields()...).
 		Field(service.NewAutoRetryNacksToggleField()).
@@ -332,11 +326,9 @@ func endpointFields() []*service.ConfigField {
 	}
 }
 
-// lintMethod is a Bloblang method registered by this package so that `lint`
-// reports the checks that Bloblang cannot express or that span fields (bad
-// cron, bad time expression, earliest later than latest, page_size out of
-// range, both type filters, duplicate endpoints, min_slice above max_slice,
-// lease without a cache, ...) with the same wording as start-up.
+// lintMethod is a Bloblang method registered by this package: the input's
+// one lint rule. It parses the config as start-up does (checkConfig in lint
+// mode), so `lint` and start-up report the same problems in the same words.
 const lintMethod = "anthropic_compliance_lint"
 
 func registerLintMethod() error {
@@ -344,9 +336,8 @@ func registerLintMethod() error {
 		Description("Lints an anthropic_compliance input config; returns a list of error strings. Internal to compliance-connect.")
 	return bloblang.RegisterMethodV2(lintMethod, spec, func(*bloblang.ParsedParams) (bloblang.Method, error) {
 		return func(v any) (any, error) {
-			conf, _ := v.(map[string]any)
 			out := []any{}
-			for _, msg := range lintConfig(conf, time.Now()) {
+			for _, msg := range lintConfig(v, time.Now()) {
 				out = append(out, msg)
 			}
 			return out, nil
@@ -354,71 +345,18 @@ func registerLintMethod() error {
 	})
 }
 
-// lintConfig checks a config as written (defaults applied where a field is
-// absent). parseConfig performs the same checks at start-up.
-func lintConfig(conf map[string]any, now time.Time) []string {
-	var problems []string
-	str := func(m map[string]any, key, def string) string {
-		if s, ok := m[key].(string); ok {
-			return s
-		}
-		return def
+// lintConfig checks a config as written (the value lint rules see) with the
+// parse start-up uses, in lint mode.
+func lintConfig(v any, now time.Time) []string {
+	text, err := json.Marshal(v)
+	if err != nil {
+		return []string{err.Error()}
 	}
-	dur := func(key, def string) (time.Duration, bool) {
-		d, err := time.ParseDuration(str(conf, key, def))
-		return d, err == nil
+	conf, err := inputSpec().ParseYAML(string(text), nil)
+	if err != nil {
+		return []string{err.Error()}
 	}
-	if k, ok := conf[fieldAPIKey].(string); ok && strings.TrimSpace(k) == "" {
-		problems = append(problems, "api_key: must not be empty (set it from an environment variable, e.g. ${ANTHROPIC_COMPLIANCE_API_KEY})")
-	}
-	state, _ := conf[fieldState].(map[string]any)
-	cache := str(state, fieldStateCache, "")
-	if cache == "" && strings.TrimSpace(str(state, fieldStatePath, defaultStatePath)) == "" {
-		problems = append(problems, "state.path: must not be empty when state.cache is not set")
-	}
-	if lease, _ := state[fieldStateLease].(map[string]any); lease != nil {
-		if on, _ := lease[fieldLeaseEnabled].(bool); on && cache == "" {
-			problems = append(problems, "state.lease: needs state.cache, a cache shared by the instances with TTLs and atomic add (redis)")
-		}
-	}
-	if minS, ok := dur(fieldMinSlice, "1m"); ok {
-		if maxS, ok := dur(fieldMaxSlice, "1h"); ok && maxS < minS {
-			problems = append(problems, fmt.Sprintf("max_slice: must be at least min_slice (%v), got %v", minS, maxS))
-		}
-	}
-	if d, ok := dur(fieldDrainGrace, "30s"); ok && d <= 0 {
-		problems = append(problems, fmt.Sprintf("drain_grace: must be positive, got %v", d))
-	}
-	if d, ok := dur(fieldAckWarnAfter, "1m"); ok && d <= 0 {
-		problems = append(problems, fmt.Sprintf("ack_warn_after: must be positive, got %v", d))
-	}
-	if st := strings.TrimSpace(str(conf, fieldStaleAfter, "")); st != "" {
-		if _, err := timeexpr.ParseDurationSeconds(st); err != nil {
-			problems = append(problems, "stale_after: "+err.Error())
-		}
-	}
-	eps, present := conf[fieldEndpoints].([]any)
-	if !present {
-		return problems
-	}
-	names := map[string]bool{}
-	enabled := 0
-	for i, item := range eps {
-		raw, _ := item.(map[string]any)
-		if on, ok := raw[fieldEPEnabled].(bool); ok && !on {
-			continue
-		}
-		enabled++
-		e := endpointFromRaw(raw)
-		problems = append(problems, e.problems(now, i)...)
-		if names[e.Name] {
-			problems = append(problems, fmt.Sprintf("%s[%d].name: endpoint %q is listed twice", fieldEndpoints, i, e.Name))
-		}
-		names[e.Name] = true
-	}
-	if enabled == 0 {
-		problems = append(problems, "endpoints: no endpoint is enabled")
-	}
+	_, problems := checkConfig(conf, now, forLint)
 	return problems
 }
 
@@ -427,46 +365,6 @@ type endpointRaw struct {
 	Name, Schedule, Earliest, Latest, Timezone, JobTimeout string
 	PageSize                                               int
 	Filters                                                collector.Filters
-}
-
-func endpointFromRaw(m map[string]any) endpointRaw {
-	str := func(key, def string) string {
-		if s, ok := m[key].(string); ok {
-			return s
-		}
-		return def
-	}
-	list := func(obj map[string]any, key string) []string {
-		var out []string
-		items, _ := obj[key].([]any)
-		for _, it := range items {
-			if s, ok := it.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	e := endpointRaw{
-		Name: str(fieldEPName, ""), Schedule: str(fieldEPSchedule, defaultSchedule),
-		Earliest: str(fieldEPEarliest, defaultEarliest), Latest: str(fieldEPLatest, defaultLatest),
-		Timezone: str(fieldEPTimezone, defaultTimezone), JobTimeout: str(fieldEPJobTimeout, defaultJobTimeout),
-		PageSize: defaultPageSize,
-	}
-	switch n := m[fieldEPPageSize].(type) {
-	case int:
-		e.PageSize = n
-	case int64:
-		e.PageSize = int(n)
-	case float64:
-		e.PageSize = int(n)
-	}
-	if f, ok := m[fieldEPFilters].(map[string]any); ok {
-		e.Filters = collector.Filters{
-			ActivityTypes: list(f, fieldFilterTypes), ExcludeActivityTypes: list(f, fieldFilterExcludeType),
-			ActorIDs: list(f, fieldFilterActorIDs), OrganizationIDs: list(f, fieldFilterOrgIDs),
-		}
-	}
-	return e
 }
 
 // endpointSettings is an endpoint's settings, checked and parsed.
@@ -523,11 +421,6 @@ func (e endpointRaw) parse(now time.Time, index int) (endpointSettings, []string
 	return s, problems
 }
 
-func (e endpointRaw) problems(now time.Time, index int) []string {
-	_, p := e.parse(now, index)
-	return p
-}
-
 // endpointConfig is one enabled endpoint, ready to build a collector.
 type endpointConfig struct {
 	Name        string
@@ -564,211 +457,292 @@ type inputConfig struct {
 	warnings        []string
 }
 
-// parseConfig reads and checks every field. It starts nothing, so each
-// validation error can be tested on its own.
+// parseMode says which checks a parse makes.
+type parseMode int
+
+const (
+	// atStartup checks everything, including that secrets are set.
+	atStartup parseMode = iota
+	// forLint checks what the config text decides. `lint
+	// --skip-env-var-check`, how CI lints configs without their secrets,
+	// turns unset environment variables into empty strings: secrets are not
+	// checked, and nothing is read from disk (TLS files).
+	forLint
+)
+
+// msgEmptyAPIKey is the start-up error for an empty api_key.
+const msgEmptyAPIKey = "must not be empty (set it from an environment variable, e.g. ${ANTHROPIC_COMPLIANCE_API_KEY})"
+
+// parseConfig reads and checks every field for start-up. It starts nothing,
+// so each validation error can be tested on its own.
 func parseConfig(conf *service.ParsedConfig, now time.Time) (*inputConfig, error) {
-	c := &inputConfig{}
-	var err error
-	get := func(dst *string, path ...string) {
-		if err == nil {
-			*dst, err = conf.FieldString(path...)
-		}
-	}
-	get(&c.APIKey, fieldAPIKey)
-	get(&c.BaseURL, fieldBaseURL)
-	get(&c.AnthropicVersion, fieldAnthropicVersion)
-	get(&c.StateCache, fieldState, fieldStateCache)
-	get(&c.StatePath, fieldState, fieldStatePath)
-	get(&c.StateKey, fieldState, fieldStateKey)
-	if err != nil {
-		return nil, err
-	}
-	if strings.TrimSpace(c.APIKey) == "" {
-		return nil, errors.New("api_key: must not be empty (set it from an environment variable, e.g. ${ANTHROPIC_COMPLIANCE_API_KEY})")
-	}
-	if c.AllowVolatile, err = conf.FieldBool(fieldState, fieldStateAllowVolatile); err != nil {
-		return nil, err
-	}
-	if c.Adopt, err = conf.FieldBool(fieldState, fieldStateAdopt); err != nil {
-		return nil, err
-	}
-	if c.StateCache == "" && strings.TrimSpace(c.StatePath) == "" {
-		return nil, errors.New("state.path: must not be empty when state.cache is not set")
-	}
-	if c.Lease, err = conf.FieldBool(fieldState, fieldStateLease, fieldLeaseEnabled); err != nil {
-		return nil, err
-	}
-	if c.LeaseTTL, err = conf.FieldDuration(fieldState, fieldStateLease, fieldLeaseTTL); err != nil {
-		return nil, err
-	}
-	if c.LeaseRenew, err = conf.FieldDuration(fieldState, fieldStateLease, fieldLeaseRenew); err != nil {
-		return nil, err
-	}
-	if c.Lease {
-		if c.StateCache == "" {
-			return nil, errors.New("state.lease: needs state.cache, a cache shared by the instances with TTLs and atomic add (redis)")
-		}
-		if c.LeaseTTL < time.Second || c.LeaseRenew <= 0 || c.LeaseRenew*2 > c.LeaseTTL {
-			return nil, fmt.Errorf("state.lease: ttl must be at least 1s and renew_interval at most half of it, got ttl %v and renew_interval %v", c.LeaseTTL, c.LeaseRenew)
-		}
-	}
-	stale, err := conf.FieldString(fieldStaleAfter)
-	if err != nil {
-		return nil, err
-	}
-	switch strings.TrimSpace(stale) {
-	case "":
-		c.StaleAfter = -1
-	default:
-		if c.StaleAfter, err = timeexpr.ParseDurationSeconds(stale); err != nil {
-			return nil, fmt.Errorf("stale_after: %w", err)
-		}
-	}
-	if c.JobHistoryTTL, err = conf.FieldDuration(fieldJobHistoryTTL); err != nil {
-		return nil, err
-	}
-	if c.LogLevel, err = conf.FieldString(fieldLogLevel); err != nil {
-		return nil, err
-	}
-
-	durations := []struct {
-		dst   *time.Duration
-		field string
-		check func(time.Duration) bool
-		msg   string
-	}{
-		{&c.Settle, fieldSettle, func(d time.Duration) bool { return d >= time.Minute && d%time.Second == 0 }, "must be whole seconds and at least 60s (the documented indexing lag)"},
-		{&c.Overlap, fieldOverlap, func(d time.Duration) bool { return d >= 0 && d%time.Second == 0 }, "must be whole, non-negative seconds"},
-		{&c.Slices.MinSlice, fieldMinSlice, func(d time.Duration) bool { return d >= time.Second && d%time.Second == 0 }, "must be whole seconds and at least 1s"},
-		{&c.Slices.MaxSlice, fieldMaxSlice, func(d time.Duration) bool { return d >= time.Second && d%time.Second == 0 }, "must be whole seconds and at least 1s"},
-		{&c.DrainGrace, fieldDrainGrace, func(d time.Duration) bool { return d > 0 }, "must be positive"},
-		{&c.AckWarnAfter, fieldAckWarnAfter, func(d time.Duration) bool { return d > 0 }, "must be positive"},
-	}
-	for _, d := range durations {
-		if *d.dst, err = conf.FieldDuration(d.field); err != nil {
-			return nil, fmt.Errorf("%s: %w", d.field, err)
-		}
-		if !d.check(*d.dst) {
-			return nil, fmt.Errorf("%s: %s, got %v", d.field, d.msg, *d.dst)
-		}
-	}
-	if c.Slices.MaxSlice < c.Slices.MinSlice {
-		return nil, fmt.Errorf("max_slice: must be at least min_slice (%v), got %v", c.Slices.MinSlice, c.Slices.MaxSlice)
-	}
-	ints := []struct {
-		dst   *int
-		field string
-	}{{&c.Slices.Target, fieldTargetPerSlice}, {&c.MaxOpenSlices, fieldMaxOpenSlices}, {&c.BatchSize, fieldBatchSize}}
-	for _, n := range ints {
-		if *n.dst, err = conf.FieldInt(n.field); err != nil {
-			return nil, err
-		}
-		if *n.dst < 1 {
-			return nil, fmt.Errorf("%s: must be at least 1, got %d", n.field, *n.dst)
-		}
-	}
-	if c.Overlap == 0 {
-		c.warnings = append(c.warnings, "overlap is 0: activities indexed after their window was scanned will be missed")
-	}
-
-	eps, err := conf.FieldObjectList(fieldEndpoints)
-	if err != nil {
-		return nil, err
-	}
-	seen := map[string]bool{}
-	var problems []string
-	for i, ep := range eps {
-		e, p := parseEndpoint(ep, now, i)
-		problems = append(problems, p...)
-		if len(p) > 0 || e == nil {
-			continue
-		}
-		if seen[e.Name] {
-			problems = append(problems, fmt.Sprintf("%s[%d].name: endpoint %q is listed twice", fieldEndpoints, i, e.Name))
-			continue
-		}
-		seen[e.Name] = true
-		c.Endpoints = append(c.Endpoints, *e)
-	}
+	c, problems := checkConfig(conf, now, atStartup)
 	if len(problems) > 0 {
 		return nil, errors.New(strings.Join(problems, "; "))
-	}
-	if len(c.Endpoints) == 0 {
-		return nil, errors.New("endpoints: no endpoint is enabled")
-	}
-	if c.API, err = parseAPIClientConfig(conf); err != nil {
-		return nil, err
-	}
-	if c.AutoReplayNacks, err = conf.FieldBool(service.AutoRetryNacksToggleFieldName); err != nil {
-		return nil, err
 	}
 	return c, nil
 }
 
-// parseEndpoint returns nil for a disabled endpoint.
-func parseEndpoint(ep *service.ParsedConfig, now time.Time, i int) (*endpointConfig, []string) {
-	enabled, err := ep.FieldBool(fieldEPEnabled)
-	if err != nil {
-		return nil, []string{err.Error()}
+// Rules of the duration fields with a range: each is written here once and
+// judges lint and start-up alike.
+var (
+	positive    = durationRule{func(d time.Duration) bool { return d > 0 }, "must be positive"}
+	settleRule  = durationRule{func(d time.Duration) bool { return d >= time.Minute && d%time.Second == 0 }, "must be whole seconds and at least 60s (the documented indexing lag)"}
+	overlapRule = durationRule{func(d time.Duration) bool { return d >= 0 && d%time.Second == 0 }, "must be whole, non-negative seconds"}
+	sliceRule   = durationRule{func(d time.Duration) bool { return d >= time.Second && d%time.Second == 0 }, "must be whole seconds and at least 1s"}
+	anyDuration = durationRule{func(time.Duration) bool { return true }, ""}
+)
+
+// checkConfig reads every field and returns the config with every problem
+// found, each naming its field path. A field is read in one place; adding
+// one is a line here and its spec entry.
+func checkConfig(conf *service.ParsedConfig, now time.Time, mode parseMode) (*inputConfig, []string) {
+	c := &inputConfig{}
+	var p problems
+	r := fieldReader{conf: conf, p: &p}
+
+	if mode == atStartup {
+		// A secret: empty is refused at start-up only (see forLint).
+		if key, ok := r.str(fieldAPIKey); ok {
+			if strings.TrimSpace(key) == "" {
+				r.add(fieldAPIKey, msgEmptyAPIKey)
+			} else {
+				r.check(api.CheckAPIKey(key), fieldAPIKey)
+			}
+			c.APIKey = key
+		}
 	}
-	if !enabled {
-		return nil, nil
+	c.BaseURL, _ = r.str(fieldBaseURL)
+	c.AnthropicVersion, _ = r.str(fieldAnthropicVersion)
+
+	st := r.at(fieldState)
+	c.StateCache, _ = st.str(fieldStateCache)
+	c.StatePath, _ = st.str(fieldStatePath)
+	c.StateKey, _ = st.str(fieldStateKey)
+	c.AllowVolatile = st.boolean(fieldStateAllowVolatile)
+	c.Adopt = st.boolean(fieldStateAdopt)
+	if c.StateCache == "" && strings.TrimSpace(c.StatePath) == "" {
+		st.add(fieldStatePath, "must not be empty when state.cache is not set")
 	}
+	lease := st.at(fieldStateLease)
+	c.Lease = lease.boolean(fieldLeaseEnabled)
+	c.LeaseTTL = lease.duration(anyDuration, fieldLeaseTTL)
+	c.LeaseRenew = lease.duration(anyDuration, fieldLeaseRenew)
+	if c.Lease {
+		if c.StateCache == "" {
+			st.add(fieldStateLease, "needs state.cache, a cache shared by the instances with TTLs and atomic add (redis)")
+		} else if c.LeaseTTL < time.Second || c.LeaseRenew <= 0 || c.LeaseRenew*2 > c.LeaseTTL {
+			st.add(fieldStateLease, "ttl must be at least 1s and renew_interval at most half of it, got ttl %v and renew_interval %v", c.LeaseTTL, c.LeaseRenew)
+		}
+	}
+
+	c.StaleAfter = -1
+	if stale, ok := r.str(fieldStaleAfter); ok && strings.TrimSpace(stale) != "" {
+		d, err := timeexpr.ParseDurationSeconds(stale)
+		r.check(err, fieldStaleAfter)
+		c.StaleAfter = d
+	}
+	c.JobHistoryTTL = r.duration(anyDuration, fieldJobHistoryTTL)
+	c.LogLevel, _ = r.str(fieldLogLevel)
+
+	c.Settle = r.duration(settleRule, fieldSettle)
+	c.Overlap = r.duration(overlapRule, fieldOverlap)
+	c.Slices.MinSlice = r.duration(sliceRule, fieldMinSlice)
+	c.Slices.MaxSlice = r.duration(sliceRule, fieldMaxSlice)
+	if c.Slices.MaxSlice < c.Slices.MinSlice {
+		r.add(fieldMaxSlice, "must be at least min_slice (%v), got %v", c.Slices.MinSlice, c.Slices.MaxSlice)
+	}
+	c.DrainGrace = r.duration(positive, fieldDrainGrace)
+	c.AckWarnAfter = r.duration(positive, fieldAckWarnAfter)
+	c.Slices.Target = r.atLeastOne(fieldTargetPerSlice)
+	c.MaxOpenSlices = r.atLeastOne(fieldMaxOpenSlices)
+	c.BatchSize = r.atLeastOne(fieldBatchSize)
+	if c.Overlap == 0 {
+		c.warnings = append(c.warnings, "overlap is 0: activities indexed after their window was scanned will be missed")
+	}
+
+	if eps, err := conf.FieldObjectList(fieldEndpoints); err != nil {
+		r.check(err, fieldEndpoints)
+	} else {
+		seen := map[string]bool{}
+		enabled := 0
+		for i, ep := range eps {
+			e, on := parseEndpoint(r.item(fieldEndpoints, i, ep), now, i)
+			if on {
+				enabled++
+			}
+			if e == nil {
+				continue
+			}
+			if seen[e.Name] {
+				p.add(fmt.Sprintf("%s[%d].%s", fieldEndpoints, i, fieldEPName), "endpoint %q is listed twice", e.Name)
+				continue
+			}
+			seen[e.Name] = true
+			c.Endpoints = append(c.Endpoints, *e)
+		}
+		if enabled == 0 {
+			r.add(fieldEndpoints, "no endpoint is enabled")
+		}
+	}
+
+	c.API = parseAPIClientConfig(r, mode)
+	r.check(api.CheckBaseURL(c.BaseURL, c.API.AllowInsecureHTTP), fieldBaseURL)
+	c.AutoReplayNacks = r.boolean(service.AutoRetryNacksToggleFieldName)
+	return c, p
+}
+
+// parseEndpoint reads one endpoint; it returns nil for a disabled endpoint
+// or one with problems, which it records in r.
+func parseEndpoint(r fieldReader, now time.Time, i int) (_ *endpointConfig, enabled bool) {
+	if !r.boolean(fieldEPEnabled) {
+		return nil, false
+	}
+	before := len(*r.p)
 	var e endpointConfig
-	raw := endpointRaw{}
-	var errs []error
-	str := func(dst *string, path ...string) {
-		v, err := ep.FieldString(path...)
-		errs = append(errs, err)
-		*dst = v
-	}
-	str(&raw.Name, fieldEPName)
-	str(&e.Description, fieldEPDescription)
-	str(&raw.Schedule, fieldEPSchedule)
-	str(&raw.Earliest, fieldEPEarliest)
-	str(&raw.Latest, fieldEPLatest)
-	str(&raw.Timezone, fieldEPTimezone)
-	str(&raw.JobTimeout, fieldEPJobTimeout)
-	raw.PageSize, err = ep.FieldInt(fieldEPPageSize)
-	errs = append(errs, err)
-	list := func(dst *[]string, field string) {
-		v, err := ep.FieldStringList(fieldEPFilters, field)
-		errs = append(errs, err)
-		*dst = v
-	}
-	list(&raw.Filters.ActivityTypes, fieldFilterTypes)
-	list(&raw.Filters.ExcludeActivityTypes, fieldFilterExcludeType)
-	list(&raw.Filters.ActorIDs, fieldFilterActorIDs)
-	list(&raw.Filters.OrganizationIDs, fieldFilterOrgIDs)
-	e.RunOnStart, err = ep.FieldBool(fieldEPRunOnStart)
-	errs = append(errs, err)
-	e.Tracking, err = ep.FieldBool(fieldEPStateTracking, fieldSTEnabled)
-	errs = append(errs, err)
-	if err := errors.Join(errs...); err != nil {
-		return nil, []string{fmt.Sprintf("%s[%d]: %v", fieldEndpoints, i, err)}
+	var raw endpointRaw
+	raw.Name, _ = r.str(fieldEPName)
+	e.Description, _ = r.str(fieldEPDescription)
+	raw.Schedule, _ = r.str(fieldEPSchedule)
+	raw.Earliest, _ = r.str(fieldEPEarliest)
+	raw.Latest, _ = r.str(fieldEPLatest)
+	raw.Timezone, _ = r.str(fieldEPTimezone)
+	raw.JobTimeout, _ = r.str(fieldEPJobTimeout)
+	raw.PageSize = r.integer(fieldEPPageSize)
+	raw.Filters.ActivityTypes = r.strList(fieldEPFilters, fieldFilterTypes)
+	raw.Filters.ExcludeActivityTypes = r.strList(fieldEPFilters, fieldFilterExcludeType)
+	raw.Filters.ActorIDs = r.strList(fieldEPFilters, fieldFilterActorIDs)
+	raw.Filters.OrganizationIDs = r.strList(fieldEPFilters, fieldFilterOrgIDs)
+	e.RunOnStart = r.boolean(fieldEPRunOnStart)
+	e.Tracking = r.boolean(fieldEPStateTracking, fieldSTEnabled)
+	if len(*r.p) > before {
+		return nil, true
 	}
 	settings, problems := raw.parse(now, i)
-	if len(problems) > 0 {
-		return nil, problems
-	}
+	*r.p = append(*r.p, problems...)
 	e.Name, e.Raw, e.Settings = raw.Name, raw, settings
 
-	mapping := func(field, def string) (*bloblang.Executor, []string) {
-		text, _ := ep.FieldString(fieldEPStateTracking, field)
+	mapping := func(field, def string) *bloblang.Executor {
+		text, _ := r.str(fieldEPStateTracking, field)
 		if strings.TrimSpace(text) == strings.TrimSpace(def) {
-			return nil, nil // the built-in, native equivalent
+			return nil // the built-in, native equivalent
 		}
-		exe, err := ep.FieldBloblang(fieldEPStateTracking, field)
-		if err != nil {
-			return nil, []string{fmt.Sprintf("%s[%d].%s.%s: %v", fieldEndpoints, i, fieldEPStateTracking, field, err)}
-		}
-		return exe, nil
+		exe, err := r.conf.FieldBloblang(fieldEPStateTracking, field)
+		r.check(err, fieldEPStateTracking, field)
+		return exe
 	}
-	var p1, p2 []string
-	e.Update, p1 = mapping(fieldSTUpdate, DefaultStateUpdate)
-	e.Merge, p2 = mapping(fieldSTMerge, DefaultStateMerge)
-	if p := append(p1, p2...); len(p) > 0 {
-		return nil, p
+	e.Update = mapping(fieldSTUpdate, DefaultStateUpdate)
+	e.Merge = mapping(fieldSTMerge, DefaultStateMerge)
+	if len(*r.p) > before {
+		return nil, true
 	}
-	return &e, nil
+	return &e, true
+}
+
+// problems collects what is wrong with a config, each entry naming its
+// field path, so that lint lists every one and start-up reports them all.
+type problems []string
+
+func (p *problems) add(field, format string, args ...any) {
+	*p = append(*p, field+": "+fmt.Sprintf(format, args...))
+}
+
+// durationRule is the range of a duration field.
+type durationRule struct {
+	ok  func(time.Duration) bool
+	msg string
+}
+
+// fieldReader reads the fields of one object of a config, recording a problem
+// for each value that does not read or is out of range, named by the field's
+// path from the input's root.
+type fieldReader struct {
+	conf *service.ParsedConfig
+	path string // path of conf from the root, with a trailing dot; "" at the root
+	p    *problems
+}
+
+// name is the path of a field below r, for messages.
+func (r fieldReader) name(field ...string) string { return r.path + strings.Join(field, ".") }
+
+func (r fieldReader) add(field, format string, args ...any) { r.p.add(r.name(field), format, args...) }
+
+// check records err, if any, against field.
+func (r fieldReader) check(err error, field ...string) {
+	if err != nil {
+		r.p.add(r.name(field...), "%s", strings.TrimPrefix(err.Error(), r.name(field...)+": "))
+	}
+}
+
+// at is the reader of the object at field.
+func (r fieldReader) at(field string) fieldReader {
+	return fieldReader{conf: r.conf.Namespace(field), path: r.name(field) + ".", p: r.p}
+}
+
+// item is the reader of element i of the object list at field.
+func (r fieldReader) item(field string, i int, conf *service.ParsedConfig) fieldReader {
+	return fieldReader{conf: conf, path: fmt.Sprintf("%s[%d].", r.name(field), i), p: r.p}
+}
+
+func (r fieldReader) str(field ...string) (string, bool) {
+	v, err := r.conf.FieldString(field...)
+	r.check(err, field...)
+	return v, err == nil
+}
+
+func (r fieldReader) strList(field ...string) []string {
+	v, err := r.conf.FieldStringList(field...)
+	r.check(err, field...)
+	return v
+}
+
+func (r fieldReader) boolean(field ...string) bool {
+	v, err := r.conf.FieldBool(field...)
+	r.check(err, field...)
+	return v
+}
+
+func (r fieldReader) integer(field ...string) int {
+	v, err := r.conf.FieldInt(field...)
+	r.check(err, field...)
+	return v
+}
+
+func (r fieldReader) intList(field ...string) []int {
+	v, err := r.conf.FieldIntList(field...)
+	r.check(err, field...)
+	return v
+}
+
+func (r fieldReader) float(field ...string) float64 {
+	v, err := r.conf.FieldFloat(field...)
+	r.check(err, field...)
+	return v
+}
+
+// atLeastOne reads an int field that must be at least 1.
+func (r fieldReader) atLeastOne(field string) int {
+	n := r.integer(field)
+	if n < 1 {
+		r.add(field, "must be at least 1, got %d", n)
+	}
+	return n
+}
+
+// duration reads a duration field (Go syntax such as 90s or 1m30s) and checks
+// it against rule; a problem quotes the value as written.
+func (r fieldReader) duration(rule durationRule, field string) time.Duration {
+	raw, ok := r.str(field)
+	if !ok {
+		return 0
+	}
+	d, err := time.ParseDuration(raw)
+	if err != nil {
+		r.add(field, "must be a duration such as 90s or 1m30s, got %q", raw)
+		return 0
+	}
+	if !rule.ok(d) {
+		r.add(field, "%s, got %s", rule.msg, raw)
+	}
+	return d
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/compliance-connect/compliance-connect/outputs/elasticsearch/bulk"
+	"github.com/compliance-connect/compliance-connect/outputs/internal/cleartext"
 )
 
 // Config field names.
@@ -74,7 +75,7 @@ The default `+"`id`"+` is the activity id, so a re-delivered activity overwrites
 duplicating it.`+service.OutputPerformanceDocs(true, true)).
 		Fields(
 			service.NewStringListField(fieldURLs).
-				Description("Base URLs of the cluster nodes (scheme, host, port and optional path prefix). Credentials in URLs are refused; use `basic_auth` or `api_key`.").
+				Description("Base URLs of the cluster nodes (scheme, host, port and optional path prefix). Credentials in URLs are refused; use `basic_auth` or `api_key`, over `https://`: with credentials, an `http://` URL to a host that is not loopback sends them in clear text (a warning at start-up).").
 				Example([]string{"http://localhost:9200"}).
 				Example([]string{"https://es1.example.com:9200", "https://es2.example.com:9200"}),
 			service.NewInterpolatedStringField(fieldIndex).
@@ -151,6 +152,9 @@ func init() {
 			if err != nil {
 				return nil, service.BatchPolicy{}, 0, err
 			}
+			for _, w := range cfg.warnings {
+				mgr.Logger().Warn(w)
+			}
 			out, err := newOutput(cfg, mgr)
 			if err != nil {
 				return nil, service.BatchPolicy{}, 0, err
@@ -173,6 +177,7 @@ type config struct {
 	itemRetryBackoff time.Duration
 	maxInFlight      int
 	batching         service.BatchPolicy
+	warnings         []string // logged at start-up
 }
 
 func parseConfig(conf *service.ParsedConfig) (cfg config, err error) {
@@ -199,6 +204,13 @@ func parseConfig(conf *service.ParsedConfig) (cfg config, err error) {
 
 	if cfg.header, err = parseHeader(conf); err != nil {
 		return cfg, err
+	}
+	if cfg.header.Get("Authorization") != "" {
+		for i, u := range cfg.urls {
+			if cleartext.HTTP(u) {
+				cfg.warnings = append(cfg.warnings, fmt.Sprintf("%s[%d]: http:// sends the credentials (basic_auth, api_key or an Authorization header) and the documents across the network in clear text; use https", fieldURLs, i))
+			}
+		}
 	}
 
 	tlsConf, tlsOn, err := conf.FieldTLSToggled(fieldTLS)

@@ -223,3 +223,31 @@ func selfSignedCert(t *testing.T) ([]byte, tls.Certificate) {
 	require.NoError(t, err)
 	return certPEM, pair
 }
+
+// TestSASLWithoutTLSWarnsAtStartUp: SASL over a plain connection sends the
+// records (and with PLAIN the password) in clear text; the output starts but
+// says so, unless every seed broker is loopback.
+func TestSASLWithoutTLSWarnsAtStartUp(t *testing.T) {
+	const sasl = `, sasl: [{mechanism: SCRAM-SHA-512, username: u, password: p}]`
+	tests := []struct {
+		name, yaml string
+		warns      bool
+	}{
+		{"sasl without tls", `{seed_brokers: ["kafka-1.internal:9092"], topic: t` + sasl + `}`, true},
+		{"one remote broker among loopback ones", `{seed_brokers: ["localhost:9092,10.0.0.3:9092"], topic: t` + sasl + `}`, true},
+		{"sasl with tls", `{seed_brokers: ["kafka-1.internal:9093"], topic: t, tls: {enabled: true}` + sasl + `}`, false},
+		{"no sasl", `{seed_brokers: ["kafka-1.internal:9092"], topic: t}`, false},
+		{"loopback brokers", `{seed_brokers: ["localhost:9092", "127.0.0.1:9093"], topic: t` + sasl + `}`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := parseYAML(t, tt.yaml)
+			require.NoError(t, err)
+			if tt.warns {
+				assert.Equal(t, []string{"sasl without tls: the records, and with PLAIN the password itself, cross the network in clear text; enable tls"}, cfg.warnings)
+			} else {
+				assert.Empty(t, cfg.warnings)
+			}
+		})
+	}
+}

@@ -22,6 +22,8 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/compliance-connect/compliance-connect/outputs/internal/cleartext"
 )
 
 const (
@@ -143,7 +145,7 @@ pipeline retries.`+service.OutputPerformanceDocs(true, true)).
 					Description("Password of the user.").
 					Secret(),
 			).
-				Description("SASL mechanisms to authenticate with; the first one the broker supports is used. Empty means no SASL authentication.").
+				Description("SASL mechanisms to authenticate with; the first one the broker supports is used. Empty means no SASL authentication. Enable `tls` with SASL: without it the records, and with `PLAIN` the password itself, cross the network in clear text (a warning at start-up unless every seed broker is loopback).").
 				Example([]any{map[string]any{
 					fieldSASLMechanism: mechanismScramSHA512,
 					fieldSASLUsername:  "compliance-connect",
@@ -203,6 +205,9 @@ func init() {
 		if err != nil {
 			return nil, service.BatchPolicy{}, 0, err
 		}
+		for _, w := range cfg.warnings {
+			mgr.Logger().Warn(w)
+		}
 		return newOutput(cfg, mgr.Logger()), cfg.batching, cfg.maxInFlight, nil
 	})
 }
@@ -220,6 +225,7 @@ type config struct {
 	batching    service.BatchPolicy
 	maxInFlight int
 	clientOpts  []kgo.Opt
+	warnings    []string // logged at start-up
 }
 
 func parseConfig(conf *service.ParsedConfig) (*config, error) {
@@ -336,6 +342,10 @@ func parseConfig(conf *service.ParsedConfig) (*config, error) {
 	}
 	if len(mechanisms) > 0 {
 		cfg.clientOpts = append(cfg.clientOpts, kgo.SASL(mechanisms...))
+		remote := func(b string) bool { return !cleartext.LoopbackAddr(b) }
+		if !tlsEnabled && slices.ContainsFunc(cfg.brokers, remote) {
+			cfg.warnings = append(cfg.warnings, "sasl without tls: the records, and with PLAIN the password itself, cross the network in clear text; enable tls")
+		}
 	}
 	return cfg, nil
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/compliance-connect/compliance-connect/outputs/internal/cleartext"
 )
 
 // Config field names.
@@ -67,12 +69,11 @@ Indexer acknowledgement (tokens with "useACK") is not supported: a 200 from HEC 
 			service.OutputPerformanceDocs(true, true)).
 		Fields(
 			service.NewStringField(fieldURL).
-				Description("The HEC event endpoint. A URL without a path gets `"+eventPath+"`.").
+				Description("The HEC event endpoint. A URL without a path gets `"+eventPath+"`. Use `https://`: over `http://` to a host that is not loopback the token and the events cross the network in clear text (a warning at start-up).").
 				Example("https://splunk.example.com:8088/services/collector/event"),
 			service.NewStringField(fieldToken).
-				Description("The HEC token, sent as `Authorization: Splunk <token>`.").
-				Secret().
-				LintRule(`root = if this.trim() == "" { ["token must not be empty"] }`),
+				Description("The HEC token, sent as `Authorization: Splunk <token>`. Checked at start-up, not by `lint` (which CI runs with `--skip-env-var-check`, without secrets): empty is refused then.").
+				Secret(),
 			service.NewInterpolatedStringField(fieldIndex).
 				Description("The Splunk index of each event. Empty uses the token's default index.").
 				Example("anthropic_audit").
@@ -122,6 +123,9 @@ func init() {
 			if err != nil {
 				return nil, service.BatchPolicy{}, 0, err
 			}
+			for _, w := range cfg.warnings {
+				mgr.Logger().Warn(w)
+			}
 			return newOutput(cfg, mgr), cfg.batching, cfg.maxInFlight, nil
 		})
 }
@@ -140,6 +144,7 @@ type config struct {
 	timeout     time.Duration
 	maxInFlight int
 	batching    service.BatchPolicy
+	warnings    []string // logged at start-up
 }
 
 func parseConfig(conf *service.ParsedConfig) (cfg config, err error) {
@@ -149,6 +154,9 @@ func parseConfig(conf *service.ParsedConfig) (cfg config, err error) {
 	}
 	if cfg.url, err = parseURL(rawURL); err != nil {
 		return cfg, fmt.Errorf("%s: %w", fieldURL, err)
+	}
+	if cleartext.HTTP(cfg.url) {
+		cfg.warnings = append(cfg.warnings, fieldURL+": http:// sends the HEC token and the events across the network in clear text; use https")
 	}
 	if cfg.token, err = conf.FieldString(fieldToken); err != nil {
 		return cfg, err

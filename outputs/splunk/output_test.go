@@ -218,7 +218,7 @@ func TestMessagesThatCannotBeEventsAreNackedAlone(t *testing.T) {
 func TestInvalidConfigsAreRefusedWithTheReason(t *testing.T) {
 	tests := []struct{ name, conf, want string }{
 		{"missing token", "url: http://localhost:8088\n", "token"},
-		{"empty token", "url: http://localhost:8088\ntoken: ' '\n", "token must not be empty"},
+		{"empty token", "url: http://localhost:8088\ntoken: ' '\n", "token: must not be empty"},
 		{"credentials in url", "url: 'https://admin:changeme@splunk:8088'\ntoken: t\n", "credentials in the URL are not allowed"},
 		{"unparsable url with credentials", "url: 'https://admin:changeme@splunk:port'\ntoken: t\n", "invalid port"},
 		{"not http", "url: 'splunk:8088'\ntoken: t\n", "scheme must be http or https"},

@@ -53,7 +53,6 @@ parsing is done; an Elasticsearch ingest pipeline can add them.
 A message that is not a JSON object, has no string §type§ or no RFC 3339 §created_at§, or is larger
 than 128 MiB, is passed on unchanged and flagged with an error (handle it with §catch§ or §reject_errored§).`)).
 		Fields(normalize.ConfigFields("event.original")...).
-		LintRule(normalize.LintRule).
 		Example("Activity Feed to ECS", "Collects the feed and normalizes each activity, keeping the original and hashing emails.", `
 input:
   anthropic_compliance:

@@ -58,7 +58,6 @@ not mapped (§organization_id§, §actor.type§ and the rest) is kept under §un
 A message that is not a JSON object, has no string §type§ or no RFC 3339 §created_at§, or is larger
 than 128 MiB, is passed on unchanged and flagged with an error (handle it with §catch§ or §reject_errored§).`)).
 		Fields(normalize.ConfigFields("raw_data")...).
-		LintRule(normalize.LintRule).
 		Example("Activity Feed to OCSF", "Collects the feed and normalizes each activity, dropping request bodies.", `
 input:
   anthropic_compliance:

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -21,10 +22,9 @@ const ActivitiesPath = "/v1/compliance/activities"
 // MaxLimit is the largest page size the API accepts.
 const MaxLimit = 5000
 
-// Body size bounds: a 5000-activity page is a few MB; an error body is read
-// only for error.type and error.message.
+// Body size bounds: a page is capped by Config.MaxResponseBytes; an error
+// body is read only for error.type and error.message.
 const (
-	maxBodyBytes      = 512 << 20
 	maxErrorBodyBytes = 64 << 10
 	maxMessageBytes   = 1024
 )
@@ -44,12 +44,15 @@ func New(cfg Config) (*Client, error) {
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = DefaultBaseURL
 	}
-	endpoint, err := parseBaseURL(cfg.BaseURL)
+	endpoint, err := parseBaseURL(cfg.BaseURL, cfg.AllowInsecureHTTP)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("base url: %w", err)
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
+	}
+	if cfg.MaxResponseBytes == 0 {
+		cfg.MaxResponseBytes = DefaultMaxResponseBytes
 	}
 	cfg.Retry.HTTPCodes = append([]int(nil), cfg.Retry.HTTPCodes...)
 	if cfg.UserAgent == "" {
@@ -79,7 +82,20 @@ func New(cfg Config) (*Client, error) {
 	}, nil
 }
 
-func parseBaseURL(raw string) (*url.URL, error) {
+// CheckBaseURL reports a base URL the client would refuse: not an absolute
+// http(s) URL with a host, with credentials, a query or a fragment, or http://
+// to a host that is not loopback (127.0.0.0/8, ::1, localhost) unless
+// allowInsecureHTTP is set, since the API key would cross the network in
+// clear text. Empty means DefaultBaseURL.
+func CheckBaseURL(raw string, allowInsecureHTTP bool) error {
+	if raw == "" {
+		return nil
+	}
+	_, err := parseBaseURL(raw, allowInsecureHTTP)
+	return err
+}
+
+func parseBaseURL(raw string, allowInsecureHTTP bool) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		// The url.Error would repeat the raw value, which might hold
@@ -88,21 +104,34 @@ func parseBaseURL(raw string) (*url.URL, error) {
 		if errors.As(err, &uerr) {
 			err = uerr.Err
 		}
-		return nil, fmt.Errorf("base url: invalid URL: %w", err)
+		return nil, fmt.Errorf("invalid URL: %w", err)
 	}
 	switch {
 	case u.User != nil:
-		return nil, errors.New("base url: must not contain credentials (the key goes in api_key)")
+		return nil, errors.New("must not contain credentials (the key goes in api_key)")
 	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, fmt.Errorf("base url: scheme must be http or https, got %q in %q", u.Scheme, raw)
+		return nil, fmt.Errorf("scheme must be http or https, got %q in %q", u.Scheme, raw)
 	case u.Host == "":
-		return nil, fmt.Errorf("base url: no host in %q", raw)
+		return nil, fmt.Errorf("no host in %q", raw)
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return nil, fmt.Errorf("base url: must not have a query or fragment, got %q", raw)
+		return nil, fmt.Errorf("must not have a query or fragment, got %q", raw)
+	case u.Scheme == "http" && !allowInsecureHTTP && !isLoopback(u.Hostname()):
+		return nil, fmt.Errorf("%q would send the API key in clear text: use https, a loopback host (127.0.0.1, [::1], localhost), or set allow_insecure_http: true", raw)
 	}
 	u.Path = strings.TrimRight(u.Path, "/") + ActivitiesPath
 	u.RawPath = ""
 	return u, nil
+}
+
+// isLoopback reports a host that never leaves the machine: localhost or a
+// loopback IP literal. Other names are not resolved: what they resolve to
+// can change.
+func isLoopback(host string) bool {
+	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 func sleepTimer(ctx context.Context, d time.Duration) error {
@@ -396,12 +425,12 @@ func (c *Client) attempt(ctx context.Context, target string, n, sizeHint int) (*
 	if err != nil {
 		return c.transportFailure(ctx, actx, err, n, start, false, nil)
 	}
-	limit := int64(maxBodyBytes)
+	limit := c.cfg.MaxResponseBytes
 	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
 	if !ok {
 		limit = maxErrorBodyBytes
 	}
-	body, tooLarge, readErr := readBody(resp, limit)
+	body, tooLarge, readErr := readBody(resp.Body, resp.ContentLength, limit)
 	received := c.cfg.Now()
 	serverDate, _ := http.ParseTime(resp.Header.Get("Date"))
 	rl := parseRateLimit(resp.Header)
@@ -432,8 +461,14 @@ func (c *Client) attempt(ctx context.Context, target string, n, sizeHint int) (*
 		return nil, f, nil
 	}
 	if tooLarge {
-		return nil, nil, &MalformedError{Index: -1, Offset: maxBodyBytes, RequestID: requestID,
-			Reason: fmt.Sprintf("body larger than %d MiB", maxBodyBytes>>20)}
+		// Not retried: the same request would get the same body. The job
+		// ends here, like on any other guard.
+		size := "the body"
+		if resp.ContentLength > 0 {
+			size = fmt.Sprintf("the body (Content-Length %d bytes)", resp.ContentLength)
+		}
+		return nil, nil, &MalformedError{Index: -1, Offset: int(limit), RequestID: requestID,
+			Reason: fmt.Sprintf("%s is larger than max_response_size (%s): lower page_size, or raise max_response_size if the pages are genuine", size, FormatBytes(limit))}
 	}
 	pg := &Page{RequestID: requestID, ServerDate: serverDate, RateLimit: rl}
 	if merr := decodePage(body, pg, sizeHint); merr != nil {
@@ -469,26 +504,77 @@ func (c *Client) transportFailure(ctx, actx context.Context, err error, n int, s
 	return nil, f, nil
 }
 
-// readBody reads at most limit bytes of the body and closes it; tooLarge
-// reports a body that went past the limit.
-func readBody(resp *http.Response, limit int64) (body []byte, tooLarge bool, err error) {
-	defer resp.Body.Close()
-	size := 64 << 10
-	if cl := resp.ContentLength; cl > 0 && cl <= limit {
-		// bytes.Buffer.ReadFrom grows the buffer (to twice its size, with a
-		// copy) whenever fewer than bytes.MinRead bytes are free, so the
-		// final read that sees EOF needs MinRead bytes of room.
-		size = int(cl) + bytes.MinRead
-	}
-	buf := bytes.NewBuffer(make([]byte, 0, size))
-	n, err := buf.ReadFrom(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		return nil, false, err
-	}
-	if n > limit {
+// Chunk sizes of readBody for a body of unknown length.
+const (
+	firstChunkBytes = 64 << 10
+	maxChunkBytes   = 4 << 20
+)
+
+// readBody reads a body of at most limit bytes and closes it; tooLarge
+// reports one that is longer, which is read no further than limit+1 bytes
+// (not at all when contentLength announces it).
+//
+// The returned slice has exactly the body's length and capacity: decoded
+// activities alias it for as long as their messages are in flight, so spare
+// capacity would be held that long too. A body of known length is read
+// straight into its buffer. One of unknown length (chunked, or decompressed
+// gzip) is read into chunks that grow up to 4 MiB, then copied once into a
+// buffer of its exact length: reading holds at most twice the body, and never
+// more than 2×limit plus one chunk, whatever the server sends.
+func readBody(body io.ReadCloser, contentLength, limit int64) (_ []byte, tooLarge bool, _ error) {
+	defer body.Close()
+	if contentLength > limit {
 		return nil, true, nil
 	}
-	return buf.Bytes(), false, nil
+	if contentLength >= 0 {
+		buf := make([]byte, contentLength)
+		if _, err := io.ReadFull(body, buf); err != nil {
+			return nil, false, err
+		}
+		return buf, false, nil
+	}
+	var chunks [][]byte
+	total := int64(0)
+	size := int64(firstChunkBytes)
+	for {
+		chunk := make([]byte, min(size, limit+1-total))
+		n, err := io.ReadFull(body, chunk)
+		chunks = append(chunks, chunk[:n])
+		total += int64(n)
+		if total > limit {
+			return nil, true, nil
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			break
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		size = min(2*size, maxChunkBytes)
+	}
+	if len(chunks) == 1 && cap(chunks[0]) == len(chunks[0]) {
+		return chunks[0], false, nil
+	}
+	out := make([]byte, 0, total)
+	for i, c := range chunks {
+		out = append(out, c...)
+		chunks[i] = nil
+	}
+	return out, false, nil
+}
+
+// FormatBytes renders a byte count the way max_response_size is written:
+// in GiB, MiB or KiB when it is a whole number of them, else in bytes.
+func FormatBytes(n int64) string {
+	for _, u := range []struct {
+		unit string
+		size int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.size && n%u.size == 0 {
+			return strconv.FormatInt(n/u.size, 10) + u.unit
+		}
+	}
+	return strconv.FormatInt(n, 10) + "B"
 }
 
 // errorBody extracts error.type and error.message; a body that is not the

@@ -136,6 +136,8 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 		{"base url with credentials", func(c *api.Config) { c.BaseURL = "https://user:hunter2@example.com" }, "must not contain credentials"},
 		{"base url with query", func(c *api.Config) { c.BaseURL = "https://example.com/?a=b" }, "must not have a query"},
 		{"unparsable base url", func(c *api.Config) { c.BaseURL = "https://exa mple.com" }, "base url: invalid URL"},
+		{"http base url to another host", func(c *api.Config) { c.BaseURL = "http://api.example.com" }, "base url: \"http://api.example.com\" would send the API key in clear text"},
+		{"negative response cap", func(c *api.Config) { c.MaxResponseBytes = -1 }, "max response bytes: must not be negative"},
 		{"empty key", func(c *api.Config) { c.APIKey = "" }, "api key: is empty"},
 		{"key with newline", func(c *api.Config) { c.APIKey = testKey + "\n" }, "api key: has leading or trailing whitespace"},
 		{"key with control char", func(c *api.Config) { c.APIKey = "sk\x01" + testKey }, "api key: contains a character not allowed"},
@@ -160,6 +162,46 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 			require.ErrorContains(t, err, tt.want)
 			assert.NotContains(t, err.Error(), "hunter2")
 			assert.NotContains(t, err.Error(), testKey)
+		})
+	}
+}
+
+// TestPlainHTTPIsRefusedUnlessLoopbackOrAllowed: over http:// the API key
+// crosses the network in clear text, so only a loopback host (a local fake or
+// gateway) is accepted without allow_insecure_http. Names are not resolved.
+func TestPlainHTTPIsRefusedUnlessLoopbackOrAllowed(t *testing.T) {
+	tests := []struct {
+		url     string
+		allowed bool
+	}{
+		{"https://api.anthropic.com", true},
+		{"https://10.0.0.5:8443/gateway", true},
+		{"http://127.0.0.1:8080", true},
+		{"http://127.10.0.1", true},
+		{"http://localhost:8080/prefix", true},
+		{"http://LOCALHOST.", true},
+		{"http://[::1]:8080", true},
+		{"http://[::ffff:127.0.0.1]:8080", true},
+		{"http://api.anthropic.com", false},
+		{"http://10.0.0.5:8080", false},
+		{"http://192.168.1.1", false},
+		{"http://[fe80::1]", false},
+		{"http://0.0.0.0:8080", false},
+		{"http://localhost.example.com", false},
+		{"http://127.0.0.1.nip.io", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			err := api.CheckBaseURL(tt.url, false)
+			if tt.allowed {
+				require.NoError(t, err)
+			} else {
+				require.ErrorContains(t, err, "would send the API key in clear text")
+				assert.ErrorContains(t, err, "allow_insecure_http: true")
+			}
+			assert.NoError(t, api.CheckBaseURL(tt.url, true), "allowed with allow_insecure_http")
+			_, err = api.New(api.Config{BaseURL: tt.url, APIKey: testKey, AllowInsecureHTTP: true})
+			assert.NoError(t, err)
 		})
 	}
 }

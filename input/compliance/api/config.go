@@ -14,6 +14,11 @@ import (
 // DefaultBaseURL is the Compliance API's production base URL.
 const DefaultBaseURL = "https://api.anthropic.com"
 
+// DefaultMaxResponseBytes is the default cap on a response body: a full page
+// of 5000 activities is a few MiB, so 64 MiB leaves room for large activities
+// while bounding what one response can cost.
+const DefaultMaxResponseBytes = 64 << 20
+
 // Config configures a Client. Zero durations and nil funcs take the documented
 // defaults; the zero RetryPolicy and Budget disable retries and the rate-budget
 // headroom, so callers normally start from DefaultRetryPolicy and
@@ -21,8 +26,17 @@ const DefaultBaseURL = "https://api.anthropic.com"
 type Config struct {
 	// BaseURL is the scheme and host (and optional path prefix) of the API,
 	// overriding the default https://api.anthropic.com. It must not carry
-	// credentials, a query or a fragment.
+	// credentials, a query or a fragment, and it must be https unless the
+	// host is loopback or AllowInsecureHTTP is set (see CheckBaseURL).
 	BaseURL string
+	// AllowInsecureHTTP permits an http:// BaseURL to a host that is not
+	// loopback, which sends the API key across the network in clear text.
+	AllowInsecureHTTP bool
+	// MaxResponseBytes caps the body of a successful response: a larger one
+	// ends the call with a *MalformedError naming the cap and the
+	// request-id, after reading at most MaxResponseBytes+1 bytes of it (none
+	// when Content-Length announces it). 0 means DefaultMaxResponseBytes.
+	MaxResponseBytes int64
 	// APIKey is sent as x-api-key. It never appears in an error, a hook
 	// payload or a log line.
 	APIKey string
@@ -94,6 +108,10 @@ const (
 
 // neverRetried are statuses no policy may retry: the request itself is wrong.
 var neverRetried = []int{400, 401, 403, 404, 409}
+
+// NeverRetried returns the statuses no policy may retry (400, 401, 403, 404
+// and 409: the request itself is rejected), in ascending order.
+func NeverRetried() []int { return slices.Clone(neverRetried) }
 
 // RetryPolicy decides which failures are retried and how long to wait between
 // attempts.
@@ -249,18 +267,30 @@ func (b Budget) threshold(limit int) int {
 // Validation of the whole config
 // --------------------------------------------------------------------------
 
-func (c Config) validate() error {
-	if c.APIKey == "" {
-		return errors.New("api key: is empty")
+// CheckAPIKey reports a key that cannot be sent as an x-api-key header:
+// empty, with surrounding whitespace, or with a character outside visible
+// ASCII. The error never quotes the key.
+func CheckAPIKey(key string) error {
+	if key == "" {
+		return errors.New("is empty")
 	}
-	if strings.TrimSpace(c.APIKey) != c.APIKey {
-		return errors.New("api key: has leading or trailing whitespace")
+	if strings.TrimSpace(key) != key {
+		return errors.New("has leading or trailing whitespace")
 	}
-	for i := 0; i < len(c.APIKey); i++ {
-		if b := c.APIKey[i]; b < 0x21 || b > 0x7e {
-			// The value is deliberately not quoted.
-			return errors.New("api key: contains a character not allowed in an HTTP header")
+	for i := 0; i < len(key); i++ {
+		if b := key[i]; b < 0x21 || b > 0x7e {
+			return errors.New("contains a character not allowed in an HTTP header")
 		}
+	}
+	return nil
+}
+
+func (c Config) validate() error {
+	if err := CheckAPIKey(c.APIKey); err != nil {
+		return fmt.Errorf("api key: %w", err)
+	}
+	if c.MaxResponseBytes < 0 {
+		return fmt.Errorf("max response bytes: must not be negative, got %d", c.MaxResponseBytes)
 	}
 	for i := 0; i < len(c.AnthropicVersion); i++ {
 		if b := c.AnthropicVersion[i]; b < 0x20 || b == 0x7f {

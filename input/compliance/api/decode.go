@@ -19,10 +19,14 @@ const maxDepth = 10000
 
 // decodePage decodes an Activity Feed page from body into pg (Activities,
 // HasMore, FirstID, LastID). Activity.Raw values alias body. sizeHint is the
-// expected number of activities (the requested limit), 0 if unknown.
+// requested limit, 0 if unknown; a page holding more activities than it (or
+// than MaxLimit) is malformed, which also bounds what decoding allocates.
 func decodePage(body []byte, pg *Page, sizeHint int) *MalformedError {
-	d := pageDecoder{s: scanner{buf: body}}
-	if sizeHint <= 0 || sizeHint > 5000 {
+	d := pageDecoder{s: scanner{buf: body}, max: MaxLimit}
+	if sizeHint > 0 && sizeHint < MaxLimit {
+		d.max = sizeHint
+	}
+	if sizeHint <= 0 || sizeHint > MaxLimit {
 		sizeHint = 100
 	}
 	d.acts = make([]Activity, 0, sizeHint)
@@ -47,6 +51,7 @@ func decodePage(body []byte, pg *Page, sizeHint int) *MalformedError {
 
 type pageDecoder struct {
 	s     scanner
+	max   int // most activities a page may hold
 	acts  []Activity
 	names strings.Builder // id then type of every activity, back to back
 	offs  []uint32        // per activity: start of id, start of type in names
@@ -156,6 +161,9 @@ func (d *pageDecoder) data() *MalformedError {
 		return nil
 	}
 	for i := 0; ; i++ {
+		if i == d.max {
+			return s.fail("data", fmt.Sprintf("holds more than the %d activities requested", d.max))
+		}
 		if err := d.activity(i); err != nil {
 			return err
 		}

@@ -1,10 +1,8 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -38,10 +36,6 @@ const (
 	EndpointProjectCollaborators = "project_collaborators"
 	EndpointProjectDocuments     = "project_documents"
 )
-
-// maxJSONBodyBytes bounds a JSON answer (a whole chat's messages can be
-// large; pages are far smaller).
-const maxJSONBodyBytes = 256 << 20
 
 // Meta describes the response a result came from.
 type Meta struct {
@@ -191,12 +185,11 @@ func (c *Client) try(ctx context.Context, endpoint, target string, n int, stream
 		return &response{Meta: meta, resp: resp, cancel: cancel}, nil, nil
 	}
 
-	limit := int64(maxJSONBodyBytes)
+	limit := c.cfg.MaxResponseBytes
 	if !ok {
 		limit = maxErrorBodyBytes
 	}
-	body, tooLarge, readErr := readLimited(resp.Body, resp.ContentLength, limit)
-	resp.Body.Close()
+	body, tooLarge, readErr := readBody(resp.Body, resp.ContentLength, limit)
 	done()
 	received := c.cfg.Now()
 	c.budget.observe(rl, serverDate, received)
@@ -212,8 +205,8 @@ func (c *Client) try(ctx context.Context, endpoint, target string, n int, stream
 		return nil, f, nil
 	}
 	if tooLarge {
-		return nil, nil, &MalformedError{Index: -1, Offset: maxJSONBodyBytes, RequestID: requestID,
-			Reason: fmt.Sprintf("body larger than %d MiB", maxJSONBodyBytes>>20)}
+		return nil, nil, &MalformedError{Index: -1, Offset: int(limit), RequestID: requestID,
+			Reason: fmt.Sprintf("body larger than the %d MiB cap (max_response_size)", limit>>20)}
 	}
 	meta.RequestID = requestID
 	return &response{Meta: meta, body: body}, nil, nil
@@ -248,22 +241,4 @@ func (c *Client) failedAttempt(ctx context.Context, endpoint string, err error, 
 	}
 	f.retryable = c.cfg.Retry.transportRetryable(reason)
 	return nil, f, nil
-}
-
-// readLimited reads at most limit bytes of body; tooLarge reports a body
-// that went past it.
-func readLimited(body io.Reader, contentLength, limit int64) ([]byte, bool, error) {
-	size := 16 << 10
-	if contentLength > 0 && contentLength <= limit {
-		size = int(contentLength) + bytes.MinRead
-	}
-	buf := bytes.NewBuffer(make([]byte, 0, size))
-	n, err := buf.ReadFrom(io.LimitReader(body, limit+1))
-	if err != nil {
-		return nil, false, err
-	}
-	if n > limit {
-		return nil, true, nil
-	}
-	return buf.Bytes(), false, nil
 }

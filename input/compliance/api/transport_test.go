@@ -89,8 +89,10 @@ func TestTransportUsesTheConfiguredProxy(t *testing.T) {
 	defer proxy.Close()
 	proxyURL, err := url.Parse(proxy.URL)
 	require.NoError(t, err)
+	// A plain-HTTP proxy sees the request only for an http:// base URL.
 	c := newClient(t, "http://compliance.example.invalid", newClock(), func(c *api.Config) {
 		c.Transport = api.NewTransport(api.TransportConfig{ProxyURL: proxyURL})
+		c.AllowInsecureHTTP = true
 	})
 	_, err = c.ListActivities(t.Context(), api.ListParams{Limit: 5})
 	require.NoError(t, err)

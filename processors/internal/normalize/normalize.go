@@ -84,9 +84,6 @@ func ConfigFields(rawField string) []*service.ConfigField {
 	}
 }
 
-// LintRule is the cross-field rule both specs carry.
-const LintRule = `root = if this.redact_mode.or("drop") == "hash" && this.redact.or([]).length() > 0 && this.hash_key.or("") == "" { ["hash_key: required when redact_mode is hash"] }`
-
 // ParseConfig reads the shared fields and re-checks what the lint rules
 // check, with the same wording, because lints can be disabled.
 func ParseConfig(conf *service.ParsedConfig) (Config, error) {
