@@ -42,6 +42,8 @@ type feed struct {
 	mutate  func(call int, p *api.Page)
 	date    func() time.Time
 	perPage int // overrides p.Limit when > 0
+	// server, when set, is the API's clock for visibility (default: clock).
+	server func() time.Time
 }
 
 type fakeAct struct {
@@ -104,9 +106,13 @@ func (f *feed) ListActivities(_ context.Context, p api.ListParams) (*api.Page, e
 	gte, _ := time.Parse(time.RFC3339, p.CreatedAtGTE)
 	lt, _ := time.Parse(time.RFC3339, p.CreatedAtLT)
 	now := f.clock.Now()
+	visibleNow := now
+	if f.server != nil {
+		visibleNow = f.server()
+	}
 	var list []api.Activity
 	for _, a := range f.acts {
-		if now.Before(a.visibleAt) || a.CreatedAt.Before(gte) || !a.CreatedAt.Before(lt) {
+		if visibleNow.Before(a.visibleAt) || a.CreatedAt.Before(gte) || !a.CreatedAt.Before(lt) {
 			continue
 		}
 		list = append(list, a.Activity)

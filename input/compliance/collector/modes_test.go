@@ -60,9 +60,17 @@ func TestUntrackedMinuteWindowsTileExactlyWhateverTheClocksFractions(t *testing.
 			e.cfg.Earliest = timeexpr.MustParse("-1m@m")
 			e.cfg.Latest = timeexpr.MustParse("@m")
 			e.cfg.Slices = window.SliceConfig{MinSlice: time.Minute, MaxSlice: time.Hour, Target: 1000}
-			e.feed.date = func() time.Time { return e.clock.Now().Add(-tt.serverBehind).Truncate(time.Second) }
+			e.feed.server = func() time.Time { return e.clock.Now().Add(-tt.serverBehind) }
+			e.feed.date = func() time.Time { return e.feed.server().Truncate(time.Second) }
 			acts := every("a", at("2026-11-25T11:50:00Z"), at("2026-11-25T12:20:00Z"), 10*time.Second)
 			e.feed.add(acts...)
+			// The last activity of each minute is indexed just inside settle:
+			// a window read before the API's clock reaches its tick misses it.
+			for m := at("2026-11-25T11:50:00Z"); m.Before(at("2026-11-25T12:20:00Z")); m = m.Add(time.Minute) {
+				a := api.Activity{ID: "late_" + m.Format("1504"), Type: "x", CreatedAt: m.Add(time.Minute - 100*time.Millisecond)}
+				e.feed.addVisible(a, a.CreatedAt.Add(2*time.Minute-100*time.Millisecond))
+				acts = append(acts, a)
+			}
 			c := e.collector(key)
 			k, stop := consume(t, c, nil)
 			defer stop()
