@@ -1,6 +1,8 @@
 package e2e_test
 
 import (
+	"encoding/json"
+	"net/http"
 	"testing"
 	"time"
 
@@ -39,8 +41,14 @@ func TestModesLeaseStartupJobCollectsAndStandbyTicksAreVisible(t *testing.T) {
 
 	standby := r.start(cfg, streamOptions{resources: resources, metrics: true})
 	standbyJobs := func() int {
+		code, body := standby.get("/compliance/e2e/jobs")
+		if code != http.StatusOK { // the input is not built yet
+			return -1
+		}
+		var answer jobsAnswer
+		require.NoError(t, json.Unmarshal([]byte(body), &answer), body)
 		n := 0
-		for _, rep := range standby.jobs().Jobs {
+		for _, rep := range answer.Jobs {
 			if rep.Outcome == collector.OutcomeStandby {
 				n++
 			}
