@@ -136,12 +136,10 @@ func (in *input) collectorHooks(r *endpointRunner, log inputLog) collector.Hooks
 				return
 			}
 			m.slicesCommit.Incr(int64(c.Slices), endpoint)
-			if t, err := time.Parse(time.RFC3339, c.ScannedTo); err == nil {
-				m.scannedTo.Set(t.Unix(), endpoint)
-				r.committed(now(), t)
-				in.reportAgesOf(r)
-			}
-			log.Debugf("committed %d slices: scanned_to %s (rev %d, %d seen, %d pending)", c.Slices, c.ScannedTo, c.Rev, c.Seen, c.Pending)
+			m.scannedTo.Set(c.ScannedTo.Unix(), endpoint)
+			r.committed(now(), c.ScannedTo)
+			in.reportAgesOf(r)
+			log.Debugf("committed %d slices: scanned_to %s (rev %d, %d seen, %d pending)", c.Slices, c.ScannedTo.UTC().Format(time.RFC3339), c.Rev, c.Seen, c.Pending)
 		},
 		OnLateCatch: func(d time.Duration) {
 			m.lateCatchCount.Incr(1, endpoint)
@@ -168,8 +166,8 @@ func (in *input) jobEnded(r *endpointRunner, rep collector.Report) {
 		return // logged by leaseHeld when it changes; a standby tick is not a job
 	}
 	m.jobDuration.Timing(rep.Duration().Nanoseconds(), endpoint)
-	if t, err := time.Parse(time.RFC3339, rep.ScannedTo); err == nil {
-		r.progressed(t)
+	if !rep.ScannedToTime.IsZero() {
+		r.progressed(rep.ScannedToTime)
 	}
 	if rep.Succeeded() {
 		m.lastSuccess.Set(rep.End.Unix(), endpoint)

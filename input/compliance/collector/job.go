@@ -59,6 +59,8 @@ type Report struct {
 	LastID          string    `json:"last_activity_id,omitempty"`
 	FinalRequestID  string    `json:"final_request_id,omitempty"`
 	ScannedTo       string    `json:"scanned_to,omitempty"`
+	// ScannedToTime is ScannedTo as a time (zero when unknown).
+	ScannedToTime time.Time `json:"-"`
 	// Outstanding is the number of batches still held by the pipeline when
 	// the job ended (or, for awaiting_acks, that kept it from running).
 	Outstanding     int     `json:"outstanding_batches,omitempty"`
@@ -872,14 +874,14 @@ func (j *job) tryCommit(ctx context.Context) {
 		next = j.rec.Clone()
 	}
 	next.Commit(commits, overlap, state, c.deps.Clock.Now())
-	info := CommitInfo{JobID: j.id, ScannedTo: window.Format(next.ScannedToTime()), Slices: len(ready), Seen: len(next.Seen), Pending: len(next.Pending)}
+	info := CommitInfo{JobID: j.id, ScannedTo: next.ScannedToTime(), Slices: len(ready), Seen: len(next.Seen), Pending: len(next.Pending)}
 	if j.keeper != nil {
 		if err := j.save(context.WithoutCancel(ctx), next); err != nil {
 			info.Err = err
 			if !errors.Is(err, errFenced) && !errors.Is(err, errForgotten) {
 				c.setHealth(err)
 			}
-			j.fail(fmt.Errorf("committing slices up to %s: %w", info.ScannedTo, err))
+			j.fail(fmt.Errorf("committing slices up to %s: %w", window.Format(info.ScannedTo), err))
 			j.open = append(ready, j.open...) // their acked ids become pending
 			c.deps.Hooks.commit(info)
 			return
@@ -1031,7 +1033,7 @@ func (j *job) finish(ctx context.Context) (Report, error) {
 	}
 	if j.rec != nil {
 		scanned := j.rec.ScannedToTime()
-		rep.ScannedTo = window.Format(scanned)
+		rep.ScannedTo, rep.ScannedToTime = window.Format(scanned), scanned
 		if c.cfg.Once {
 			rep.Complete = !scanned.Before(j.until)
 			if j.failure == nil && !rep.Complete {
