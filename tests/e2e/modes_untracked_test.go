@@ -58,7 +58,7 @@ func TestModesUntrackedMinuteCronTilesExactlyWithSkewedClocks(t *testing.T) {
 					}
 					return false
 				}
-				require.True(t, tl.playUntil(done, 250*time.Millisecond, tick.Add(10*time.Second)), "no job for the tick %s:\n%s", tick, r.logs.dump())
+				require.True(t, tl.playUntil(done, 750*time.Millisecond, tick.Add(10*time.Second)), "no job for the tick %s:\n%s", tick, r.logs.dump())
 			}
 			reps := r.logs.jobReports()
 			require.Len(t, reps, jobs)
