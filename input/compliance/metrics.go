@@ -38,6 +38,7 @@ type inputMetrics struct {
 	lateCatch      *service.MetricTimer   // endpoint
 	lateCatchCount *service.MetricCounter // endpoint
 	skippedTicks   *service.MetricCounter // endpoint
+	heldBatches    *service.MetricGauge   // endpoint (batches of ended jobs still held by the pipeline)
 }
 
 func newInputMetrics(m *service.Metrics) *inputMetrics {
@@ -65,6 +66,7 @@ func newInputMetrics(m *service.Metrics) *inputMetrics {
 		lateCatch:      m.NewTimer("compliance_late_catch", "endpoint"),
 		lateCatchCount: m.NewCounter("compliance_late_catches", "endpoint"),
 		skippedTicks:   m.NewCounter("compliance_skipped_ticks", "endpoint"),
+		heldBatches:    m.NewGauge("compliance_held_batches", "endpoint"),
 	}
 }
 
@@ -103,8 +105,9 @@ func (in *input) apiHooks() api.Hooks {
 	}
 }
 
-// collectorHooks report jobs, pages and commits of one endpoint, and log the
-// job report and the progress of long jobs.
+// collectorHooks observe pages and commits of one endpoint (metrics, the age
+// gauges, progress lines of long jobs). How a job ended comes back from
+// RunJob and lands in jobEnded.
 func (in *input) collectorHooks(r *endpointRunner, log inputLog) collector.Hooks {
 	m := in.metrics
 	endpoint := r.name
@@ -133,40 +136,10 @@ func (in *input) collectorHooks(r *endpointRunner, log inputLog) collector.Hooks
 				return
 			}
 			m.slicesCommit.Incr(int64(c.Slices), endpoint)
-			if t, err := time.Parse(time.RFC3339, c.ScannedTo); err == nil {
-				m.scannedTo.Set(t.Unix(), endpoint)
-				r.committed(now(), t)
-				in.reportAgesOf(r)
-			}
-			log.Debugf("committed %d slices: scanned_to %s (rev %d, %d seen, %d pending)", c.Slices, c.ScannedTo, c.Rev, c.Seen, c.Pending)
-		},
-		OnJobEnd: func(rep collector.Report) {
-			m.jobs.Incr(1, endpoint, rep.Outcome)
-			m.jobDuration.Timing(rep.Duration().Nanoseconds(), endpoint)
-			in.history.add(rep)
-			if t, err := time.Parse(time.RFC3339, rep.ScannedTo); err == nil {
-				r.resumed(t)
-			}
-			if rep.Outcome == collector.OutcomeSuccess || rep.Outcome == collector.OutcomeEmpty {
-				m.lastSuccess.Set(rep.End.Unix(), endpoint)
-				r.succeeded(rep.End)
-			}
-			l := log.With(
-				"job_id", rep.JobID, "window_from", rep.From, "window_to", rep.To, "slices", rep.Slices,
-				"slices_committed", rep.SlicesCommitted, "pages", rep.Pages, "activities_emitted", rep.Emitted,
-				"activities_deduplicated", rep.Duplicates, "late_catches", rep.LateCatches,
-				"first_activity_id", rep.FirstID, "last_activity_id", rep.LastID,
-				"final_request_id", rep.FinalRequestID, "scanned_to", rep.ScannedTo,
-				"duration", rep.Duration().String(), "outcome", rep.Outcome,
-			)
-			if rep.OrderViolations > 0 {
-				l = l.With("order_violations", rep.OrderViolations)
-			}
-			if rep.Error != "" {
-				l.With("error", rep.Error).Error("job report")
-				return
-			}
-			l.Info("job report")
+			m.scannedTo.Set(c.ScannedTo.Unix(), endpoint)
+			r.committed(now(), c.ScannedTo)
+			in.reportAgesOf(r)
+			log.Debugf("committed %d slices: scanned_to %s (rev %d, %d seen, %d pending)", c.Slices, c.ScannedTo.UTC().Format(time.RFC3339), c.Rev, c.Seen, c.Pending)
 		},
 		OnLateCatch: func(d time.Duration) {
 			m.lateCatchCount.Incr(1, endpoint)
@@ -179,6 +152,50 @@ func (in *input) collectorHooks(r *endpointRunner, log inputLog) collector.Hooks
 			in.reportAgesOf(r)
 		},
 	}
+}
+
+// jobEnded is where the result of every job lands, whether it ran or not
+// (standby, a `once` that could not get the lease): job history, the jobs
+// metric, last success, collection lag and the job report line.
+func (in *input) jobEnded(r *endpointRunner, rep collector.Report) {
+	m := in.metrics
+	endpoint := r.name
+	m.jobs.Incr(1, endpoint, rep.Outcome)
+	in.history.add(rep)
+	if rep.Outcome == collector.OutcomeStandby {
+		return // logged by leaseHeld when it changes; a standby tick is not a job
+	}
+	m.jobDuration.Timing(rep.Duration().Nanoseconds(), endpoint)
+	if !rep.ScannedToTime.IsZero() {
+		r.progressed(rep.ScannedToTime)
+	}
+	if rep.Succeeded() {
+		m.lastSuccess.Set(rep.End.Unix(), endpoint)
+		r.succeeded(rep.End)
+	}
+	in.reportAgesOf(r)
+	l := in.log.With("endpoint", endpoint).With(
+		"job_id", rep.JobID, "window_from", rep.From, "window_to", rep.To, "slices", rep.Slices,
+		"slices_committed", rep.SlicesCommitted, "pages", rep.Pages, "activities_emitted", rep.Emitted,
+		"activities_deduplicated", rep.Duplicates, "late_catches", rep.LateCatches,
+		"first_activity_id", rep.FirstID, "last_activity_id", rep.LastID,
+		"final_request_id", rep.FinalRequestID, "scanned_to", rep.ScannedTo,
+		"duration", rep.Duration().String(), "outcome", rep.Outcome,
+	)
+	if rep.OrderViolations > 0 {
+		l = l.With("order_violations", rep.OrderViolations)
+	}
+	if rep.SlicesCut > 0 {
+		l = l.With("slices_cut", rep.SlicesCut)
+	}
+	if rep.Outstanding > 0 {
+		l = l.With("outstanding_batches", rep.Outstanding)
+	}
+	if rep.Error != "" {
+		l.With("error", rep.Error).Error("job report")
+		return
+	}
+	l.Info("job report")
 }
 
 // reportAges refreshes the age gauges every few seconds until ctx ends, so
@@ -210,4 +227,5 @@ func (in *input) reportAgesOf(r *endpointRunner) {
 		unacked = 0
 	}
 	in.metrics.oldestUnacked.Set(int64(unacked.Seconds()), r.name)
+	in.metrics.heldBatches.Set(int64(r.coll.HeldBatches()), r.name)
 }

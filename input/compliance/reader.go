@@ -25,13 +25,34 @@ import (
 type Option func(*options)
 
 type options struct {
-	now        func() time.Time
-	onceResult func(label string, err error)
-	cacheType  func(resource string) (typ string, known bool)
+	now   func() time.Time
+	clock schedule.TimerClock // the input's timers: job_timeout, drain grace, ack warnings, settle and lease waits
+	// scheduleOnClock: schedule ticks run on clock and are passed to jobs
+	// as they are. Without it (WithClock) ticks run on the wall clock and a
+	// job's tick is now() when it starts.
+	scheduleOnClock bool
+	onceResult      func(label string, err error)
+	cacheType       func(resource string) (typ string, known bool)
 }
 
-// WithClock replaces the wall clock the input reads (tests drive time with it).
-func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+// WithClock replaces the time the input reads (tests drive windows with it).
+// Timers and schedule ticks stay on the wall clock, and a job's tick is now()
+// when it starts; WithTimers replaces all of them.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) {
+		o.now, o.clock, o.scheduleOnClock = now, nowClock{now}, false
+	}
+}
+
+// WithTimers replaces the input's clock, its timers (job_timeout, drain
+// grace, ack warnings, settle and lease waits) and its schedule ticks with
+// c: tests pass a schedule.FakeClock and move time by hand. The API client's
+// retry back-off and the lease renewal stay on the wall clock.
+func WithTimers(c schedule.TimerClock) Option {
+	return func(o *options) {
+		o.now, o.clock, o.scheduleOnClock = c.Now, c, true
+	}
+}
 
 // WithOnceResult is told how each `schedule: once` endpoint ended (nil error:
 // its whole range was collected). The compliance-connect binary uses it to
@@ -62,7 +83,7 @@ func init() {
 
 // Register adds the anthropic_compliance input to env.
 func Register(env *service.Environment, opts ...Option) error {
-	o := options{now: time.Now}
+	o := options{now: time.Now, clock: schedule.RealClock{}, scheduleOnClock: true}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -98,13 +119,19 @@ type input struct {
 }
 
 type endpointRunner struct {
-	name   string
-	key    string
-	once   bool
-	coll   *collector.Collector
-	runner schedule.Runner
-	target *StateTarget // nil when state tracking is off
-	lease  *lease       // nil unless state.lease.enabled
+	name       string
+	key        string
+	once       bool
+	jobTimeout time.Duration
+	coll       *collector.Collector
+	runner     schedule.Runner
+	target     *StateTarget // nil when state tracking is off
+	lease      *lease       // nil unless state.lease.enabled
+	// leaseReady is closed once the lease's first refresh has a result.
+	leaseReady chan struct{}
+	// standby (runner goroutine) is whether the last job stood by for the
+	// lease, so that only changes are logged.
+	standby bool
 
 	staleAfter time.Duration // 0: never stale
 
@@ -244,7 +271,7 @@ func (in *input) newClient() (*api.Client, error) {
 func (in *input) newRunner(ep endpointConfig, store checkpoint.Store, client *api.Client) (*endpointRunner, error) {
 	cfg := in.cfg
 	r := &endpointRunner{
-		name: ep.Name, once: ep.Settings.Schedule.Once(),
+		name: ep.Name, once: ep.Settings.Schedule.Once(), jobTimeout: ep.Settings.JobTimeout,
 		key: checkpointKey(cfg, in.mgr.Label(), ep), lastSuccess: in.opts.now(),
 	}
 	ccfg := collectorConfig(cfg, ep)
@@ -252,7 +279,7 @@ func (in *input) newRunner(ep endpointConfig, store checkpoint.Store, client *ap
 	deps := collector.Deps{
 		Lister: client,
 		State:  newStateFuncs(ep.Update, ep.Merge),
-		Clock:  clockFunc(in.opts.now),
+		Clock:  in.opts.clock,
 		Log:    log,
 		Hooks:  in.collectorHooks(r, log),
 		Out:    in.out,
@@ -262,6 +289,7 @@ func (in *input) newRunner(ep endpointConfig, store checkpoint.Store, client *ap
 		r.target = &StateTarget{Label: in.mgr.Label(), Endpoint: ep.Name, Key: r.key, identity: ccfg.Identity(), store: store}
 		if cfg.Lease {
 			r.lease = newLease(in.mgr, cfg.StateCache, r.key, cfg.LeaseTTL, in.opts.now, log.l)
+			r.leaseReady = make(chan struct{})
 			deps.Fence = r.lease.fence
 		}
 	}
@@ -287,6 +315,9 @@ func (in *input) newRunner(ep endpointConfig, store checkpoint.Store, client *ap
 			log.Warnf("schedule tick %s skipped: the previous job is still running", tick.UTC().Format(time.RFC3339))
 			in.metrics.skippedTicks.Incr(1, ep.Name)
 		},
+	}
+	if in.opts.scheduleOnClock {
+		r.runner.Clock = in.opts.clock
 	}
 	return r, nil
 }
@@ -326,13 +357,11 @@ func (r *endpointRunner) committed(at, scannedTo time.Time) {
 	r.mu.Unlock()
 }
 
-// resumed records scanned_to as read at a job's start, so that lag is
-// reported after a restart even before this process commits.
-func (r *endpointRunner) resumed(scannedTo time.Time) {
+// progressed records scanned_to as a job ended (also after a restart,
+// before this process commits, and after an operator's rewind).
+func (r *endpointRunner) progressed(scannedTo time.Time) {
 	r.mu.Lock()
-	if r.scannedTo.IsZero() {
-		r.scannedTo = scannedTo
-	}
+	r.scannedTo = scannedTo
 	r.mu.Unlock()
 }
 
@@ -412,7 +441,7 @@ func (in *input) run() {
 			helpers.Add(1)
 			go func() {
 				defer helpers.Done()
-				r.lease.run(helperCtx, in.cfg.LeaseRenew)
+				r.lease.runSignalling(helperCtx, in.cfg.LeaseRenew, r.leaseReady)
 			}()
 		}
 		runners.Add(1)
@@ -432,11 +461,25 @@ func (in *input) run() {
 }
 
 func (in *input) runEndpoint(softCtx, hardCtx context.Context, r *endpointRunner) {
-	err := r.runner.Run(softCtx, func(context.Context, time.Time) error {
-		if r.lease != nil && !r.lease.Held() {
-			return nil // standing by: another instance collects
+	err := r.runner.Run(softCtx, func(_ context.Context, tick time.Time) error {
+		if !in.opts.scheduleOnClock {
+			tick = in.opts.now() // ticks on the wall clock mean nothing to an injected clock
 		}
-		_, err := r.coll.RunJob(hardCtx, in.shutSig.SoftStopChan())
+		if r.lease != nil {
+			if r.once {
+				// A backfill waits for the lease: it must never report
+				// success for work it did not do.
+				if err := in.waitLease(softCtx, r); err != nil {
+					in.jobEnded(r, notRun(r.name, tick, in.opts.now(), collector.OutcomeFailed, err))
+					return err
+				}
+			} else if !in.leaseHeld(softCtx, r) {
+				in.jobEnded(r, notRun(r.name, tick, in.opts.now(), collector.OutcomeStandby, nil))
+				return nil
+			}
+		}
+		rep, err := r.coll.RunJob(hardCtx, tick, in.shutSig.SoftStopChan())
+		in.jobEnded(r, rep)
 		return err
 	})
 	if !r.once {
@@ -450,6 +493,15 @@ func (in *input) runEndpoint(softCtx, hardCtx context.Context, r *endpointRunner
 	if in.opts.onceResult != nil {
 		in.opts.onceResult(in.mgr.Label(), err)
 	}
+}
+
+// notRun is the report of a job that did not run.
+func notRun(endpoint string, tick, now time.Time, outcome string, err error) collector.Report {
+	rep := collector.Report{Endpoint: endpoint, Tick: tick, Start: now, End: now, Outcome: outcome}
+	if err != nil {
+		rep.Error = err.Error()
+	}
+	return rep
 }
 
 // ReadBatch hands out the next batch of activities.
@@ -554,6 +606,9 @@ func (in *input) Close(ctx context.Context) error {
 
 //------------------------------------------------------------------------------
 
-type clockFunc func() time.Time
+// nowClock reads an injected time and makes wall-clock timers.
+type nowClock struct{ now func() time.Time }
 
-func (f clockFunc) Now() time.Time { return f() }
+func (c nowClock) Now() time.Time                        { return c.now() }
+func (nowClock) After(d time.Duration) <-chan time.Time  { return time.After(d) }
+func (nowClock) NewTimer(d time.Duration) schedule.Timer { return schedule.RealClock{}.NewTimer(d) }

@@ -24,9 +24,14 @@ type scale struct {
 }
 
 // full is the issue's scale; -short keeps the same shape at a tenth of it.
+// The burst runs with half the target, so that one slice holding the burst
+// would exceed the bound within the ten kills (each run is killed before it
+// writes activities/20 new ones).
 var (
-	full  = scale{activities: 200_000, target: 20_000, kills: 10}
-	short = scale{activities: 20_000, target: 2_000, kills: 10}
+	full       = scale{activities: 200_000, target: 20_000, kills: 10}
+	short      = scale{activities: 20_000, target: 2_000, kills: 10}
+	fullBurst  = scale{activities: 200_000, target: 10_000, kills: 10}
+	shortBurst = scale{activities: 20_000, target: 1_000, kills: 10}
 )
 
 const (
@@ -43,8 +48,47 @@ const (
 )
 
 // TestSIGKILLAtRandomPointsLosesNothingAndEachKillRedeliversAtMostTheOpenSlices
-// is the crash proof of issue 5. The binary backfills into a file output and
-// is killed with SIGKILL at random points: alternately after a random delay
+// is the crash proof of issue 5, on two days of evenly spread activities.
+func TestSIGKILLAtRandomPointsLosesNothingAndEachKillRedeliversAtMostTheOpenSlices(t *testing.T) {
+	sc := full
+	if testing.Short() {
+		sc = short
+	}
+	crashProof(t, evenly, sc)
+}
+
+// TestSIGKILLDuringABurstAfterAQuietPeriodRedeliversAtMostTheOpenSlices is
+// the same proof after a quiet period (issue 11 item 8): 1% of the
+// activities spread over two days, then 99% in the last 30 minutes. The
+// quiet part grows slices to max_slice; the burst then lands in one of them,
+// and the slice's first page shows it: the slice is cut before anything of
+// it is emitted, so the open slices stay count-bounded.
+func TestSIGKILLDuringABurstAfterAQuietPeriodRedeliversAtMostTheOpenSlices(t *testing.T) {
+	sc := fullBurst
+	if testing.Short() {
+		sc = shortBurst
+	}
+	crashProof(t, burstAfterQuiet, sc)
+}
+
+// shape generates the backfill's activities, ending at end.
+type shape func(seed uint64, n int, end time.Time) []fakeapi.Activity
+
+func evenly(seed uint64, n int, end time.Time) []fakeapi.Activity {
+	return fakeapi.Generate(fakeapi.GenOptions{Seed: seed, Count: n, From: end.Add(-span), To: end})
+}
+
+// burstLen is how long the burst of burstAfterQuiet lasts.
+const burstLen = 30 * time.Minute
+
+func burstAfterQuiet(seed uint64, n int, end time.Time) []fakeapi.Activity {
+	quiet := n / 100
+	data := fakeapi.Generate(fakeapi.GenOptions{Seed: seed, Count: quiet, From: end.Add(-span), To: end.Add(-burstLen)})
+	return append(data, fakeapi.Generate(fakeapi.GenOptions{Seed: seed + 1, Count: n - quiet, From: end.Add(-burstLen), To: end})...)
+}
+
+// crashProof backfills a dataset of the given shape with the real binary,
+// into a file output, and kills it with SIGKILL at random points: alternately after a random delay
 // (which may land during start-up, the first request or a commit) and after
 // the output grew by a random number of bytes (which always lands
 // mid-backfill, possibly while it re-delivers what the previous kill left
@@ -55,11 +99,7 @@ const (
 // unexpected, and every re-delivery accounted for by a kill.
 //
 // CRASH_SEED=<n> replays a run (the seed picks the dataset and the kills).
-func TestSIGKILLAtRandomPointsLosesNothingAndEachKillRedeliversAtMostTheOpenSlices(t *testing.T) {
-	sc := full
-	if testing.Short() {
-		sc = short
-	}
+func crashProof(t *testing.T, gen shape, sc scale) {
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("CRASH_SEED"); s != "" {
 		var err error
@@ -74,8 +114,9 @@ func TestSIGKILLAtRandomPointsLosesNothingAndEachKillRedeliversAtMostTheOpenSlic
 
 	bin := buildBinary(t)
 	now := time.Now().UTC().Truncate(time.Second)
-	data := fakeapi.Generate(fakeapi.GenOptions{Seed: seed, Count: sc.activities, From: now.Add(-span - dataLag), To: now.Add(-dataLag)})
+	data := gen(seed, sc.activities, now.Add(-dataLag))
 	ds := newDataset(data)
+	require.Len(t, ds.created, sc.activities, "activity ids are unique")
 	fake, err := fakeapi.Start(fakeapi.Options{APIKeys: []string{apiKey}, Dataset: data, MaxRecords: 1}, "127.0.0.1:0")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = fake.Close() })

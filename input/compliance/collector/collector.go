@@ -1,10 +1,12 @@
 // Package collector runs collection jobs over the Activity Feed by the model
-// of docs/collection-model: each job reads [scanned_to - overlap, now -
-// settle) in adaptive slices, oldest first, deduplicates against the
-// checkpoint and the open slices, hands activities out in batches, and moves
-// the checkpoint only when a slice is sealed and every batch of it was
-// acknowledged. It knows nothing of Benthos: the glue package reads Batches
-// and calls their Ack.
+// of docs/collection-model: each job reads its window in adaptive slices,
+// oldest first, deduplicates against the checkpoint and the open slices,
+// hands activities out in batches, and moves the checkpoint only when a slice
+// is sealed and every batch of it was acknowledged. A scheduled job's window
+// is a function of its scheduled tick; a `once` backfill collects exactly
+// [earliest, latest) of the API's clock. It knows nothing of Benthos: the
+// glue package reads Batches, calls their Ack, and learns how each job ended
+// from RunJob's Report.
 package collector
 
 import (
@@ -18,6 +20,7 @@ import (
 	"github.com/compliance-connect/compliance-connect/input/compliance/api"
 	"github.com/compliance-connect/compliance-connect/input/compliance/checkpoint"
 	"github.com/compliance-connect/compliance-connect/input/compliance/pager"
+	"github.com/compliance-connect/compliance-connect/input/compliance/schedule"
 	"github.com/compliance-connect/compliance-connect/input/compliance/timeexpr"
 	"github.com/compliance-connect/compliance-connect/input/compliance/window"
 )
@@ -38,10 +41,13 @@ type Config struct {
 	Latest   timeexpr.Expr
 	Location *time.Location
 
-	// StateTracking off: every job collects [earliest-settle, latest-settle)
-	// and nothing is persisted.
+	// StateTracking off: every scheduled job collects [earliest(tick) -
+	// settle, latest(tick) - settle) and nothing is persisted; within one
+	// process a window that starts after what the previous jobs collected
+	// (a skipped tick, a failed job) is extended back to it.
 	StateTracking bool
-	// Once: a single backfill of exactly [earliest, latest) under its own key.
+	// Once: a single backfill of exactly [earliest, latest), resolved
+	// against the API's clock, under its own key.
 	Once bool
 	// Adopt rewrites the identity of a checkpoint written with another base
 	// URL or filter set instead of refusing it.
@@ -49,7 +55,7 @@ type Config struct {
 
 	JobTimeout   time.Duration // 0 = unlimited; stops fetching, then drains
 	DrainGrace   time.Duration // how long an ending job waits for outstanding acks
-	AckWarnAfter time.Duration // warn when a fully fetched job waits on acks this long
+	AckWarnAfter time.Duration // warn when a job waits on acks this long (draining, or at max_open_slices)
 	BatchSize    int           // activities per handed-out batch (never spans pages)
 
 	// MaxFailedJobs consecutive failed jobs without progress mark the
@@ -96,8 +102,13 @@ func (c Config) Identity() checkpoint.Identity {
 	return id
 }
 
-// Clock tells the time. Only the glue passes the wall clock.
-type Clock interface{ Now() time.Time }
+// Clock tells the time and makes timers: job_timeout, the drain grace, ack
+// warnings and settle waits all run on it, so tests drive them with a
+// schedule.FakeClock. Only the glue passes the wall clock.
+type Clock interface {
+	Now() time.Time
+	NewTimer(d time.Duration) schedule.Timer
+}
 
 // Logger receives the collector's log lines. The glue adapts a Benthos logger.
 type Logger interface {
@@ -138,6 +149,14 @@ type Collector struct {
 	jobSeq     int
 	serverDate time.Time // from the last response's Date header
 	localAtSrv time.Time // local clock when serverDate was read
+	// mem is what jobs with state tracking off collected in this process:
+	// scanned_to is the end of their committed slices (windows that start
+	// later are extended back to it), pending the ids a failed job
+	// delivered. Its seen set stays empty: slices are disjoint in time.
+	mem *checkpoint.Record
+
+	// orphans are the batches of ended jobs still held by the pipeline.
+	orphans orphans
 
 	healthMu  sync.Mutex
 	unhealthy error
@@ -205,6 +224,11 @@ func (c *Collector) Health() error {
 	return c.unhealthy
 }
 
+// HeldBatches is the number of batches of ended jobs that the pipeline
+// still holds (an output outage with auto_replay_nacks): while it is not
+// zero, jobs are skipped with outcome awaiting_acks.
+func (c *Collector) HeldBatches() int { return c.orphans.outstanding() }
+
 func (c *Collector) setHealth(err error) {
 	c.healthMu.Lock()
 	c.unhealthy = err
@@ -213,17 +237,26 @@ func (c *Collector) setHealth(err error) {
 
 // now is the local clock clamped to the API's clock: min(local, server_date +
 // elapsed). A collector clock running ahead would otherwise commit past data
-// the API has not indexed yet.
+// the API has not indexed yet. The Date header has whole seconds, so the
+// server's time is underestimated by up to a second: the safe side.
 func (c *Collector) now() time.Time {
 	local := c.deps.Clock.Now()
-	if c.serverDate.IsZero() {
-		return local
-	}
-	server := c.serverDate.Add(local.Sub(c.localAtSrv))
+	server := c.serverNow()
 	if server.Before(local) {
 		return server
 	}
 	return local
+}
+
+// serverNow is the API's clock as last seen plus the time elapsed since, or
+// the local clock before any response. Relative `earliest`/`latest` of a
+// fresh start and of a `once` backfill resolve against it.
+func (c *Collector) serverNow() time.Time {
+	local := c.deps.Clock.Now()
+	if c.serverDate.IsZero() {
+		return local
+	}
+	return c.serverDate.Add(local.Sub(c.localAtSrv))
 }
 
 func (c *Collector) observeServerDate(d time.Time) {

@@ -107,7 +107,7 @@ func TestCommitWaitsForAcksNotForReceipt(t *testing.T) {
 	k, stop := consume(t, c, func(collector.Batch) error { return errHold })
 	defer stop()
 	done := make(chan error, 1)
-	go func() { _, err := c.RunJob(context.Background(), make(chan struct{})); done <- err }()
+	go func() { _, err := c.RunJob(context.Background(), time.Time{}, make(chan struct{})); done <- err }()
 	require.Eventually(t, func() bool { return k.heldCount() == 6 }, 10*time.Second, time.Millisecond)
 	assert.Equal(t, "2026-11-25T11:00:00Z", e.record(key).ScannedTo, "nothing commits before acks")
 	k.releaseHeld(nil)
@@ -135,7 +135,7 @@ func TestOutOfOrderAcksNeverMoveCheckpointPastAnUnackedSlice(t *testing.T) {
 	})
 	defer stop()
 	done := make(chan error, 1)
-	go func() { _, err := c.RunJob(context.Background(), make(chan struct{})); done <- err }()
+	go func() { _, err := c.RunJob(context.Background(), time.Time{}, make(chan struct{})); done <- err }()
 	// The second slice is delivered and acked while the first is held.
 	require.Eventually(t, func() bool { return len(k.ids()) == 10 }, 10*time.Second, time.Millisecond)
 	assert.Equal(t, "2026-11-25T09:00:00Z", e.record(key).ScannedTo, "slice 2 acked first must not commit past slice 1")
@@ -278,7 +278,7 @@ func TestNackKeepsCheckpointAndNextJobRedeliversOnlyUnackedActivities(t *testing
 		return nil
 	})
 	defer stop()
-	rep, err := run(t, c)
+	rep, err := startJob(c, time.Time{}, make(chan struct{})).waitAdvancing(t, e.clock, e.clock.Now().Add(time.Minute))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "nack")
 	assert.Equal(t, collector.OutcomeFailed, rep.Outcome)
@@ -290,6 +290,7 @@ func TestNackKeepsCheckpointAndNextJobRedeliversOnlyUnackedActivities(t *testing
 	mu.Lock()
 	n = -1000 // the next job acks everything
 	mu.Unlock()
+	k.releaseHeld(errors.New("SIEM rejected the batch")) // the batches in flight fail too
 	_, err = run(t, c)
 	require.NoError(t, err)
 	again := k.ids()[delivered:]
@@ -360,11 +361,14 @@ func TestBoundedLookAheadKeepsAtMostMaxOpenSlices(t *testing.T) {
 	k, stop := consume(t, c, func(collector.Batch) error { return errHold })
 	defer stop()
 	done := make(chan struct{})
-	go func() { defer close(done); _, _ = c.RunJob(context.Background(), make(chan struct{})) }()
+	go func() { defer close(done); _, _ = c.RunJob(context.Background(), time.Time{}, make(chan struct{})) }()
 	require.Eventually(t, func() bool { return k.heldCount() >= 2 }, 10*time.Second, time.Millisecond)
-	// Nothing more is fetched while two slices wait for acks.
-	time.Sleep(50 * time.Millisecond)
+	// The job blocks for room (its ack warning timer is the one waiter)
+	// and fetches nothing more while two slices wait for acks.
+	require.Eventually(t, func() bool { return e.clock.Waiters() == 1 }, 10*time.Second, time.Millisecond)
+	requests := len(e.feed.requests())
 	assert.Equal(t, 2, k.heldCount())
+	assert.Equal(t, requests, len(e.feed.requests()))
 	for k.heldCount() > 0 || !isClosed(done) {
 		k.releaseHeld(nil)
 		select {
@@ -386,46 +390,52 @@ func isClosed(c chan struct{}) bool {
 }
 
 func TestAcksAfterTheJobEndedNeverCommit(t *testing.T) {
-	// D6: fencing. A job that ends on its drain grace must ignore late acks.
+	// D6: fencing. A job that ends on its drain grace must ignore late acks
+	// for commits (they are only recorded as pending by the next job).
 	e := newEnv(t, "2026-11-25T12:00:00Z")
 	e.cfg.Earliest = timeexpr.MustParse("2026-11-25T11:00:00Z")
-	e.cfg.JobTimeout = 50 * time.Millisecond
-	e.cfg.DrainGrace = 10 * time.Millisecond
+	e.cfg.JobTimeout = time.Minute
+	e.cfg.DrainGrace = 10 * time.Second
 	e.feed.add(spread("a", 5, at("2026-11-25T11:00:00Z"), 50*time.Minute)...)
 	c := e.collector(key)
 	k, stop := consume(t, c, func(collector.Batch) error { return errHold })
 	defer stop()
-	rep, err := run(t, c)
+	j := startJob(c, time.Time{}, make(chan struct{}))
+	rep, err := j.waitAdvancing(t, e.clock, at("2026-11-25T12:01:10Z"))
 	require.ErrorIs(t, err, collector.ErrJobTimeout)
 	assert.Equal(t, collector.OutcomeTimeout, rep.Outcome)
+	assert.Equal(t, 1, rep.Outstanding)
 	require.Equal(t, 1, k.heldCount())
 	k.releaseHeld(nil) // arrives after the job: fenced
-	time.Sleep(20 * time.Millisecond)
-	assert.Equal(t, "2026-11-25T11:00:00Z", e.record(key).ScannedTo)
+	rec := e.record(key)
+	assert.Equal(t, "2026-11-25T11:00:00Z", rec.ScannedTo)
+	assert.EqualValues(t, 1, rec.Rev, "a late ack writes nothing by itself")
 }
 
 func TestJobThatCommitsNothingHalvesTheNextSlice(t *testing.T) {
 	// D5: a slice too big for job_timeout shrinks until it fits.
 	e := newEnv(t, "2026-11-25T12:00:00Z")
 	e.cfg.Earliest = timeexpr.MustParse("2026-11-25T10:00:00Z")
-	e.cfg.JobTimeout = 50 * time.Millisecond
-	e.cfg.DrainGrace = 10 * time.Millisecond
+	e.cfg.JobTimeout = time.Minute
+	e.cfg.DrainGrace = 10 * time.Second
 	e.cfg.Slices.MinSlice = time.Minute
 	e.feed.add(spread("a", 5, at("2026-11-25T10:00:00Z"), 50*time.Minute)...)
 	c := e.collector(key)
-	_, stop := consume(t, c, func(collector.Batch) error { return errHold })
+	k, stop := consume(t, c, func(collector.Batch) error { return errHold })
 	defer stop()
 	span := func(p api.ListParams) time.Duration {
 		from, _ := time.Parse(time.RFC3339, p.CreatedAtGTE)
 		to, _ := time.Parse(time.RFC3339, p.CreatedAtLT)
 		return to.Sub(from)
 	}
-	_, err := run(t, c)
+	_, err := startJob(c, time.Time{}, make(chan struct{})).waitAdvancing(t, e.clock, e.clock.Now().Add(2*time.Minute))
 	require.ErrorIs(t, err, collector.ErrJobTimeout)
 	first := sliceRequests(e.feed.requests())
 	grown := span(first[len(first)-1]) // sparse data: the slices grew while job 1 ran
 	before := len(e.feed.requests())
-	_, err = run(t, c)
+	// The held batches of job 1 are released (nacked) so that job 2 runs.
+	k.releaseHeld(errors.New("output down"))
+	_, err = startJob(c, time.Time{}, make(chan struct{})).waitAdvancing(t, e.clock, e.clock.Now().Add(2*time.Minute))
 	require.ErrorIs(t, err, collector.ErrJobTimeout)
 	assert.Equal(t, grown/2, span(sliceRequests(e.feed.requests()[before:])[0]), "the next job starts with half the last slice length")
 }
@@ -597,7 +607,7 @@ func TestSoftStopCommitsWhatIsAckedAndRecordsNothingForUndelivered(t *testing.T)
 	})
 	defer stop()
 	done := make(chan error, 1)
-	go func() { _, err := c.RunJob(context.Background(), soft); done <- err }()
+	go func() { _, err := c.RunJob(context.Background(), time.Time{}, soft); done <- err }()
 	require.Eventually(t, func() bool { return len(k.ids()) == 20 }, 10*time.Second, time.Millisecond)
 	close(soft)
 	err := <-done

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/compliance-connect/compliance-connect/input/compliance/api"
 	"github.com/compliance-connect/compliance-connect/input/compliance/checkpoint"
 	"github.com/compliance-connect/compliance-connect/input/compliance/collector"
+	"github.com/compliance-connect/compliance-connect/input/compliance/schedule"
 	"github.com/compliance-connect/compliance-connect/input/compliance/timeexpr"
 	"github.com/compliance-connect/compliance-connect/input/compliance/window"
 )
@@ -25,15 +27,9 @@ func at(s string) time.Time {
 	return t
 }
 
-// clock is a manual clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Set(t time.Time)         { c.mu.Lock(); c.now = t; c.mu.Unlock() }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+// clock is the collector's fake clock: time and timers move only when a
+// test says so.
+type clock = schedule.FakeClock
 
 // feed is a minimal in-memory Activity Feed: newest first by (created_at,
 // id), gte/lt bounds, after_id adjacency, visibility by a clock.
@@ -46,6 +42,8 @@ type feed struct {
 	mutate  func(call int, p *api.Page)
 	date    func() time.Time
 	perPage int // overrides p.Limit when > 0
+	// server, when set, is the API's clock for visibility (default: clock).
+	server func() time.Time
 }
 
 type fakeAct struct {
@@ -108,9 +106,13 @@ func (f *feed) ListActivities(_ context.Context, p api.ListParams) (*api.Page, e
 	gte, _ := time.Parse(time.RFC3339, p.CreatedAtGTE)
 	lt, _ := time.Parse(time.RFC3339, p.CreatedAtLT)
 	now := f.clock.Now()
+	visibleNow := now
+	if f.server != nil {
+		visibleNow = f.server()
+	}
 	var list []api.Activity
 	for _, a := range f.acts {
-		if now.Before(a.visibleAt) || a.CreatedAt.Before(gte) || !a.CreatedAt.Before(lt) {
+		if visibleNow.Before(a.visibleAt) || a.CreatedAt.Before(gte) || !a.CreatedAt.Before(lt) {
 			continue
 		}
 		list = append(list, a.Activity)
@@ -238,13 +240,49 @@ type testEnv struct {
 	cfg   collector.Config
 	hooks collector.Hooks
 	state collector.StateFuncs
+	log   *logCapture
+}
+
+// logCapture keeps the collector's log lines.
+type logCapture struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logCapture) add(level, format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, level+" "+fmt.Sprintf(format, args...))
+}
+
+func (l *logCapture) Debugf(format string, args ...any) { l.add("DEBUG", format, args...) }
+func (l *logCapture) Infof(format string, args ...any)  { l.add("INFO", format, args...) }
+func (l *logCapture) Warnf(format string, args ...any)  { l.add("WARN", format, args...) }
+func (l *logCapture) Errorf(format string, args ...any) { l.add("ERROR", format, args...) }
+
+// matching returns the lines containing every part.
+func (l *logCapture) matching(parts ...string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, line := range l.lines {
+		ok := true
+		for _, p := range parts {
+			ok = ok && strings.Contains(line, p)
+		}
+		if ok {
+			out = append(out, line)
+		}
+	}
+	return out
 }
 
 func newEnv(t *testing.T, now string) *testEnv {
-	c := &clock{now: at(now)}
+	c := schedule.NewFakeClock(at(now))
 	return &testEnv{
 		t:     t,
 		clock: c,
+		log:   &logCapture{},
 		feed:  newFeed(c),
 		store: checkpoint.NewMemoryStore(),
 		cfg: collector.Config{
@@ -268,7 +306,7 @@ func newEnv(t *testing.T, now string) *testEnv {
 
 func (e *testEnv) collector(key string) *collector.Collector {
 	e.t.Helper()
-	deps := collector.Deps{Lister: e.feed, Clock: e.clock, Hooks: e.hooks, State: e.state}
+	deps := collector.Deps{Lister: e.feed, Clock: e.clock, Hooks: e.hooks, State: e.state, Log: e.log}
 	if e.cfg.StateTracking {
 		deps.Keeper = checkpoint.NewKeeper(e.store, key)
 	}
@@ -284,24 +322,93 @@ func (e *testEnv) record(key string) *checkpoint.Record {
 	return r
 }
 
-// run runs one job to its end with a never-closing soft channel.
+// run runs one job (ticked now) to its end with a never-closing soft channel.
 func run(t *testing.T, c *collector.Collector) (collector.Report, error) {
 	t.Helper()
-	type result struct {
-		rep collector.Report
-		err error
-	}
-	ch := make(chan result, 1)
+	return runAt(t, c, time.Time{})
+}
+
+// runAt runs one job for tick to its end.
+func runAt(t *testing.T, c *collector.Collector, tick time.Time) (collector.Report, error) {
+	t.Helper()
+	j := startJob(c, tick, make(chan struct{}))
+	return j.wait(t)
+}
+
+// runningJob is a job started in the background.
+type runningJob struct {
+	done chan struct{}
+	rep  collector.Report
+	err  error
+}
+
+func startJob(c *collector.Collector, tick time.Time, soft chan struct{}) *runningJob {
+	j := &runningJob{done: make(chan struct{})}
 	go func() {
-		rep, err := c.RunJob(context.Background(), make(chan struct{}))
-		ch <- result{rep, err}
+		defer close(j.done)
+		j.rep, j.err = c.RunJob(context.Background(), tick, soft)
 	}()
+	return j
+}
+
+// wait waits for the job to end (at most 30s of real time, a hang).
+func (j *runningJob) wait(t *testing.T) (collector.Report, error) {
+	t.Helper()
 	select {
-	case r := <-ch:
-		return r.rep, r.err
+	case <-j.done:
+		return j.rep, j.err
 	case <-time.After(30 * time.Second):
 		t.Fatal("job did not end within 30s")
 		return collector.Report{}, nil
+	}
+}
+
+// ended reports whether the job has returned.
+func (j *runningJob) ended() bool {
+	select {
+	case <-j.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// waitAdvancing waits for the job to end, moving the fake clock to the next
+// timer deadline whenever the job waits on one and nothing else happens:
+// it plays time forward for a job that waits on the clock (settle waits,
+// job_timeout, drain grace) without any sleep. Deadlines later than limit
+// are never reached (the test fails instead).
+func (j *runningJob) waitAdvancing(t *testing.T, c *clock, limit time.Time) (collector.Report, error) {
+	t.Helper()
+	giveUp := time.After(30 * time.Second)
+	for {
+		changed := c.Changed()
+		if next, ok := c.NextDeadline(); ok && !next.After(limit) && quiet(j.done, changed) {
+			c.Set(next)
+			continue
+		}
+		select {
+		case <-j.done:
+			return j.rep, j.err
+		case <-changed:
+		case <-giveUp:
+			t.Fatal("job did not end within 30s")
+			return collector.Report{}, nil
+		}
+	}
+}
+
+// quiet reports whether neither channel fires within a moment: the job is
+// blocked on the clock rather than working. (Real work between two clock
+// waits takes microseconds; the moment only saves spinning.)
+func quiet(done <-chan struct{}, changed <-chan struct{}) bool {
+	select {
+	case <-done:
+		return false
+	case <-changed:
+		return false
+	case <-time.After(2 * time.Millisecond):
+		return true
 	}
 }
 

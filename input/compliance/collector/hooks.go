@@ -33,7 +33,7 @@ type PageInfo struct {
 // CommitInfo describes one checkpoint write.
 type CommitInfo struct {
 	JobID     string
-	ScannedTo string
+	ScannedTo time.Time
 	Slices    int
 	Seen      int
 	Pending   int

@@ -16,10 +16,17 @@ import (
 // Job outcomes, as reported in Report.Outcome.
 const (
 	OutcomeSuccess = "success" // every slice of the range committed
-	OutcomeEmpty   = "empty"   // nothing to collect yet (from >= to)
+	OutcomeEmpty   = "empty"   // nothing to collect yet (from >= to), or a `once` range already complete
 	OutcomeFailed  = "failed"  // a request, guard, delivery or write failed
 	OutcomeTimeout = "timeout" // job_timeout stopped fetching before the range was done
 	OutcomeStopped = "stopped" // the input is shutting down
+	// OutcomeAwaitingAcks: the job did not run because batches of an
+	// earlier job are still held by the pipeline (an output outage with
+	// auto_replay_nacks); emitting their activities again would duplicate them.
+	OutcomeAwaitingAcks = "awaiting_acks"
+	// OutcomeStandby: the job did not run because another instance holds
+	// the HA lease (set by the input, which owns the lease).
+	OutcomeStandby = "standby"
 )
 
 // ErrJobTimeout ends a job whose job_timeout passed before it finished.
@@ -33,12 +40,14 @@ var errStopped = errors.New("input is shutting down")
 type Report struct {
 	JobID           string    `json:"job_id"`
 	Endpoint        string    `json:"endpoint"`
+	Tick            time.Time `json:"tick,omitzero"` // the scheduled time the job ran for
 	Start           time.Time `json:"start"`
 	End             time.Time `json:"end"`
 	From            string    `json:"window_from,omitempty"`
 	To              string    `json:"window_to,omitempty"`
 	Slices          int       `json:"slices"`
 	SlicesCommitted int       `json:"slices_committed"`
+	SlicesCut       int       `json:"slices_cut,omitempty"` // slices cut short because their first page showed a burst
 	Pages           int       `json:"pages"`
 	Returned        int       `json:"activities_returned"`
 	Emitted         int       `json:"activities_emitted"`
@@ -50,15 +59,23 @@ type Report struct {
 	LastID          string    `json:"last_activity_id,omitempty"`
 	FinalRequestID  string    `json:"final_request_id,omitempty"`
 	ScannedTo       string    `json:"scanned_to,omitempty"`
-	DurationSeconds float64   `json:"duration_seconds"`
-	Outcome         string    `json:"outcome"`
-	Error           string    `json:"error,omitempty"`
+	// ScannedToTime is ScannedTo as a time (zero when unknown).
+	ScannedToTime time.Time `json:"-"`
+	// Outstanding is the number of batches still held by the pipeline when
+	// the job ended (or, for awaiting_acks, that kept it from running).
+	Outstanding     int     `json:"outstanding_batches,omitempty"`
+	DurationSeconds float64 `json:"duration_seconds"`
+	Outcome         string  `json:"outcome"`
+	Error           string  `json:"error,omitempty"`
 	// Complete is true when a `once` backfill has collected its whole range.
 	Complete bool `json:"complete,omitempty"`
 }
 
 // Duration is how long the job ran.
 func (r Report) Duration() time.Duration { return r.End.Sub(r.Start) }
+
+// Succeeded reports whether the job did all it had to (success or empty).
+func (r Report) Succeeded() bool { return r.Outcome == OutcomeSuccess || r.Outcome == OutcomeEmpty }
 
 type slice struct {
 	rng      window.Range
@@ -77,6 +94,10 @@ type slice struct {
 	delivered int
 }
 
+func (s *slice) setRange(r window.Range) {
+	s.rng, s.from, s.to = r, window.Format(r.From), window.Format(r.To)
+}
+
 type ackEvent struct {
 	s   *slice
 	ids []idAt
@@ -91,20 +112,27 @@ type idAt struct {
 type job struct {
 	c      *Collector
 	id     string
+	tick   time.Time
 	rec    *checkpoint.Record
 	keeper *checkpoint.Keeper // nil when state tracking is off
 	saved  map[string]any     // user state when the job started
 
 	prevScanned time.Time
 	rng         window.Range
+	until       time.Time // a `once` job's end (latest); zero otherwise
 	open        []*slice
 
+	// acks carries AckFunc results to the job goroutine. ackMu and over
+	// fence it: once the job ended, acks go to the collector's orphans.
 	acks  chan ackEvent
+	ackMu sync.Mutex
+	over  bool
 	ended chan struct{}
 
-	soft     <-chan struct{}
-	deadline context.Context // done when job_timeout passes (never without one)
-	fetchCtx context.Context // done on soft stop, deadline or hard stop
+	soft       <-chan struct{}
+	deadline   chan struct{} // closed when job_timeout passes (never without one)
+	deadlineAt time.Time     // zero without job_timeout
+	fetchCtx   context.Context
 
 	ctx       context.Context // hard stop: nothing is written after it ends
 	forgetGen uint64          // the collector's forget generation when the job started
@@ -114,29 +142,48 @@ type job struct {
 	rep       Report
 }
 
-// RunJob runs one collection job to its end. soft closing stops fetching and
-// lets outstanding batches drain (their acks still commit); ctx ending is a
-// hard stop: the job returns at once and writes nothing more. A job never
-// overlaps another; call RunJob from one goroutine.
-func (c *Collector) RunJob(ctx context.Context, soft <-chan struct{}) (Report, error) {
+// RunJob runs one collection job to its end and returns its report; the
+// error is the job's failure, if any (the report says the same). tick is the
+// scheduled time the job runs for (zero: now): a scheduled job's window is a
+// function of it. soft closing stops fetching and lets outstanding batches
+// drain (their acks still commit); ctx ending is a hard stop: the job returns
+// at once and writes nothing more. A job never overlaps another; call RunJob
+// from one goroutine.
+func (c *Collector) RunJob(ctx context.Context, tick time.Time, soft <-chan struct{}) (Report, error) {
 	c.jobSeq++
-	start := c.deps.Clock.Now()
-	j := &job{
-		c:     c,
-		id:    fmt.Sprintf("%s-%s-%d", c.cfg.Endpoint, start.UTC().Format("20060102T150405Z"), c.jobSeq),
-		acks:  make(chan ackEvent, 64),
-		ended: make(chan struct{}),
-		soft:  soft,
-		ctx:   ctx,
+	clock := c.deps.Clock
+	start := clock.Now()
+	if tick.IsZero() {
+		tick = start
 	}
-	j.rep = Report{JobID: j.id, Endpoint: c.cfg.Endpoint, Start: start}
-	defer close(j.ended) // fences acks that arrive after the job
+	j := &job{
+		c:        c,
+		id:       fmt.Sprintf("%s-%s-%d", c.cfg.Endpoint, start.UTC().Format("20060102T150405Z"), c.jobSeq),
+		tick:     tick,
+		acks:     make(chan ackEvent, 64),
+		ended:    make(chan struct{}),
+		deadline: make(chan struct{}),
+		soft:     soft,
+		ctx:      ctx,
+	}
+	j.rep = Report{JobID: j.id, Endpoint: c.cfg.Endpoint, Start: start, Tick: tick}
+	defer j.fence() // idempotent; finish fences first
 
-	j.deadline = context.Background()
+	if n := c.orphans.outstanding(); n > 0 {
+		return j.awaitingAcks(n)
+	}
+
 	if c.cfg.JobTimeout > 0 {
-		deadline, cancel := context.WithTimeout(context.Background(), c.cfg.JobTimeout)
-		defer cancel()
-		j.deadline = deadline
+		j.deadlineAt = start.Add(c.cfg.JobTimeout)
+		timer := clock.NewTimer(c.cfg.JobTimeout)
+		go func() {
+			select {
+			case <-timer.C():
+				close(j.deadline)
+			case <-j.ended:
+				timer.Stop()
+			}
+		}()
 	}
 	fetchCtx, cancelFetch := context.WithCancel(ctx)
 	defer cancelFetch()
@@ -144,7 +191,7 @@ func (c *Collector) RunJob(ctx context.Context, soft <-chan struct{}) (Report, e
 	go func() {
 		select {
 		case <-soft:
-		case <-j.deadline.Done():
+		case <-j.deadline:
 		case <-j.ended:
 		}
 		cancelFetch()
@@ -163,27 +210,87 @@ func (c *Collector) RunJob(ctx context.Context, soft <-chan struct{}) (Report, e
 	return j.finish(ctx)
 }
 
-// prepare loads (or creates) the checkpoint and computes the job range.
+// awaitingAcks ends a job that must not run because n batches of an ended
+// job are still held by the pipeline.
+func (j *job) awaitingAcks(n int) (Report, error) {
+	c := j.c
+	c.deps.Log.Warnf("job %s skipped: %d batches of an earlier job are still held by the pipeline, not yet acknowledged "+
+		"(likely an output outage: with auto_replay_nacks Benthos keeps re-sending them). Emitting their activities again "+
+		"would duplicate them; the next job runs once they are acknowledged", j.id, n)
+	j.rep.Outstanding = n
+	j.rep.Outcome = OutcomeAwaitingAcks
+	j.rep.End = c.deps.Clock.Now()
+	j.rep.DurationSeconds = j.rep.End.Sub(j.rep.Start).Seconds()
+	c.deps.Hooks.jobEnd(j.rep)
+	return j.rep, nil
+}
+
+// prepare learns the API's clock, loads (or creates) the checkpoint and
+// computes the job range.
 func (j *job) prepare(ctx context.Context) error {
 	c := j.c
-	cfg := c.cfg
-	now := c.now()
-	if !cfg.StateTracking {
-		if err := j.learnServerClock(); err != nil {
-			return err
+	// Learn the API's clock before resolving anything: relative times of a
+	// fresh start and of a `once` backfill resolve against it (L7).
+	clockErr := j.learnServerClock()
+	if !c.cfg.StateTracking {
+		if clockErr != nil {
+			return clockErr
 		}
-		now = c.now()
-		earliest := cfg.Earliest.Resolve(now, cfg.Location)
-		latest := cfg.Latest.Resolve(now, cfg.Location)
-		j.rng = window.Untracked(earliest, latest, cfg.Settle)
+		return j.prepareUntracked()
+	}
+	return j.prepareTracked(ctx, clockErr)
+}
+
+// prepareUntracked computes the window of a job with state tracking off.
+// A `once` job reads exactly [earliest, latest) of the API's clock. A
+// scheduled job reads [earliest(tick) - settle, latest(tick) - settle),
+// extended back to what earlier jobs of this process collected when it
+// would start after it.
+func (j *job) prepareUntracked() error {
+	c := j.c
+	cfg := c.cfg
+	j.saved = map[string]any{}
+	if cfg.Once {
+		at := c.serverNow()
+		j.until = cfg.Latest.Resolve(at, cfg.Location).UTC().Truncate(time.Second)
+		j.rng = window.Range{From: cfg.Earliest.Resolve(at, cfg.Location).UTC().Truncate(time.Second), To: j.until}
 		j.rec = checkpoint.New(cfg.Identity(), j.rng.From)
-		j.saved = map[string]any{}
+		if j.rng.Empty() {
+			return nil
+		}
+		return j.waitSettled(j.until)
+	}
+	j.rng = window.Untracked(cfg.Earliest.Resolve(j.tick, cfg.Location), cfg.Latest.Resolve(j.tick, cfg.Location), cfg.Settle)
+	if c.mem == nil {
+		c.mem = checkpoint.New(cfg.Identity(), j.rng.From)
+	}
+	j.rec = c.mem
+	if late := c.orphans.take(); len(late) > 0 {
+		j.rec.AddPending(late, c.deps.Clock.Now())
+	}
+	if prev := j.rec.ScannedToTime(); j.rng.From.After(prev) {
+		c.deps.Log.Warnf("job %s: window %s starts after what this process collected last (up to %s: a skipped tick or a failed job); reading from %s",
+			j.id, j.rng, window.Format(prev), window.Format(prev))
+		j.rng.From = prev
+	}
+	if j.rng.Empty() {
 		return nil
 	}
+	return j.waitSettled(j.rng.To)
+}
+
+// prepareTracked loads (or creates) the checkpoint and computes the range
+// from it. clockErr is why the API's clock could not be read: a fresh start
+// then resolves `earliest` on the local clock and still writes it, so that a
+// failing first job never moves the floor by resolving it again later (L1).
+func (j *job) prepareTracked(ctx context.Context, clockErr error) error {
+	c := j.c
+	cfg := c.cfg
 	j.keeper = c.deps.Keeper
 	if gen := c.forgetGen.Load(); gen != c.forgotAt {
 		c.forgotAt = gen
 		j.keeper.Forget()
+		c.orphans.take() // ids delivered for the deleted checkpoint
 		c.setHealth(nil)
 	}
 	j.forgetGen = c.forgotAt
@@ -197,17 +304,17 @@ func (j *job) prepare(ctx context.Context) error {
 		return err
 	}
 	if rec == nil {
-		floor := cfg.Earliest.Resolve(now, cfg.Location)
-		rec = checkpoint.New(cfg.Identity(), floor)
-		if cfg.Once {
-			until := cfg.Latest.Resolve(now, cfg.Location)
-			if lim := now.Add(-cfg.Settle); until.After(lim) {
-				until = lim
-			}
-			rec.Until = window.Format(until)
+		at := c.serverNow()
+		if clockErr != nil {
+			c.deps.Log.Warnf("the API's clock could not be read (%v): `earliest` is resolved on the local clock", clockErr)
 		}
-		c.deps.Log.Infof("no checkpoint at %s: fresh start from earliest %q = %s", j.keeper.Where(), cfg.Earliest.String(), rec.Floor)
-		// Persist the resolved earliest before the first request, so failing
+		rec = checkpoint.New(cfg.Identity(), cfg.Earliest.Resolve(at, cfg.Location))
+		if cfg.Once {
+			rec.Until = window.Format(cfg.Latest.Resolve(at, cfg.Location))
+		}
+		c.deps.Log.Infof("no checkpoint at %s: fresh start from earliest %q = %s (the API's clock read %s)",
+			j.keeper.Where(), cfg.Earliest.String(), window.Format(rec.FloorTime()), window.Format(at))
+		// Persist the resolved earliest before any slice is read, so failing
 		// first jobs can never drop history by re-resolving it later.
 		if err := j.save(ctx, rec); err != nil {
 			c.setHealth(err)
@@ -224,31 +331,123 @@ func (j *job) prepare(ctx context.Context) error {
 			rec.Identity = want
 		}
 		if c.jobSeq == 1 {
-			c.deps.Log.Infof("resuming from checkpoint %s: scanned_to %s; earliest %q ignored", j.keeper.Where(), rec.ScannedTo, cfg.Earliest.String())
+			c.deps.Log.Infof("resuming from checkpoint %s: scanned_to %s; earliest %q ignored", j.keeper.Where(), window.Format(rec.ScannedToTime()), cfg.Earliest.String())
 		}
 	}
-	if err := j.learnServerClock(); err != nil {
+	if clockErr != nil {
+		return clockErr
+	}
+	if err := j.checkNotFuture(rec); err != nil {
+		c.setHealth(err)
 		return err
 	}
-	now = c.now()
+	// Ids that the pipeline acknowledged after their job ended are recorded
+	// before this job emits anything, so none of them is emitted twice.
+	if late := c.orphans.take(); len(late) > 0 {
+		rec.AddPending(late, c.deps.Clock.Now())
+		if err := j.save(ctx, rec); err != nil {
+			c.orphans.restore(late)
+			return fmt.Errorf("recording %d ids acknowledged after their job ended as pending: %w", len(late), err)
+		}
+		c.deps.Log.Infof("job %s: recorded %d activities acknowledged after their job ended; they are not delivered again", j.id, len(late))
+	}
 	j.rec = rec
 	j.saved = cloneMap(rec.State)
 	j.prevScanned = rec.ScannedToTime()
 	in := window.Incremental{
-		Now:       now,
+		Now:       c.now(),
 		Settle:    cfg.Settle,
 		Overlap:   cfg.Overlap,
 		ScannedTo: rec.ScannedToTime(),
 		SeenFrom:  rec.SeenFromTime(),
 		Floor:     rec.FloorTime(),
 	}
-	if cfg.Once {
-		in.Latest = rec.UntilTime()
-	} else {
-		in.Latest = cfg.Latest.Resolve(now, cfg.Location)
+	if !cfg.Once {
+		in.Latest = cfg.Latest.Resolve(j.tick, cfg.Location)
+		j.rng = window.IncrementalRange(in)
+		return nil
 	}
+	j.until = rec.UntilTime()
+	if !rec.ScannedToTime().Before(j.until) {
+		c.deps.Log.Infof("job %s: the `once` backfill [%s, %s) is already complete in checkpoint %s (an earlier run or another replica collected it); nothing to do",
+			j.id, window.Format(rec.FloorTime()), window.Format(j.until), j.keeper.Where())
+		j.rng = window.Range{From: j.until, To: j.until}
+		return nil
+	}
+	if err := j.waitSettled(j.until); err != nil {
+		return err
+	}
+	in.Now, in.Latest = j.until.Add(cfg.Settle), j.until
 	j.rng = window.IncrementalRange(in)
 	return nil
+}
+
+// FutureCheckpointError refuses a stored checkpoint whose scanned_to lies
+// beyond the API's clock plus settle: every job would find nothing to do
+// (and count as a success) until the clock reaches it, and what lies between
+// the real progress and it would never be collected.
+type FutureCheckpointError struct {
+	Where     string
+	ScannedTo time.Time
+	APIClock  time.Time
+	Settle    time.Duration
+}
+
+func (e *FutureCheckpointError) Error() string {
+	return fmt.Sprintf("checkpoint %s has scanned_to %s, later than the API's clock (%s) + settle (%v): collection would "+
+		"silently stop until then, and nothing between the real progress and that time would ever be collected. Fix it with "+
+		"`compliance-connect state rewind --to <time>` (or `state set`) to where collection really is",
+		e.Where, window.Format(e.ScannedTo), window.Format(e.APIClock), e.Settle)
+}
+
+// checkNotFuture refuses a record whose scanned_to lies beyond the API's
+// clock plus settle (written by another tool, or edited by hand).
+func (j *job) checkNotFuture(rec *checkpoint.Record) error {
+	c := j.c
+	at := c.serverNow()
+	if scanned := rec.ScannedToTime(); scanned.After(at.Add(c.cfg.Settle)) {
+		return &FutureCheckpointError{Where: j.keeper.Where(), ScannedTo: scanned, APIClock: at, Settle: c.cfg.Settle}
+	}
+	return nil
+}
+
+// waitSettled waits until edge is settled on the API's clock (now - settle
+// >= edge). The wait runs on the injected clock and must fit in what is left
+// of job_timeout; if it cannot, the job fails at once saying when it could
+// run.
+func (j *job) waitSettled(edge time.Time) error {
+	c := j.c
+	logged := false
+	for {
+		ready := edge.Add(c.cfg.Settle)
+		now := c.now()
+		if !now.Before(ready) {
+			return nil
+		}
+		wait := ready.Sub(now)
+		local := c.deps.Clock.Now()
+		if !j.deadlineAt.IsZero() && local.Add(wait).After(j.deadlineAt) {
+			return fmt.Errorf("the range up to %s is not settled yet: the API may still index activities created before %s until %s "+
+				"(its clock reads %s; settle %v), and waiting %v does not fit in job_timeout %v; run it after %s, or raise job_timeout (0 = unlimited)",
+				window.Format(edge), window.Format(edge), window.Format(ready), window.Format(now), c.cfg.Settle,
+				wait.Round(time.Millisecond), c.cfg.JobTimeout, window.Format(ready))
+		}
+		if !logged {
+			logged = true
+			c.deps.Log.Infof("job %s: waiting %v until the range up to %s is settled on the API's clock (at %s)",
+				j.id, wait.Round(time.Millisecond), window.Format(edge), window.Format(ready))
+		}
+		t := c.deps.Clock.NewTimer(wait)
+		select {
+		case <-t.C():
+		case <-j.soft:
+			t.Stop()
+			return errStopped
+		case <-j.ctx.Done():
+			t.Stop()
+			return errStopped
+		}
+	}
 }
 
 // errFenced wraps a write refused by Deps.Fence.
@@ -273,8 +472,8 @@ func (j *job) save(ctx context.Context, rec *checkpoint.Record) error {
 
 // learnServerClock makes one small request (limit=1) when the API's clock is
 // not known yet (the first job of a process), so that even the first window
-// is clamped to the server's time. It also surfaces a refused key before any
-// slice is opened.
+// is resolved and clamped on the server's time. It also surfaces a refused
+// key before any slice is opened.
 func (j *job) learnServerClock() error {
 	c := j.c
 	if !c.serverDate.IsZero() {
@@ -302,7 +501,14 @@ func (j *job) stopped() bool {
 }
 
 // timedOut reports whether job_timeout has passed.
-func (j *job) timedOut() bool { return j.deadline.Err() != nil }
+func (j *job) timedOut() bool {
+	select {
+	case <-j.deadline:
+		return true
+	default:
+		return false
+	}
+}
 
 // collect opens, walks and seals slices, oldest first, with at most
 // MaxOpenSlices fetched but not committed.
@@ -310,9 +516,7 @@ func (j *job) collect(ctx context.Context) {
 	cfg := j.c.cfg
 	planner := window.NewPlanner(j.rng, cfg.Slices, j.c.nextLength)
 	for !j.stopped() {
-		for len(j.open) >= cfg.MaxOpenSlices && !j.stopped() {
-			j.waitAck(ctx)
-		}
+		j.waitForRoom(ctx)
 		if j.stopped() {
 			return
 		}
@@ -321,20 +525,32 @@ func (j *job) collect(ctx context.Context) {
 			j.fetchDone = true
 			return
 		}
-		s := &slice{
-			rng: r, from: window.Format(r.From), to: window.Format(r.To),
-			ids: checkpoint.IDSet{}, acked: checkpoint.IDSet{}, state: map[string]any{},
-		}
+		s := &slice{ids: checkpoint.IDSet{}, acked: checkpoint.IDSet{}, state: map[string]any{}}
+		s.setRange(r)
 		j.open = append(j.open, s)
 		j.rep.Slices++
 		j.c.deps.Hooks.open(len(j.open), j.oldestWaiting())
-		sealed, err := j.walk(ctx, s)
-		if err != nil {
-			j.fail(fmt.Errorf("slice [%s, %s): %w", s.from, s.to, err))
-			return
-		}
-		if !sealed {
-			return
+		for {
+			sealed, cut, err := j.walk(ctx, s)
+			if err != nil {
+				j.fail(j.sliceError(s, err))
+				return
+			}
+			if cut > 0 {
+				// The first page showed a burst: cut the slice to hold about
+				// target_per_slice at that density and walk it again (its
+				// first page was not emitted); the rest is planned after it.
+				old := s.rng
+				s.setRange(planner.Cut(r, cut))
+				r = s.rng
+				j.rep.SlicesCut++
+				j.c.deps.Log.Debugf("job %s: slice %s is dense (first page full far from its start): cut to %s", j.id, old, s.rng)
+				continue
+			}
+			if !sealed {
+				return
+			}
+			break
 		}
 		s.sealed = true
 		planner.Observe(r, s.returned)
@@ -343,15 +559,68 @@ func (j *job) collect(ctx context.Context) {
 	}
 }
 
+// waitForRoom waits, applying acks, while MaxOpenSlices slices are open, and
+// warns every AckWarnAfter that it does (an output batching by count with no
+// period is the usual cause).
+func (j *job) waitForRoom(ctx context.Context) {
+	c := j.c
+	if len(j.open) < c.cfg.MaxOpenSlices || j.stopped() {
+		return
+	}
+	since := c.deps.Clock.Now()
+	warn := c.deps.Clock.NewTimer(c.cfg.AckWarnAfter)
+	defer func() { warn.Stop() }()
+	for len(j.open) >= c.cfg.MaxOpenSlices && !j.stopped() {
+		select {
+		case ev := <-j.acks:
+			j.handleAck(ev)
+		case <-j.fetchCtx.Done():
+		case <-ctx.Done():
+			return
+		case <-warn.C():
+			n := j.outstanding()
+			waited := c.deps.Clock.Now().Sub(since)
+			c.deps.Hooks.ackWait(n, waited)
+			c.deps.Log.Warnf("job %s has %d slices open (max_open_slices) and %d batches have been waiting for acknowledgement for %v before it can fetch more. "+
+				"Likely causes: an output batching by count with no `period` (a partial batch never flushes), or a message that fails downstream "+
+				"and is replayed forever (auto_replay_nacks); add a `period` or a dead-letter `fallback` output",
+				j.id, len(j.open), n, waited.Truncate(time.Second))
+			warn = c.deps.Clock.NewTimer(c.cfg.AckWarnAfter)
+		}
+	}
+}
+
+// sliceError wraps the failure of a slice's walk. A guard failure is
+// deterministic: the same page fails on every job, so the error says where
+// and how to skip past it.
+func (j *job) sliceError(s *slice, err error) error {
+	var g *pager.GuardError
+	if !errors.As(err, &g) {
+		return fmt.Errorf("slice [%s, %s): %w", s.from, s.to, err)
+	}
+	var way string
+	if j.keeper != nil {
+		way = fmt.Sprintf("`compliance-connect state rewind -c <this config> --to %s` (or POST /compliance/<label>/state?rewind_to=%s) skips past it, "+
+			"giving up the activities of [%s, %s) not delivered yet (what this slice already delivered stays out); "+
+			"nothing outside that range is lost. Report the request-id to Anthropic", s.to, s.to, s.from, s.to)
+	} else {
+		way = fmt.Sprintf("state tracking is off: restarting the input skips it (the activities of [%s, %s) are not collected); "+
+			"report the request-id to Anthropic", s.from, s.to)
+	}
+	return fmt.Errorf("slice [%s, %s): %w. The API's answer breaks a guard, so this slice fails the same way on every job; %s",
+		s.from, s.to, err, way)
+}
+
 // walk reads one slice. It returns sealed=false when the job was stopped
-// before the walk ended.
-func (j *job) walk(ctx context.Context, s *slice) (bool, error) {
+// before the walk ended, and cut > 0 when the first page showed the slice to
+// be far denser than planned (nothing of it was emitted).
+func (j *job) walk(ctx context.Context, s *slice) (sealed bool, cut time.Duration, err error) {
 	cfg := j.c.cfg
 	params := api.ListParams{CreatedAtGTE: s.from, CreatedAtLT: s.to, Limit: cfg.PageSize}
 	cfg.Filters.apply(&params)
 	w, err := pager.New(j.c.deps.Lister, params)
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	defer func() {
 		j.rep.OrderViolations += w.OrderViolations()
@@ -359,23 +628,30 @@ func (j *job) walk(ctx context.Context, s *slice) (bool, error) {
 	}()
 	for {
 		if j.stopped() {
-			return false, nil
+			return false, 0, nil
 		}
 		page, err := w.Next(j.fetchCtx)
 		if err != nil {
 			if j.fetchCtx.Err() != nil && ctx.Err() == nil {
-				return false, nil // stopped mid-request: the slice stays open
+				return false, 0, nil // stopped mid-request: the slice stays open
 			}
-			return false, err
+			return false, 0, err
 		}
 		j.rep.Pages++
 		j.rep.FinalRequestID = page.RequestID
 		j.c.observeServerDate(page.ServerDate)
+		if w.Pages() == 1 && page.HasMore && len(page.Activities) > 0 {
+			oldest := page.Activities[len(page.Activities)-1].CreatedAt
+			covered := s.rng.To.Sub(oldest.UTC().Truncate(time.Second))
+			if length, dense := window.DenseLength(s.rng.To.Sub(s.rng.From), covered, len(page.Activities), cfg.Slices); dense {
+				return false, length, nil
+			}
+		}
 		if !j.emitPage(s, page, w.Pages()) {
-			return false, nil
+			return false, 0, nil
 		}
 		if !page.HasMore {
-			return true, nil
+			return true, 0, nil
 		}
 	}
 }
@@ -478,15 +754,54 @@ func (j *job) handOut(s *slice, items []Item, ids []idAt) bool {
 	}
 }
 
+// ackFunc returns the Ack of one batch. Until the job ends it reports to the
+// job goroutine; afterwards (see fence) to the collector's orphans.
 func (j *job) ackFunc(s *slice, ids []idAt) func(error) {
 	var once sync.Once
 	return func(err error) {
 		once.Do(func() {
+			j.ackMu.Lock()
+			defer j.ackMu.Unlock()
+			if j.over {
+				j.c.orphans.resolve(ids, err)
+				return
+			}
 			select {
 			case j.acks <- ackEvent{s: s, ids: ids, err: err}:
-			case <-j.ended: // fenced: the job is over, this ack commits nothing
+			case <-j.ended:
+				// The job is ending: fence takes ackMu next and hands
+				// every batch still outstanding to the orphans.
+				j.c.orphans.resolve(ids, err)
 			}
 		})
+	}
+}
+
+// fence ends the job for its acks: nothing they carry commits any more. The
+// batches still outstanding become the collector's orphans, and acks
+// already queued are applied to them. It is idempotent.
+func (j *job) fence() {
+	select {
+	case <-j.ended:
+		return
+	default:
+	}
+	// Adopt first: an ack that loses the race with close(ended) resolves
+	// one of these batches.
+	n := j.outstanding()
+	j.c.orphans.adopt(n)
+	j.rep.Outstanding = n
+	close(j.ended)
+	j.ackMu.Lock()
+	defer j.ackMu.Unlock()
+	j.over = true
+	for {
+		select {
+		case ev := <-j.acks:
+			j.c.orphans.resolve(ev.ids, ev.err)
+		default:
+			return
+		}
 	}
 }
 
@@ -512,16 +827,6 @@ func (j *job) handleAck(ev ackEvent) {
 func (j *job) fail(err error) {
 	if j.failure == nil {
 		j.failure = err
-	}
-}
-
-// waitAck blocks for one ack (or a stop).
-func (j *job) waitAck(ctx context.Context) {
-	select {
-	case ev := <-j.acks:
-		j.handleAck(ev)
-	case <-j.fetchCtx.Done():
-	case <-ctx.Done():
 	}
 }
 
@@ -557,7 +862,10 @@ func (j *job) tryCommit(ctx context.Context) {
 	}
 	overlap := c.cfg.Overlap
 	if j.keeper == nil {
-		overlap = j.rng.To.Sub(j.rng.From) // tracking off: keep the whole job's ids for dedupe
+		// Tracking off: slices are disjoint in time, so a committed slice's
+		// ids are never needed for dedupe again; only the open slices'
+		// sets are kept.
+		overlap = 0
 	}
 	// Commit into a copy, adopted only once it is stored: a refused write
 	// leaves the job's view (and its report) at what the store holds.
@@ -566,14 +874,14 @@ func (j *job) tryCommit(ctx context.Context) {
 		next = j.rec.Clone()
 	}
 	next.Commit(commits, overlap, state, c.deps.Clock.Now())
-	info := CommitInfo{JobID: j.id, ScannedTo: next.ScannedTo, Slices: len(ready), Seen: len(next.Seen), Pending: len(next.Pending)}
+	info := CommitInfo{JobID: j.id, ScannedTo: next.ScannedToTime(), Slices: len(ready), Seen: len(next.Seen), Pending: len(next.Pending)}
 	if j.keeper != nil {
 		if err := j.save(context.WithoutCancel(ctx), next); err != nil {
 			info.Err = err
 			if !errors.Is(err, errFenced) && !errors.Is(err, errForgotten) {
 				c.setHealth(err)
 			}
-			j.fail(fmt.Errorf("committing slices up to %s: %w", next.ScannedTo, err))
+			j.fail(fmt.Errorf("committing slices up to %s: %w", window.Format(info.ScannedTo), err))
 			j.open = append(ready, j.open...) // their acked ids become pending
 			c.deps.Hooks.commit(info)
 			return
@@ -611,10 +919,11 @@ func (j *job) oldestWaiting() time.Time {
 // delivered batch), so the acks already queued are applied and the job ends.
 func (j *job) drain(ctx context.Context) {
 	c := j.c
+	clock := c.deps.Clock
 	var grace <-chan time.Time
-	warn := time.NewTicker(c.cfg.AckWarnAfter)
-	defer warn.Stop()
-	waitStart := c.deps.Clock.Now()
+	warn := clock.NewTimer(c.cfg.AckWarnAfter)
+	defer func() { warn.Stop() }()
+	waitStart := clock.Now()
 	for {
 		j.tryCommit(ctx)
 		n := j.outstanding()
@@ -628,11 +937,11 @@ func (j *job) drain(ctx context.Context) {
 		}
 		var deadline <-chan struct{}
 		if (j.failure != nil || j.timedOut()) && grace == nil {
-			t := time.NewTimer(c.cfg.DrainGrace)
+			t := clock.NewTimer(c.cfg.DrainGrace)
 			defer t.Stop()
-			grace = t.C
+			grace = t.C()
 		} else if grace == nil {
-			deadline = j.deadline.Done()
+			deadline = j.deadline
 		}
 		select {
 		case ev := <-j.acks:
@@ -640,15 +949,18 @@ func (j *job) drain(ctx context.Context) {
 		case <-j.soft:
 		case <-deadline:
 		case <-grace:
-			c.deps.Log.Warnf("job %s: %d batches still unacknowledged after the %v drain grace; their slices stay uncommitted and will be read again", j.id, n, c.cfg.DrainGrace)
+			c.deps.Log.Warnf("job %s: %d batches still unacknowledged after the %v drain grace; their slices stay uncommitted. "+
+				"Their acks are still awaited: the next job is skipped until they arrive (activities they deliver are not emitted again)",
+				j.id, n, c.cfg.DrainGrace)
 			return
-		case <-warn.C:
-			waited := c.deps.Clock.Now().Sub(waitStart)
+		case <-warn.C():
+			waited := clock.Now().Sub(waitStart)
 			c.deps.Hooks.ackWait(n, waited)
 			c.deps.Log.Warnf("job %s has fetched its window but %d batches have been waiting for acknowledgement for %v. "+
 				"Likely causes: an output batching by count with no `period` (the last partial batch never flushes), or a message "+
 				"that fails downstream and is replayed forever (auto_replay_nacks); add a `period` or a dead-letter `fallback` output",
 				j.id, n, waited.Truncate(time.Second))
+			warn = clock.NewTimer(c.cfg.AckWarnAfter)
 		case <-ctx.Done():
 			return
 		}
@@ -677,11 +989,12 @@ func (j *job) applyQueuedAcks() {
 	}
 }
 
-// finish records pending ids of slices that could not commit, updates
-// health, and returns the report.
+// finish fences the job, records pending ids of slices that could not
+// commit, updates health, and returns the report.
 func (j *job) finish(ctx context.Context) (Report, error) {
 	c := j.c
 	rep := &j.rep
+	j.fence()
 	if ctx.Err() != nil && j.failure == nil {
 		j.failure = errStopped
 	}
@@ -697,7 +1010,7 @@ func (j *job) finish(ctx context.Context) (Report, error) {
 	}
 	// Acked ids of uncommitted slices become pending so the next job does not
 	// deliver them again (D5). Nothing is written after a hard stop.
-	if j.keeper != nil && ctx.Err() == nil && len(j.open) > 0 {
+	if j.rec != nil && ctx.Err() == nil && len(j.open) > 0 {
 		pending := checkpoint.IDSet{}
 		for _, s := range j.open {
 			for id, sec := range s.acked {
@@ -706,20 +1019,26 @@ func (j *job) finish(ctx context.Context) (Report, error) {
 		}
 		if len(pending) > 0 {
 			j.rec.AddPending(pending, c.deps.Clock.Now())
-			if err := j.save(context.WithoutCancel(ctx), j.rec); err != nil {
-				if !errors.Is(err, errFenced) && !errors.Is(err, errForgotten) {
-					c.setHealth(err)
-				}
-				if j.failure == nil || errors.Is(j.failure, errStopped) {
-					j.failure = fmt.Errorf("recording %d delivered ids as pending: %w", len(pending), err)
+			if j.keeper != nil {
+				if err := j.save(context.WithoutCancel(ctx), j.rec); err != nil {
+					if !errors.Is(err, errFenced) && !errors.Is(err, errForgotten) {
+						c.setHealth(err)
+					}
+					if j.failure == nil || errors.Is(j.failure, errStopped) {
+						j.failure = fmt.Errorf("recording %d delivered ids as pending: %w", len(pending), err)
+					}
 				}
 			}
 		}
 	}
 	if j.rec != nil {
-		rep.ScannedTo = j.rec.ScannedTo
-		if c.cfg.Once && j.rec.Until != "" {
-			rep.Complete = j.rec.ScannedTo >= j.rec.Until
+		scanned := j.rec.ScannedToTime()
+		rep.ScannedTo, rep.ScannedToTime = window.Format(scanned), scanned
+		if c.cfg.Once {
+			rep.Complete = !scanned.Before(j.until)
+			if j.failure == nil && !rep.Complete {
+				j.failure = fmt.Errorf("the `once` backfill stopped at %s, short of latest %s", rep.ScannedTo, window.Format(j.until))
+			}
 		}
 	}
 	rep.End = c.deps.Clock.Now()
@@ -766,11 +1085,13 @@ func (c *Collector) updateHealth(j *job) {
 	}
 	c.failedJobs++
 	c.lastFail = j.failure.Error()
-	if api.IsAuth(j.failure) {
+	var future *FutureCheckpointError
+	switch {
+	case api.IsAuth(j.failure):
 		c.setHealth(fmt.Errorf("the Compliance API refused the key: %w", j.failure))
-		return
-	}
-	if c.failedJobs >= c.cfg.MaxFailedJobs {
+	case errors.As(j.failure, &future):
+		c.setHealth(j.failure)
+	case c.failedJobs >= c.cfg.MaxFailedJobs:
 		c.setHealth(fmt.Errorf("collection is stalled: %d consecutive jobs failed; last: %s", c.failedJobs, c.lastFail))
 	}
 }

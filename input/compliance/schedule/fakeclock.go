@@ -6,13 +6,14 @@ import (
 	"time"
 )
 
-// FakeClock is a Clock that moves only when told to, for tests. Channels
-// returned by After fire when Set or Advance reaches their deadline. It is
-// safe for concurrent use.
+// FakeClock is a TimerClock that moves only when told to, for tests.
+// Channels returned by After, and timers made by NewTimer, fire when Set or
+// Advance reaches their deadline. It is safe for concurrent use.
 type FakeClock struct {
 	mu      sync.Mutex
 	now     time.Time
-	waiters []fakeWaiter
+	waiters []*fakeWaiter
+	changed chan struct{} // closed and replaced whenever waiters change
 }
 
 type fakeWaiter struct {
@@ -22,7 +23,7 @@ type fakeWaiter struct {
 
 // NewFakeClock returns a FakeClock reading now.
 func NewFakeClock(now time.Time) *FakeClock {
-	return &FakeClock{now: now}
+	return &FakeClock{now: now, changed: make(chan struct{})}
 }
 
 // Now returns the fake time.
@@ -35,15 +36,46 @@ func (c *FakeClock) Now() time.Time {
 // After returns a channel that receives the fake time once it reaches
 // Now()+d; with d <= 0 it has fired already.
 func (c *FakeClock) After(d time.Duration) <-chan time.Time {
+	return c.add(d).ch
+}
+
+// NewTimer returns a timer that fires once the fake time reaches Now()+d
+// (at once with d <= 0). A stopped timer no longer counts as a waiter.
+func (c *FakeClock) NewTimer(d time.Duration) Timer {
+	return &fakeTimer{c: c, w: c.add(d)}
+}
+
+func (c *FakeClock) add(d time.Duration) *fakeWaiter {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
+	w := &fakeWaiter{at: c.now.Add(d), ch: make(chan time.Time, 1)}
 	if d <= 0 {
-		ch <- c.now
-		return ch
+		w.ch <- c.now
+		return w
 	}
-	c.waiters = append(c.waiters, fakeWaiter{at: c.now.Add(d), ch: ch})
-	return ch
+	c.waiters = append(c.waiters, w)
+	c.notifyLocked()
+	return w
+}
+
+type fakeTimer struct {
+	c *FakeClock
+	w *fakeWaiter
+}
+
+func (t *fakeTimer) C() <-chan time.Time { return t.w.ch }
+
+func (t *fakeTimer) Stop() bool {
+	c := t.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	i := slices.Index(c.waiters, t.w)
+	if i < 0 {
+		return false
+	}
+	c.waiters = slices.Delete(c.waiters, i, i+1)
+	c.notifyLocked()
+	return true
 }
 
 // Advance moves the fake time forward by d and fires the due channels.
@@ -62,25 +94,67 @@ func (c *FakeClock) Set(t time.Time) {
 	c.setLocked(t)
 }
 
-// Waiters returns how many After channels have not fired yet; tests wait for
-// it to know that the code under test is blocked on the clock.
+// Waiters returns how many After channels and timers have not fired (or
+// been stopped) yet; tests wait for it to know that the code under test is
+// blocked on the clock.
 func (c *FakeClock) Waiters() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.waiters)
 }
 
+// NextDeadline returns the earliest deadline of a waiting channel or timer,
+// and false when nothing waits.
+func (c *FakeClock) NextDeadline() (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.waiters) == 0 {
+		return time.Time{}, false
+	}
+	next := c.waiters[0].at
+	for _, w := range c.waiters[1:] {
+		if w.at.Before(next) {
+			next = w.at
+		}
+	}
+	return next, true
+}
+
+// Changed returns a channel that is closed the next time a channel or timer
+// starts or stops waiting, so tests can wait for the code under test to
+// block on the clock without polling.
+func (c *FakeClock) Changed() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.changed == nil {
+		c.changed = make(chan struct{})
+	}
+	return c.changed
+}
+
+func (c *FakeClock) notifyLocked() {
+	if c.changed != nil {
+		close(c.changed)
+	}
+	c.changed = make(chan struct{})
+}
+
 func (c *FakeClock) setLocked(t time.Time) {
 	c.now = t
-	slices.SortStableFunc(c.waiters, func(a, b fakeWaiter) int { return a.at.Compare(b.at) })
+	slices.SortStableFunc(c.waiters, func(a, b *fakeWaiter) int { return a.at.Compare(b.at) })
 	kept := c.waiters[:0]
+	fired := false
 	for _, w := range c.waiters {
 		if w.at.After(t) {
 			kept = append(kept, w)
 			continue
 		}
 		w.ch <- t
+		fired = true
 	}
 	clear(c.waiters[len(kept):])
 	c.waiters = kept
+	if fired {
+		c.notifyLocked()
+	}
 }

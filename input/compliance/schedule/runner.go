@@ -13,6 +13,22 @@ type Clock interface {
 	After(d time.Duration) <-chan time.Time
 }
 
+// Timer is a one-shot timer of a TimerClock: C receives the clock's time
+// once the duration has passed, unless Stop was called first (Stop reports
+// whether it prevented that).
+type Timer interface {
+	C() <-chan time.Time
+	Stop() bool
+}
+
+// TimerClock is a Clock that also makes stoppable timers: the collector's
+// job_timeout, drain grace, ack warnings and settle waits, and the input's
+// lease waits, run on one so that tests drive them with a FakeClock.
+type TimerClock interface {
+	Clock
+	NewTimer(d time.Duration) Timer
+}
+
 // RealClock is the wall clock.
 type RealClock struct{}
 
@@ -21,6 +37,14 @@ func (RealClock) Now() time.Time { return time.Now() }
 
 // After returns time.After(d).
 func (RealClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// NewTimer returns a wall-clock timer.
+func (RealClock) NewTimer(d time.Duration) Timer { return realTimer{time.NewTimer(d)} }
+
+type realTimer struct{ t *time.Timer }
+
+func (r realTimer) C() <-chan time.Time { return r.t.C }
+func (r realTimer) Stop() bool          { return r.t.Stop() }
 
 // Runner starts jobs on the ticks of Spec. Jobs never overlap: a tick that
 // arrives while a job runs is skipped and passed to OnSkip. Set the fields,

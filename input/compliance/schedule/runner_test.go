@@ -439,3 +439,42 @@ func TestJobsNeverOverlapOnTheRealClock(t *testing.T) {
 	assert.Equal(t, int32(1), maxActive.Load(), "at most one job at a time")
 	t.Logf("%d jobs, %d skipped ticks", jobs.Load(), skips.Load())
 }
+
+func TestFakeTimerFiresAtItsDeadlineAndStopRemovesIt(t *testing.T) {
+	t0 := utc(2026, 11, 25, 10, 0, 0, 0)
+	c := schedule.NewFakeClock(t0)
+	fires := c.NewTimer(time.Second)
+	stopped := c.NewTimer(time.Second)
+	changed := c.Changed()
+	require.True(t, stopped.Stop(), "a waiting timer is stopped")
+	select {
+	case <-changed:
+	default:
+		t.Fatal("stopping a timer is a change of the waiters")
+	}
+	require.Equal(t, 1, c.Waiters())
+	next, ok := c.NextDeadline()
+	require.True(t, ok)
+	require.Equal(t, t0.Add(time.Second), next)
+	c.Advance(999 * time.Millisecond)
+	select {
+	case <-fires.C():
+		t.Fatal("fired early")
+	default:
+	}
+	c.Advance(time.Millisecond)
+	require.Equal(t, t0.Add(time.Second), <-fires.C())
+	select {
+	case <-stopped.C():
+		t.Fatal("a stopped timer fired")
+	default:
+	}
+	require.False(t, fires.Stop(), "a fired timer cannot be stopped")
+	require.Zero(t, c.Waiters())
+}
+
+func TestRealClockTimerIsStoppable(t *testing.T) {
+	timer := schedule.RealClock{}.NewTimer(time.Hour)
+	require.True(t, timer.Stop())
+	require.NotNil(t, timer.C())
+}

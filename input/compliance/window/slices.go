@@ -99,3 +99,48 @@ func clamp(d time.Duration, cfg SliceConfig) time.Duration {
 	}
 	return d
 }
+
+// DenseFactor is how far above Target a slice's estimated count must be
+// before its first page is discarded and the slice cut (see DenseLength).
+const DenseFactor = 2
+
+// DenseLength decides, from the first page of a slice, whether the slice is
+// far denser than planned. The feed is newest first, so a full first page of
+// n activities whose oldest is at created_at c covers [c, slice end): the
+// slice holds about n * sliceLen / covered activities. When that exceeds
+// DenseFactor * Target, DenseLength returns the length that holds about
+// Target at the page's density (Target * covered / n, whole seconds) and
+// true; the caller cuts the slice to [from, from + length) without emitting
+// the page, and plans the rest after it.
+//
+// The length never goes below MinSlice: a slice already at MinSlice is
+// walked as it is, so a slice holds at most about max(DenseFactor * Target,
+// density * MinSlice) activities.
+func DenseLength(sliceLen, covered time.Duration, n int, cfg SliceConfig) (time.Duration, bool) {
+	if n <= 0 || sliceLen <= 0 {
+		return 0, false
+	}
+	covered = max(covered, time.Second)
+	estimate := float64(n) * float64(sliceLen) / float64(covered)
+	if estimate <= float64(DenseFactor*cfg.Target) {
+		return 0, false
+	}
+	length := clamp(time.Duration(float64(covered)*float64(cfg.Target)/float64(n)), cfg)
+	if length >= sliceLen {
+		return 0, false
+	}
+	return length, true
+}
+
+// Cut shortens s, the slice Next returned last, to [s.From, s.From+length):
+// the rest of s is planned again after it, and later slices start at length
+// until Observe adapts it.
+func (p *Planner) Cut(s Range, length time.Duration) Range {
+	to := s.From.Add(length)
+	if to.After(s.To) {
+		to = s.To
+	}
+	p.next = to
+	p.length = clamp(length, p.cfg)
+	return Range{From: s.From, To: to}
+}

@@ -166,3 +166,44 @@ func TestSliceConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestDenseLengthCutsASliceWhoseFirstPageShowsABurst(t *testing.T) {
+	cfg := window.SliceConfig{MinSlice: time.Minute, MaxSlice: time.Hour, Target: 20000}
+	tests := []struct {
+		name     string
+		sliceLen time.Duration
+		covered  time.Duration // from the page's oldest activity to the slice end
+		n        int
+		want     time.Duration
+		cut      bool
+	}{
+		// 5000 in the last 3 minutes of an hour-long slice: ~100k expected.
+		{"burst at the end of a quiet hour is cut to target at its density", time.Hour, 3 * time.Minute, 5000, 12 * time.Minute, true},
+		{"about target: walked as planned", time.Hour, 15 * time.Minute, 5000, 0, false},
+		{"twice target exactly is not far more", time.Hour, 450 * time.Second, 5000, 0, false},
+		{"never below min_slice", time.Hour, 2 * time.Second, 5000, time.Minute, true},
+		{"a slice at min_slice is walked as it is", time.Minute, time.Second, 5000, 0, false},
+		{"a covered span under a second counts as one second", time.Hour, 0, 5000, time.Minute, true},
+		{"whole seconds", time.Hour, 100 * time.Second, 3000, 666 * time.Second, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, cut := window.DenseLength(tt.sliceLen, tt.covered, tt.n, cfg)
+			assert.Equal(t, tt.cut, cut)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestPlannerCutPlansTheRestOfTheSliceAfterIt(t *testing.T) {
+	cfg := window.SliceConfig{MinSlice: time.Minute, MaxSlice: time.Hour, Target: 100}
+	rng := window.Range{From: at("2026-11-25T00:00:00Z"), To: at("2026-11-25T02:00:00Z")}
+	p := window.NewPlanner(rng, cfg, time.Hour)
+	s, ok := p.Next()
+	require.True(t, ok)
+	cut := p.Cut(s, 10*time.Minute)
+	assert.Equal(t, "[2026-11-25T00:00:00Z, 2026-11-25T00:10:00Z)", cut.String())
+	next, ok := p.Next()
+	require.True(t, ok)
+	assert.Equal(t, "[2026-11-25T00:10:00Z, 2026-11-25T00:20:00Z)", next.String(), "the rest follows, at the cut length")
+}

@@ -1,0 +1,97 @@
+package e2e_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/compliance-connect/compliance-connect/tests/fakeapi"
+)
+
+// Issue 11 item 7: an output outage of more than three job intervals, then
+// recovery. With auto_replay_nacks (the default) Benthos holds each failed
+// batch and re-sends it until it succeeds: the job that emitted it times
+// out, the jobs due while it is held are skipped (outcome awaiting_acks),
+// and its late ack is recorded as pending before the next job emits
+// anything. Without replay, every job during the outage fails on its nack
+// and the next one collects again. Either way every activity is delivered
+// (acknowledged) exactly once: zero extra copies.
+func TestModesOutputOutageThenRecoveryDeliversEveryActivityExactlyOnce(t *testing.T) {
+	for _, replay := range []bool{true, false} {
+		t.Run(fmt.Sprintf("auto_replay_nacks %v", replay), func(t *testing.T) {
+			start := at("2026-11-25T12:00:00Z")
+			data := spread("a", 300, at("2026-11-25T11:00:00Z"), 55*time.Minute)
+			r, tl := newTimedRig(t, start, fakeapi.Options{Dataset: data}, 0)
+			r.sink.setPolicy(func(delivery) verdict { return nackIt })
+			st := r.start(r.config(fmt.Sprintf(`
+  auto_replay_nacks: %v
+  drain_grace: 10s
+  min_slice: 1h
+  endpoints:
+    - name: activities
+      schedule: "@every 5m"
+      earliest: "2026-11-25T11:00:00Z"
+      page_size: 100
+      job_timeout: 1m
+`, replay)), streamOptions{metrics: true})
+
+			reports := func(outcome string) int {
+				n := 0
+				for _, rep := range r.logs.jobReports() {
+					if rep["outcome"] == outcome {
+						n++
+					}
+				}
+				return n
+			}
+			ended := func(n int) func() bool { return func() bool { return len(r.logs.jobReports()) >= n } }
+			// The start-up job and three more ticks fall in the outage.
+			require.True(t, tl.playUntil(ended(1), 10*time.Second, start.Add(2*time.Minute)), r.logs.dump())
+			for i := 1; i <= 3; i++ {
+				tl.set(start.Add(time.Duration(i) * 5 * time.Minute))
+				require.True(t, tl.playUntil(ended(i+1), 10*time.Second, start.Add(time.Duration(i)*5*time.Minute+2*time.Minute)), r.logs.dump())
+			}
+			assert.Empty(t, r.sink.ackedIDs(), "the output was down")
+			if replay {
+				assert.Equal(t, 1, reports("timeout"), "the job that emitted them times out with its batches held")
+				assert.Equal(t, 3, reports("awaiting_acks"), "the jobs due meanwhile are skipped:\n%s", r.logs.dump())
+				assert.True(t, r.logs.contains(0, "skipped", "still held by the pipeline", "auto_replay_nacks"))
+				assert.Equal(t, 3.0, st.scrape().must(t, "compliance_jobs", "outcome", "awaiting_acks"))
+			} else {
+				assert.Equal(t, 4, reports("failed"), "every job fails on its nack")
+			}
+
+			// The output recovers; new activities arrive meanwhile.
+			r.sink.setPolicy(nil)
+			if replay {
+				require.Eventually(t, func() bool { return len(r.sink.ackedIDs()) == len(data) }, 30*time.Second, 5*time.Millisecond,
+					"Benthos re-sends the held batches once the output works")
+			}
+			fresh := spread("b", 40, at("2026-11-25T11:56:00Z"), 20*time.Minute)
+			require.NoError(t, r.api.Add(fresh...))
+			tl.set(start.Add(20 * time.Minute))
+			require.True(t, tl.playUntil(func() bool { return reports("success") == 1 }, 10*time.Second, start.Add(22*time.Minute)), r.logs.dump())
+
+			want := append(ids(data), ids(fresh)...)
+			acked := r.sink.ackedIDs()
+			var extra []string
+			for id, n := range acked {
+				if n > 1 {
+					extra = append(extra, id)
+				}
+			}
+			assert.Zero(t, len(extra), "activities acknowledged more than once, e.g. %v", head(extra))
+			assert.Len(t, acked, len(want), "every activity acknowledged")
+			var missing []string
+			for _, id := range want {
+				if acked[id] == 0 {
+					missing = append(missing, id)
+				}
+			}
+			assert.Zero(t, len(missing), "activities never acknowledged, e.g. %v", head(missing))
+		})
+	}
+}
