@@ -268,3 +268,42 @@ func TestECSFieldsElasticFillsAreFilledToo(t *testing.T) {
 		assert.Empty(t, field(doc, absent), "%s is left out when the activity does not carry it", absent)
 	}
 }
+
+// leakyActivity carries each leak of issue 12 item 4: member names in other
+// cases and styles, and addresses inside free text, the chat name and the
+// user agent.
+const leakyActivity = `{"id":"a1","created_at":"2026-04-10T08:09:10Z","type":"claude_chat_created",
+	"actor":{"type":"user_actor","user_id":"u1","email_address":"alice@example.com","ip_address":"192.0.2.1",
+	         "user_agent":"Mozilla/5.0 (client 10.20.30.40) Chrome/120.0.0.0"},
+	"claude_chat_id":"c1","title":"Notes for grace@example.com",
+	"Email":"carol@example.com","recipient":"dave@example.com","shared_with":["erin@example.com"],
+	"details":{"message":"invited frank@example.com from 198.51.100.77","emailAddress":"heidi@example.com",
+	           "ipAddress":"203.0.113.9","remote_addr":"203.0.113.10:5151","x_forwarded_for":"203.0.113.11"}}`
+
+var leakedSecrets = []string{"alice@", "grace@", "carol@", "dave@", "erin@", "frank@", "heidi@",
+	"192.0.2.1", "10.20.30.40", "198.51.100.77", "203.0.113.9", "203.0.113.10", "203.0.113.11"}
+
+func TestRedactionLeavesNoAddressInAnyPartOfTheDocument(t *testing.T) {
+	for _, r := range []activity.Redaction{
+		{Emails: true, IPs: true},
+		{Emails: true, IPs: true, Hash: true, Key: []byte("k")},
+		{Emails: true, IPs: true, Strict: true},
+	} {
+		m, err := ecs.NewMapper(ecs.Options{KeepRaw: true, Redaction: r})
+		require.NoError(t, err)
+		out, err := m.Map([]byte(leakyActivity))
+		require.NoError(t, err)
+		for _, secret := range leakedSecrets {
+			assert.NotContains(t, string(out), secret, "%+v", r)
+		}
+		doc := goldentest.Decode(t, out)
+		assert.Empty(t, field(doc, "user.email"), "%+v", r)
+		assert.Empty(t, field(doc, "user.name"), "no local part of a redacted address")
+		if !r.Hash && !r.Strict {
+			assert.Equal(t, "invited [email redacted] from [ip redacted]", field(doc, "anthropic.audit.details.message"))
+			assert.Equal(t, "Notes for [email redacted]", field(doc, "anthropic.audit.title"), "the chat name")
+			assert.Equal(t, "Mozilla/5.0 (client [ip redacted]) Chrome/120.0.0.0", field(doc, "user_agent.original"))
+			assert.Contains(t, field(doc, "event.original"), `invited [email redacted] from [ip redacted]`)
+		}
+	}
+}

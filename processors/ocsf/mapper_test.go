@@ -237,3 +237,47 @@ func TestMapKeepsNothingOfTheInput(t *testing.T) {
 	assert.Contains(t, want, `"raw_data":`)
 	assert.Equal(t, []string{"teleport_session_beamed"}, unknown, "the reported type does not share it either")
 }
+
+// leakyActivity carries each leak of issue 12 item 4: member names in other
+// cases and styles, and addresses inside free text, the chat name and the
+// user agent.
+const leakyActivity = `{"id":"a1","created_at":"2026-04-10T08:09:10Z","type":"claude_chat_created",
+	"actor":{"type":"user_actor","user_id":"u1","email_address":"alice@example.com","ip_address":"192.0.2.1",
+	         "user_agent":"Mozilla/5.0 (client 10.20.30.40) Chrome/120.0.0.0"},
+	"claude_chat_id":"c1","title":"Notes for grace@example.com",
+	"Email":"carol@example.com","recipient":"dave@example.com","shared_with":["erin@example.com"],
+	"details":{"message":"invited frank@example.com from 198.51.100.77","emailAddress":"heidi@example.com",
+	           "ipAddress":"203.0.113.9","remote_addr":"203.0.113.10:5151","x_forwarded_for":"203.0.113.11"}}`
+
+var leakedSecrets = []string{"alice@", "grace@", "carol@", "dave@", "erin@", "frank@", "heidi@",
+	"192.0.2.1", "10.20.30.40", "198.51.100.77", "203.0.113.9", "203.0.113.10", "203.0.113.11"}
+
+func TestRedactionLeavesNoAddressInAnyPartOfTheEvent(t *testing.T) {
+	for _, r := range []activity.Redaction{
+		{Emails: true, IPs: true},
+		{Emails: true, IPs: true, Hash: true, Key: []byte("k")},
+		{Emails: true, IPs: true, Strict: true},
+	} {
+		m, err := ocsf.NewMapper(ocsf.Options{KeepRaw: true, Redaction: r})
+		require.NoError(t, err)
+		out, err := m.Map([]byte(leakyActivity))
+		require.NoError(t, err)
+		for _, secret := range leakedSecrets {
+			assert.NotContains(t, string(out), secret, "%+v", r)
+		}
+		ev := goldentest.Decode(t, out)
+		if !r.Hash && !r.Strict {
+			msg, _ := goldentest.Path(ev, "unmapped.details.message")
+			assert.Equal(t, "invited [email redacted] from [ip redacted]", msg, "unmapped")
+			name, _ := goldentest.Path(ev, "web_resources")
+			assert.Equal(t, "Notes for [email redacted]", name.([]any)[0].(map[string]any)["name"], "the chat name")
+			ua, _ := goldentest.Path(ev, "http_request.user_agent")
+			assert.Equal(t, "Mozilla/5.0 (client [ip redacted]) Chrome/120.0.0.0", ua, "the user agent")
+			assert.Contains(t, ev["raw_data"], `invited [email redacted] from [ip redacted]`, "raw_data")
+		}
+		if r.Strict {
+			assert.NotContains(t, string(out), "Notes for", "strict drops free text it cannot vouch for")
+			assert.NotContains(t, string(out), "Mozilla")
+		}
+	}
+}

@@ -104,9 +104,10 @@ func TestProcessorFlagsMessagesThatAreNotActivities(t *testing.T) {
 
 func TestProcessorRejectsBadConfigNamingTheField(t *testing.T) {
 	tests := map[string]string{
-		`anthropic_compliance_ocsf: {redact: [phones]}`:                    `redact: unknown token "phones"`,
-		`anthropic_compliance_ocsf: {redact: [emails], redact_mode: hash}`: "hash_key: required when redact_mode is hash",
-		`anthropic_compliance_ocsf: {redact_mode: shred}`:                  `redact_mode: unknown value "shred"`,
+		`anthropic_compliance_ocsf: {redact: [phones]}`:                            `redact: unknown token "phones"`,
+		`anthropic_compliance_ocsf: {redact: [emails], redact_mode: hash}`:         "hash_key: required when redact_mode is hash",
+		`anthropic_compliance_ocsf: {redact_mode: shred}`:                          `redact_mode: unknown value "shred"`,
+		`anthropic_compliance_ocsf: {redact: [request_body], redact_strict: true}`: "redact_strict: needs emails or ips in redact",
 	}
 	for yaml, want := range tests {
 		_, err := enginetest.Processor(t, yaml)
@@ -119,6 +120,7 @@ func TestLintRulesCatchBadConfigBeforeRunning(t *testing.T) {
 	tests := map[string]string{
 		`anthropic_compliance_ocsf: {redact: [phones]}`:                 `unknown token "phones"`,
 		`anthropic_compliance_ocsf: {redact: [ips], redact_mode: hash}`: "hash_key: required",
+		`anthropic_compliance_ocsf: {redact_strict: true}`:              "redact_strict: needs emails or ips",
 	}
 	for yaml, want := range tests {
 		err := service.NewStreamBuilder().AddProcessorYAML(yaml)
@@ -127,6 +129,8 @@ func TestLintRulesCatchBadConfigBeforeRunning(t *testing.T) {
 	}
 	require.NoError(t, service.NewStreamBuilder().AddProcessorYAML(
 		`anthropic_compliance_ocsf: {redact: [ips], redact_mode: hash, hash_key: "${HASH_KEY:k}"}`))
+	require.NoError(t, service.NewStreamBuilder().AddProcessorYAML(
+		`anthropic_compliance_ocsf: {redact: [emails], redact_strict: true}`))
 }
 
 func TestHashKeyIsASecret(t *testing.T) {
