@@ -1,6 +1,7 @@
 package ecs
 
 import (
+	"os"
 	"slices"
 	"testing"
 
@@ -79,5 +80,17 @@ func TestUnknownTypesOfKnownFamiliesCategorizeLikeTheirSiblings(t *testing.T) {
 		assert.Equal(t, tt.category, c.category, "%s category", tt.typ)
 		assert.Equal(t, tt.types, c.types, "%s types", tt.typ)
 		assert.Equal(t, tt.outcome, c.outcome, "%s outcome", tt.typ)
+	}
+}
+
+// TestDeviationsAreListedInTheREADME keeps the README's list of deliberate
+// deviations from Elastic's mapping in step with the table.
+func TestDeviationsAreListedInTheREADME(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if !assert.NoError(t, err) {
+		return
+	}
+	for _, typ := range deviationOrder() {
+		assert.Contains(t, string(readme), "`"+typ+"`", "README does not list the deviation of %s", typ)
 	}
 }

@@ -399,7 +399,7 @@ func deviationsMarkdown() string {
 	var b []byte
 	for _, typ := range deviationOrder() {
 		d := deviations[typ]
-		b = append(b, "- `"+typ+"`: Elastic `"+d.elastic+"`; "+d.reason+".\n"...)
+		b = append(b, "  - `"+typ+"`: Elastic `"+d.elastic+"`; "+d.reason+".\n"...)
 	}
 	return string(b)
 }

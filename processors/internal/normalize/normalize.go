@@ -205,7 +205,7 @@ func (*processor) Close(context.Context) error { return nil }
 // maxLoggedTypes bounds the set of unknown types remembered for logging.
 const maxLoggedTypes = 1024
 
-// UnknownTypes counts activities whose type no rule matched, in a counter
+// UnknownTypes counts activities whose type the catalogue does not list, in a counter
 // without labels (types are unbounded), and logs each new type once at debug
 // level. It is safe for concurrent use.
 type UnknownTypes struct {
@@ -242,6 +242,6 @@ func (u *UnknownTypes) Record(activityType string) {
 		if len(activityType) > 120 {
 			activityType = activityType[:120] + "..."
 		}
-		u.log.Debugf("Activity type %q has no mapping rule; using %s", activityType, u.what)
+		u.log.Debugf("Activity type %q is not in the catalogue; mapped by %s", activityType, u.what)
 	}
 }
