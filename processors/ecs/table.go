@@ -301,9 +301,6 @@ func categorize(e catalog.Entry) categorization {
 	} else {
 		s, ok := familyCategories[e.Family]
 		if !ok {
-			s, ok = familyCategories[e.Type]
-		}
-		if !ok {
 			s = targetCategories[e.Target]
 		}
 		c.category = s.category

@@ -1,6 +1,8 @@
 package ocsf
 
 import (
+	"strconv"
+
 	"github.com/compliance-connect/compliance-connect/processors/internal/catalog"
 	"github.com/compliance-connect/compliance-connect/processors/internal/jsonobj"
 )
@@ -190,8 +192,9 @@ var shareObjects = map[string]bool{
 	"group_project_shares": true, "group_skill_shares": true,
 }
 
-// typeOverrides are types whose class or activity_id the target and verb
-// do not give; zero fields keep the rule's value.
+// typeOverrides are types whose class, activity_id or status_id the target
+// and verb do not give; zero fields keep the rule's value (so an override
+// cannot set status Unknown, which no type needs).
 var typeOverrides = map[string]struct{ class, activity, status int }{
 	// A new subscription is created, not a setting updated.
 	"subscription_started": {0, 1, 0},
@@ -231,19 +234,8 @@ var otherReasons = map[string]string{
 	reasonKey(classGroupManagement, "update"): "Group Management has no Update activity (only privileges, members, create and delete)",
 }
 
-func reasonKey(classID int, action string) string { return "class:" + itoa(classID) + "/" + action }
-
-func itoa(n int) string {
-	var b [8]byte
-	i := len(b)
-	for n >= 10 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	i--
-	b[i] = byte('0' + n)
-	return string(b[i:])
+func reasonKey(classID int, action string) string {
+	return "class:" + strconv.Itoa(classID) + "/" + action
 }
 
 // otherReason returns why a type has activity_id 99, "" if nothing says.
@@ -285,7 +277,6 @@ type rule struct {
 	// workspace is true when the members of a workspace change: the
 	// workspace is Group Management's group.
 	workspace bool
-	known     bool // catalogued
 }
 
 // object names the members holding the id and name of what the activity
@@ -334,7 +325,6 @@ func ruleFor(e catalog.Entry) rule {
 		object: object{idField: e.IDField(), nameField: e.LabelField(), kind: e.Caption},
 		target: e.Target,
 		family: e.Family,
-		known:  e.Catalogued,
 	}
 	switch {
 	case e.Target == catalog.API:

@@ -111,14 +111,14 @@ func (r Redaction) apply(fs *Fields, top bool) bool {
 			kept = append(kept, fs.list[i])
 			continue
 		}
-		words := keyWords(key)
-		if (r.RequestBody && top && endsWith(words, "request", "body") && len(words) == 2) ||
-			(r.Emails && isEmailWords(words)) || (r.IPs && isIPWords(words)) {
+		words := splitKey(key)
+		if (r.RequestBody && top && words.endsWith(0, "request", "body") && words.n == 2) ||
+			(r.Emails && isEmailWords(&words)) || (r.IPs && isIPWords(&words)) {
 			changed = true
 			if !r.Hash || r.Strict && !r.keepsHashOf(fs.value(i)) {
 				continue
 			}
-			fs.setValue(i, r.hashValue(r.Emails && isEmailWords(words), fs.value(i)))
+			fs.setValue(i, r.hashValue(r.Emails && isEmailWords(&words), fs.value(i)))
 			fs.list[i].hashed = true
 			kept = append(kept, fs.list[i])
 			continue
@@ -133,8 +133,18 @@ func (r Redaction) apply(fs *Fields, top bool) bool {
 			fs.list[i].key = int32(len(fs.keys))
 			changed = true
 		}
-		v := fs.value(i)
-		out, keep, hashed, valueChanged := r.rewrite(v)
+		var out json.RawMessage
+		var keep, hashed, valueChanged bool
+		if v := fs.value(i); len(v) > 0 && v[0] == '"' {
+			// Read in place (a substring of the input), not copied.
+			if text, ok := fs.unquote(i); ok {
+				out, keep, hashed, valueChanged = r.rewriteString(text)
+			} else {
+				keep = true
+			}
+		} else {
+			out, keep, hashed, valueChanged = r.rewrite(v)
+		}
 		if !keep {
 			changed = true
 			continue
@@ -168,14 +178,11 @@ func (r Redaction) rewrite(raw json.RawMessage) (out json.RawMessage, keep, hash
 		if !ok {
 			return raw, true, false, false
 		}
-		ns, keep, hashed, changed := r.text(s)
-		if !keep {
-			return nil, false, false, true
-		}
+		out, keep, hashed, changed = r.rewriteString(s)
 		if !changed {
-			return raw, true, false, false
+			out = raw
 		}
-		return jsonobj.AppendString(nil, ns), true, hashed, true
+		return out, keep, hashed, changed
 	case '{', '[':
 		if !r.scans() {
 			return raw, true, false, false
@@ -188,6 +195,16 @@ func (r Redaction) rewrite(raw json.RawMessage) (out json.RawMessage, keep, hash
 		return out, keep, false, true
 	}
 	return raw, true, false, false
+}
+
+// rewriteString redacts a string member value, returning its new JSON
+// text when it changed.
+func (r Redaction) rewriteString(s string) (out json.RawMessage, keep, hashed, changed bool) {
+	ns, keep, hashed, changed := r.text(s)
+	if !keep || !changed {
+		return nil, keep, false, changed
+	}
+	return jsonobj.AppendString(nil, ns), true, hashed, true
 }
 
 // text redacts one string: an address that is the whole string is dropped
@@ -318,13 +335,13 @@ func (w *walker) object(dst, b []byte) ([]byte, bool) {
 	dst = append(dst, '{')
 	n := 0
 	err := eachMember(b, func(key string, raw []byte) {
-		words := keyWords(key)
-		if (w.r.Emails && isEmailWords(words)) || (w.r.IPs && isIPWords(words)) {
+		words := splitKey(key)
+		if (w.r.Emails && isEmailWords(&words)) || (w.r.IPs && isIPWords(&words)) {
 			w.changed = true
 			if !w.r.Hash || w.r.Strict && !w.r.keepsHashOf(raw) {
 				return
 			}
-			raw = w.r.hashValue(w.r.Emails && isEmailWords(words), raw)
+			raw = w.r.hashValue(w.r.Emails && isEmailWords(&words), raw)
 		}
 		// A key that holds an address (a map keyed by email) is redacted
 		// like a value; under Strict one that cannot be vouched for goes.

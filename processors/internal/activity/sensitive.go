@@ -13,99 +13,136 @@ import (
 // and IP addresses inside free text, found by a strict tokenizer and
 // confirmed by a parser (net/mail, net/netip), never by a loose pattern.
 
-// keyWords splits a member name into lower-case words at separators and
-// case changes: "emailAddress", "EmailAddress", "email_address",
-// "email-address" and "EMAIL_ADDRESS" all give [email address];
-// "IPAddress" gives [ip address], "x_forwarded_for" [x forwarded for].
-func keyWords(key string) []string {
-	var words []string
-	runes := []rune(key)
+// keyWords are the words of a member name, split at separators and case
+// changes: "emailAddress", "EmailAddress", "email_address", "email-address"
+// and "EMAIL_ADDRESS" all give [email address]; "IPAddress" gives
+// [ip address], "x_forwarded_for" [x forwarded for]. Only the last few
+// words are kept (the classifiers look at the end of a name), as spans of
+// the name, compared without regard to case, so splitting allocates nothing.
+type keyWords struct {
+	key   string
+	spans [4][2]int // the last words, oldest first
+	n     int       // words seen (may exceed len(spans))
+}
+
+func splitKey(key string) keyWords {
+	w := keyWords{key: key}
 	start := -1
+	var prev, prev2 rune
 	flush := func(end int) {
 		if start >= 0 && end > start {
-			words = append(words, strings.ToLower(string(runes[start:end])))
+			if w.n >= len(w.spans) {
+				copy(w.spans[:], w.spans[1:])
+				w.spans[len(w.spans)-1] = [2]int{start, end}
+			} else {
+				w.spans[w.n] = [2]int{start, end}
+			}
+			w.n++
 		}
 		start = -1
 	}
-	for i, r := range runes {
+	for i, size := 0, 0; i < len(key); i += size {
+		var r rune
+		r, size = utf8.DecodeRuneInString(key[i:])
+		next, _ := utf8.DecodeRuneInString(key[i+size:])
 		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
 			flush(i)
+			prev, prev2 = 0, 0
 			continue
 		}
-		if start < 0 {
-			start = i
-			continue
-		}
-		prev := runes[i-1]
 		switch {
+		case start < 0:
+			start = i
 		case unicode.IsLower(prev) && unicode.IsUpper(r):
 			// emailAddress: a new word at the upper-case letter.
 			flush(i)
 			start = i
-		case unicode.IsUpper(prev) && unicode.IsUpper(r) && i+1 < len(runes) && unicode.IsLower(runes[i+1]):
-			// IPAddress: the acronym ends before the last upper-case letter.
-			flush(i)
-			start = i
+		case unicode.IsUpper(prev2) && unicode.IsUpper(prev) && unicode.IsLower(r) && !(r == 'v' && unicode.IsDigit(next)):
+			// IPAddress: the acronym ended before the last upper-case
+			// letter (but IPv6 is one word).
+			at := i - utf8.RuneLen(prev)
+			flush(at)
+			start = at
 		}
+		prev2, prev = prev, r
 	}
-	flush(len(runes))
-	return words
+	flush(len(key))
+	return w
 }
 
-// endsWith reports whether words end with the given words.
-func endsWith(words []string, tail ...string) bool {
-	if len(words) < len(tail) {
+// len returns the number of words kept.
+func (w *keyWords) len() int { return min(w.n, len(w.spans)) }
+
+// word returns the i-th kept word.
+func (w *keyWords) word(i int) string { sp := w.spans[i]; return w.key[sp[0]:sp[1]] }
+
+// last returns the last word, "" if none.
+func (w *keyWords) last() string {
+	if w.n == 0 {
+		return ""
+	}
+	return w.word(w.len() - 1)
+}
+
+// endsWith reports whether the words end with tail (lower-case words),
+// skip words from the end first.
+func (w *keyWords) endsWith(skip int, tail ...string) bool {
+	n := w.len() - skip
+	if n < len(tail) {
 		return false
 	}
-	for i, w := range tail {
-		if words[len(words)-len(tail)+i] != w {
+	for i, t := range tail {
+		if !strings.EqualFold(w.word(n-len(tail)+i), t) {
 			return false
 		}
 	}
 	return true
 }
 
-// IsEmailKey reports whether a member name denotes email addresses or the
-// people they identify: it ends with email(s), e-mail, mail(s), email
-// address(es), mail address(es), recipient(s), or is shared with.
-func IsEmailKey(key string) bool { return isEmailWords(keyWords(key)) }
-
-func isEmailWords(w []string) bool {
-	if len(w) == 0 {
-		return false
-	}
-	switch w[len(w)-1] {
-	case "email", "emails", "mail", "mails", "emailaddress", "emailaddresses", "recipient", "recipients":
-		return true
-	case "address", "addresses":
-		return endsWith(w[:len(w)-1], "email") || endsWith(w[:len(w)-1], "mail")
-	case "with":
-		return endsWith(w, "shared", "with")
+// lastIs reports whether the last word is one of words (lower-case).
+func (w *keyWords) lastIs(words ...string) bool {
+	l := w.last()
+	for _, x := range words {
+		if strings.EqualFold(l, x) {
+			return true
+		}
 	}
 	return false
 }
 
-// IsIPKey reports whether a member name denotes IP addresses: it ends with
-// ip(s), ip address(es), ip addr, ipaddr(ess), ipv4, ipv6, remote or client
-// addr(ess), or is forwarded for (x_forwarded_for, X-Forwarded-For).
-func IsIPKey(key string) bool { return isIPWords(keyWords(key)) }
+// IsEmailKey reports whether a member name denotes email addresses or the
+// people they identify: it ends with email(s), e-mail, mail(s), email
+// address(es), mail address(es), recipient(s), or is shared with.
+func IsEmailKey(key string) bool { w := splitKey(key); return isEmailWords(&w) }
 
-func isIPWords(w []string) bool {
-	if len(w) == 0 {
+func isEmailWords(w *keyWords) bool {
+	switch {
+	case w.lastIs("email", "emails", "mail", "mails", "emailaddress", "emailaddresses", "recipient", "recipients"):
+		return true
+	case w.lastIs("address", "addresses"):
+		return w.endsWith(1, "email") || w.endsWith(1, "mail")
+	}
+	return w.endsWith(0, "shared", "with")
+}
+
+// IsIPKey reports whether a member name denotes IP addresses: it ends with
+// ip(s), ip address(es), ip addr, ipaddr(ess), ipv4, ipv6, remote, client
+// or peer addr(ess), or is forwarded for (x_forwarded_for, X-Forwarded-For).
+func IsIPKey(key string) bool { w := splitKey(key); return isIPWords(&w) }
+
+func isIPWords(w *keyWords) bool {
+	switch {
+	case w.lastIs("ip", "ips", "ipaddr", "ipaddress", "ipaddresses", "ipv4", "ipv6"):
+		return true
+	case w.lastIs("address", "addresses", "addr", "addrs"):
+		for _, before := range []string{"ip", "ipv4", "ipv6", "remote", "client", "peer"} {
+			if w.endsWith(1, before) {
+				return true
+			}
+		}
 		return false
 	}
-	last := w[len(w)-1]
-	switch last {
-	case "ip", "ips", "ipaddr", "ipaddress", "ipaddresses", "ipv4", "ipv6":
-		return true
-	case "address", "addresses", "addr", "addrs":
-		rest := w[:len(w)-1]
-		return endsWith(rest, "ip") || endsWith(rest, "ipv4") || endsWith(rest, "ipv6") ||
-			endsWith(rest, "remote") || endsWith(rest, "client") || endsWith(rest, "peer")
-	case "for":
-		return endsWith(w, "forwarded", "for")
-	}
-	return false
+	return w.endsWith(0, "forwarded", "for")
 }
 
 // span is a sensitive part of a text: s[start:end] and what it is.

@@ -1,6 +1,7 @@
 package activity
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -17,11 +18,17 @@ func TestKeyWordsSplitsEveryNamingStyle(t *testing.T) {
 		"x_forwarded_for": {"x", "forwarded", "for"},
 		"X-Forwarded-For": {"x", "forwarded", "for"},
 		"remoteAddr":      {"remote", "addr"},
-		"clientIPv6":      {"client", "i", "pv6"},
+		"clientIPv6":      {"client", "ipv6"},
+		"a_b_c_d_e_f":     {"c", "d", "e", "f"}, // the last four are kept
 		"shared_with":     {"shared", "with"},
 		"Email":           {"email"},
 	} {
-		assert.Equal(t, want, keyWords(key), key)
+		w := splitKey(key)
+		var got []string
+		for i := range w.len() {
+			got = append(got, strings.ToLower(w.word(i)))
+		}
+		assert.Equal(t, want, got, key)
 	}
 }
 
