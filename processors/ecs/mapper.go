@@ -50,7 +50,7 @@ func (m *Mapper) Map(in []byte) ([]byte, error) {
 		return nil, err
 	}
 	a.Redact(m.opts.Redaction)
-	cat, known := categorize(a.Type)
+	cat, known := lookup(a.Type)
 	if !known && m.opts.UnknownType != nil {
 		m.opts.UnknownType(strings.Clone(a.Type)) // a.Type shares the input's memory
 	}
@@ -63,16 +63,15 @@ func (m *Mapper) Map(in []byte) ([]byte, error) {
 	event.String("action", a.Type)
 	event.String("kind", "event")
 	event.Strings("category", cat.category)
-	var typesBuf [4]string
-	types := append(typesBuf[:0], cat.types...)
-	if cat.verbType != "" {
-		types = append(types, cat.verbType)
-	}
-	event.Strings("type", types)
+	event.Strings("type", cat.types)
 	if m.opts.KeepRaw {
 		event.String("original", a.RawString())
 	}
-	doc.Object("organization").String("id", a.OrganizationID)
+	reason, _ := a.Fields.Take("reason")
+	event.String("reason", reason)
+	org := doc.Object("organization")
+	org.String("id", a.OrganizationID)
+	org.String("name", takeFirst(&a.Fields, organizationNameFields))
 
 	// The actor: user.id for user_actor; user.email for user_actor and
 	// anthropic_actor, or the unauthenticated address; the rest stays
@@ -92,10 +91,19 @@ func (m *Mapper) Map(in []byte) ([]byte, error) {
 	}
 	user.String("id", userID)
 	user.String("email", userEmail)
+	user.String("name", localPart(userEmail))
 	targetID, targetEmail := a.TakeTargetUser()
 	target := user.Object("target")
 	target.String("id", targetID)
 	target.String("email", targetEmail)
+	target.String("name", localPart(targetEmail))
+	if field, ok := targetRoleFields[a.Type]; ok {
+		if role, ok := a.Fields.Take(field); ok {
+			target.Strings("roles", []string{role})
+		}
+	}
+	filename, _ := a.Fields.Take("filename")
+	doc.Object("file").String("name", filename)
 	sourceIP, _ := f.Take("ip_address")
 	doc.Object("source").String("ip", sourceIP)
 	userAgent, _ := f.Take("user_agent")
@@ -115,12 +123,24 @@ func (m *Mapper) Map(in []byte) ([]byte, error) {
 	}
 	rawURL, _ := a.Fields.Take("url")
 	domain := writeURL(doc.Object("url"), rawURL)
-	if a.Type == "org_join_proposal_decided" {
+	switch a.Type {
+	case "org_join_proposal_decided":
 		if approved, ok := a.Fields.Bool("approved"); ok {
 			cat.outcome = outcomeFailure
 			if approved {
 				cat.outcome = outcomeSuccess
 			}
+		}
+	case "abuse_decision_received":
+		if d, _ := a.Fields.String("decision"); d == "blocked" {
+			cat.outcome = outcomeFailure
+		}
+	case "github_token_import":
+		switch r, _ := a.Fields.String("result"); r {
+		case "imported":
+			cat.outcome = outcomeSuccess
+		case "rejected", "failed":
+			cat.outcome = outcomeFailure
 		}
 	}
 	event.String("outcome", cat.outcome)
@@ -145,6 +165,36 @@ func (m *Mapper) Map(in []byte) ([]byte, error) {
 		f.Unused(audit.Object("actor").Raw)
 	}
 	return s.Encode(doc), nil
+}
+
+// organizationNameFields hold the organization's name; the first present wins.
+var organizationNameFields = []string{"org_name", "organization_name"}
+
+// targetRoleFields name, per type, the member holding the role the target
+// user has after the activity (user.target.roles).
+var targetRoleFields = map[string]string{
+	"role_assignment_granted":  "role",
+	"role_assignment_revoked":  "role",
+	"claude_user_role_updated": "current_role",
+}
+
+// localPart returns the part of an email address before its last @ (ECS
+// user.name), "" when there is none.
+func localPart(email string) string {
+	i := strings.LastIndexByte(email, '@')
+	if i <= 0 {
+		return ""
+	}
+	return email[:i]
+}
+
+func takeFirst(f *activity.Fields, keys []string) string {
+	for _, k := range keys {
+		if v, ok := f.Take(k); ok && v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 // writeURL sets url.original and, when it parses, its parts; it returns the

@@ -26,7 +26,7 @@ generate:
       {
         "id": "activity_%d".format($n),
         "created_at": "2026-04-10T08:09:10Z",
-        "type": if $n % 2 == 0 { "hologram_portal_opened" } else { "claude_chat_viewed" },
+        "type": if $n % 2 == 0 { "hologram_portal_beamed" } else { "claude_chat_viewed" },
         "actor": {"type": "user_actor", "user_id": "user_1", "email_address": "alice@example.com", "ip_address": "192.0.2.1"},
         "claude_chat_id": "chat_%d".format($n)
       }

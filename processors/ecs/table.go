@@ -1,13 +1,22 @@
 package ecs
 
-import "strings"
+import (
+	"slices"
 
-// This file is the whole type → event.category/type/outcome table. Lookup
-// order: exactRules, then prefixRules (first match; list a longer prefix
-// before a shorter one it starts with), then suffixRules; a type none of them
-// matches gets no category, type [info] and outcome unknown, and is counted in
-// the unknown-type metric. To map a new type, add an exact rule, or a prefix
-// rule for its family; a new verb goes into verbTypes.
+	"github.com/compliance-connect/compliance-connect/processors/internal/catalog"
+)
+
+// This file is the whole type → event.category/type/outcome mapping.
+// Activity types come from the shared catalogue (processors/internal/catalog):
+// a type's family picks the categories (familyCategories, else its target's
+// in targetCategories), its verb's action the event.type (typeOf, kept only
+// where one of the categories expects it) and outcome. typeOverrides holds
+// the types whose categorization follows Elastic's anthropic integration
+// where these rules would differ; deviations holds the types where we differ
+// from Elastic on purpose, each with its reason (ECS's own definitions). A
+// type the catalogue does not list maps through the same rules from its
+// family and verb and is counted as unknown; one whose family is unknown
+// too gets no category, type info and outcome unknown.
 
 // ecsVersion is the ECS release the documents follow (Elastic's anthropic
 // integration sets the same).
@@ -20,166 +29,152 @@ const (
 	outcomeUnknown = "unknown"
 )
 
-// rule categorizes activity types.
-type rule struct {
+// categorization is the resolved event.category, event.type, event.outcome.
+type categorization struct {
 	category []string
-	// types are always set; with verb, the type the type's verb suffix
-	// implies is added when one of the categories expects it.
-	types []string
-	verb  bool
-	// outcome, when empty, follows the type's suffix (see outcomeFor).
-	outcome string
+	types    []string
+	outcome  string
 }
+
+// scheme is how a family categorizes: its categories, and event.types added
+// to the verb's (iam's user, group, admin).
+type scheme struct {
+	category []string
+	extra    []string
+}
+
+func cats(c ...string) []string { return c }
 
 var (
-	authentication = []string{"authentication"}
-	authSession    = []string{"authentication", "session"}
-	configuration  = []string{"configuration"}
-	fileWeb        = []string{"file", "web"}
-	iam            = []string{"iam"}
-	iamConfig      = []string{"iam", "configuration"}
+	iamUser    = scheme{cats("iam"), cats("user")}
+	iamGroup   = scheme{cats("iam"), cats("group")}
+	iamAdmin   = scheme{cats("iam"), cats("admin")}
+	iamOnly    = scheme{category: cats("iam")}
+	iamConfig  = scheme{category: cats("iam", "configuration")}
+	configOnly = scheme{category: cats("configuration")}
+	fileWeb    = scheme{category: cats("file", "web")}
+	fileOnly   = scheme{category: cats("file")}
+	webOnly    = scheme{category: cats("web")}
+	authOnly   = scheme{category: cats("authentication")}
 )
 
-func list(v ...string) []string { return v }
-
-var exactRules = map[string]rule{
-	// Outcome from status_code, see Mapper.
-	"compliance_api_accessed": {category: list("api"), types: list("access"), outcome: outcomeUnknown},
-
-	"sso_login_initiated":              {category: authentication, types: list("start", "info"), outcome: outcomeUnknown},
-	"magic_link_login_initiated":       {category: authentication, types: list("start", "info"), outcome: outcomeUnknown},
-	"anonymous_mobile_login_attempted": {category: authentication, types: list("start", "info"), outcome: outcomeUnknown},
-	"sso_login_succeeded":              {category: authSession, types: list("start")},
-	"magic_link_login_succeeded":       {category: authSession, types: list("start")},
-	"social_login_succeeded":           {category: authSession, types: list("start")},
-	"sso_login_failed":                 {category: authentication, types: list("start")},
-	"magic_link_login_failed":          {category: authentication, types: list("start")},
-	"user_logged_out":                  {category: authSession, types: list("end")},
-	"session_revoked":                  {category: authSession, types: list("end")},
-
-	"org_user_invite_sent":     {category: iam, types: list("user", "creation")},
-	"org_user_invite_re_sent":  {category: iam, types: list("user", "creation")},
-	"org_user_invite_accepted": {category: iam, types: list("user", "creation")},
-	"org_user_deleted":         {category: iam, types: list("user", "deletion")},
-	"role_assignment_granted":  {category: iam, types: list("user", "change")},
-	"role_assignment_revoked":  {category: iam, types: list("user", "change")},
-	"rbac_role_assigned":       {category: iam, types: list("user", "change")},
-	"rbac_role_unassigned":     {category: iam, types: list("user", "change")},
-	"claude_user_role_updated": {category: iam, types: list("user", "change")},
-	"group_member_added":       {category: iam, types: list("group", "change")},
-	"group_member_removed":     {category: iam, types: list("group", "change")},
-
-	"claude_chat_settings_updated": {category: configuration, types: list("change")},
-	// Outcome from approved, see Mapper.
-	"org_join_proposal_decided": {category: configuration, types: list("change"), outcome: outcomeUnknown},
+// targetCategories is each catalogue target's scheme.
+var targetCategories = map[catalog.Target]scheme{
+	catalog.Session:    authOnly,
+	catalog.User:       iamUser,
+	catalog.Key:        iamOnly,
+	catalog.Factor:     iamUser,
+	catalog.Role:       iamUser,
+	catalog.RoleConfig: iamOnly,
+	catalog.Consent:    iamOnly,
+	catalog.Group:      iamGroup,
+	catalog.Membership: configOnly,
+	catalog.Content:    fileWeb,
+	catalog.File:       fileWeb,
+	catalog.Share:      fileWeb,
+	catalog.Export:     {cats("file"), cats("info")},
+	catalog.API:        {category: cats("api")},
+	catalog.Credential: iamConfig,
+	catalog.Detection:  configOnly,
+	catalog.Config:     configOnly,
 }
 
-type prefixRule struct {
-	prefix string
-	rule   rule
+// familyCategories are families whose scheme is not their target's.
+var familyCategories = map[string]scheme{
+	"claude_code_security_scan_project_visibility": configOnly,
+	"claude_chat":                               webOnly,
+	"ccr_session":                               webOnly,
+	"cowork_session":                            webOnly,
+	"claude_published_artifact":                 fileOnly,
+	"platform_file":                             fileOnly,
+	"platform_file_content":                     fileOnly,
+	"platform_skill_version_content":            fileOnly,
+	"claude_skill":                              configOnly,
+	"claude_command":                            configOnly,
+	"claude_plugin":                             configOnly,
+	"claude_plugin_archive":                     fileOnly,
+	"claude_code_team_memory":                   configOnly,
+	"claude_code_team_onboarding_guide":         configOnly,
+	"claude_code_user_memory":                   configOnly,
+	"claude_artifact_sharing":                   configOnly,
+	"session_share":                             {category: cats("session")},
+	"admin_api_key":                             iamAdmin,
+	"platform_service_account":                  iamUser,
+	"platform_service_account_workspace_member": iamUser,
+	"claude_pubsec_identity":                    iamAdmin,
+	"platform_federation_issuer":                {cats("iam", "configuration"), cats("admin")},
+	"platform_federation_rule":                  {cats("iam", "configuration"), cats("admin")},
+	"platform_federation_rule_workspace":        {cats("iam", "configuration"), cats("admin")},
+	"platform_signing_key":                      {category: cats("configuration", "iam")},
+	"org_sso":                                   iamConfig,
+	"org_sso_add":                               iamConfig,
+	"org_sso_connection":                        iamConfig,
+	"org_sso_group_role_mappings":               iamConfig,
+	"org_sso_provisioning_mode":                 iamConfig,
+	"org_sso_scim_welcome_email":                iamConfig,
+	"org_sso_seat_tier_assignment":              iamConfig,
+	"org_sso_seat_tier_mappings":                iamConfig,
+	"org_directory_resync":                      iamConfig,
+	"org_directory_sync":                        iamConfig,
+	"org_directory_sync_add":                    iamConfig,
+	"claude_user_role":                          {cats("iam", "configuration"), cats("user")},
+	"primary_owner":                             {cats("iam", "configuration"), cats("user")},
+	"claude_code_team_memory_acl":               iamGroup,
+	"owned_projects_access":                     {category: cats("iam", "file")},
+	"org_members":                               configOnly,
+	"platform_cost_report":                      configOnly,
+	"platform_usage_report_claude_code":         configOnly,
+	"platform_usage_report_messages":            configOnly,
+	"platform_usage_report":                     configOnly,
+	"inference_hooks_request":                   {category: cats("api")},
+	"tunnel":                                    configOnly,
+	"claude_code_security_webhook_secret":       configOnly,
+	"tunnel_certificate":                        configOnly,
+	"claude_chat_sync_source":                   configOnly,
+	"claude_project_sync_source":                configOnly,
 }
 
-func verbs(category []string, types ...string) rule {
-	return rule{category: category, types: types, verb: true}
+// typeOf gives the event.type of each verb action; the type is kept only if
+// one of the categories expects it.
+var typeOf = map[string][]string{
+	"create": {"creation"}, "upload": {"creation"}, "submit": {"creation"}, "import": {"creation"},
+	"add": {"creation"}, "publish": {"creation", "info"}, "send": {"creation"}, "accept": {"creation"},
+	"request": {"creation"}, "enroll": {"change"}, "exchange": {"creation"},
+	"delete": {"deletion"}, "remove": {"deletion"}, "revoke": {"deletion"}, "archive": {"deletion"},
+	"unpublish": {"deletion"}, "leave": {"change"},
+	"read": {"access"}, "list": {"access"}, "download": {"access"}, "export": {"access"},
+	"update": {"change"}, "enable": {"change"}, "disable": {"change"}, "allow": {"allowed"}, "disallow": {"change"},
+	"block": {"change"}, "unblock": {"change"}, "rotate": {"change"}, "approve": {"change"}, "reject": {"change"},
+	"decide": {"change"}, "assign": {"change"}, "unassign": {"change"}, "grant": {"change"}, "transfer": {"change"},
+	"cancel": {"change"}, "complete": {"change"}, "start": {"change"}, "restore": {"change"}, "fail": {"change"},
+	"connect": {"change"}, "disconnect": {"change"}, "attach": {"change"}, "detach": {"change"}, "share": {"change"},
+	"verify": {"info"}, "report": {"info"}, "deny": {"denied"},
+	"login": {"start"}, "logout": {"end"},
 }
 
-var prefixRules = []prefixRule{
-	// Authentication and sessions.
-	{"sso_login_", rule{category: authentication, types: list("start")}},
-	{"magic_link_login_", rule{category: authentication, types: list("start")}},
-	{"social_login_", rule{category: authSession, types: list("start")}},
-	{"sso_second_factor_", rule{category: authentication, types: list("info")}},
-	{"phone_code_", rule{category: authentication, types: list("info")}},
-	{"session_", verbs(list("session"))},
-
-	// Claude content.
-	{"claude_chat_", verbs(list("web"))},
-	{"claude_file_", verbs(fileWeb)},
-	{"claude_project_", verbs(fileWeb)},
-	{"claude_published_artifact_", verbs(fileWeb)},
-	{"claude_artifact_", verbs(fileWeb)},
-	{"claude_", verbs(configuration)},
-
-	// Users, groups, roles, keys.
-	{"org_user_", verbs(iam, "user")},
-	{"org_users_", verbs(iam, "user")},
-	{"scim_user_", verbs(iam, "user")},
-	{"scim_group_", verbs(iam, "group")},
-	{"group_", verbs(iam, "group")},
-	{"role_assignment_", rule{category: iam, types: list("user", "change")}},
-	{"rbac_role_", verbs(iam)},
-	{"admin_api_key_", verbs(iam, "admin")},
-	{"platform_api_key_", verbs(iam)},
-	{"scoped_api_key_", verbs(iam)},
-	{"api_key_", verbs(iam)},
-	{"service_key_", verbs(iam)},
-	{"platform_service_account_", verbs(iam, "user")},
-	{"platform_federation_", verbs(iamConfig)},
-	{"platform_signing_key_", verbs(iamConfig)},
-	{"user_consent_", rule{category: iam, types: list("change")}},
-	{"account_", verbs(iam, "user")},
-	{"primary_owner_", rule{category: iamConfig, types: list("change")}},
-
-	// Organization settings.
-	{"org_sso_", verbs(iamConfig)},
-	{"org_directory_", verbs(iamConfig)},
-	{"org_ip_restriction_", verbs(list("configuration", "network"))},
-	{"org_data_export_", rule{category: list("file"), types: list("access", "info")}},
-	{"audit_log_export_", rule{category: list("file"), types: list("access", "info")}},
-	{"org_", verbs(configuration)},
-	{"organization_", verbs(configuration)},
-
-	// Platform (Console) and integrations.
-	{"platform_file_", verbs(list("file"))},
-	{"platform_", verbs(configuration)},
-	{"workspace_", verbs(configuration)},
-	{"mcp_", verbs(configuration)},
-	{"marketplace_", verbs(configuration)},
-	{"desktop_extension_", verbs(configuration)},
-	{"cli_plugin_", verbs(configuration)},
-	{"plugin_", verbs(configuration)},
-	{"integration_", verbs(configuration)},
-	{"ghe_", verbs(configuration)},
-	{"lti_", verbs(configuration)},
-
-	// Billing.
-	{"billing_", verbs(configuration)},
-	{"subscription_", verbs(configuration)},
-	{"payment_", verbs(configuration)},
-	{"invoice_", verbs(configuration)},
-	{"extra_usage_", verbs(configuration)},
-	{"prepaid_", verbs(configuration)},
-	{"seat_", verbs(configuration)},
+// sessionTypes are the authentication category's types per action and
+// outcome: a logon starts a session, a logoff ends one; a step that is not
+// yet a logon (initiated, attempted, a code sent) is start and info.
+func sessionCategorization(family, action string, outcome catalog.Outcome) categorization {
+	switch {
+	case action == "logout" || action == "revoke":
+		return categorization{cats("authentication", "session"), cats("end"), ""}
+	case (action == "login" || action == "complete") && outcome == catalog.Success && opensSession[family]:
+		return categorization{cats("authentication", "session"), cats("start"), ""}
+	case (action == "login" || action == "complete") && outcome == catalog.Success:
+		return categorization{cats("authentication"), cats("start"), ""}
+	case action == "fail" || outcome == catalog.Failure:
+		return categorization{cats("authentication"), cats("start"), ""}
+	case action == "login" && outcome == catalog.Unknown, action == "start", action == "send", action == "verify":
+		return categorization{cats("authentication"), cats("start", "info"), ""}
+	}
+	return categorization{cats("authentication"), cats("info"), ""}
 }
 
-type suffixRule struct {
-	suffix string
-	rule   rule
-}
-
-// suffixRules apply to types no prefix matched.
-var suffixRules = []suffixRule{
-	{"_failed", rule{category: list("web"), types: list("error"), outcome: outcomeFailure}},
-	{"_deleted", rule{category: configuration, types: list("deletion")}},
-	{"_created", rule{category: configuration, types: list("creation")}},
-	{"_updated", rule{category: configuration, types: list("change")}},
-}
-
-// verbTypes maps a type's verb suffix to an event.type; first match wins.
-var verbTypes = []struct{ suffix, eventType string }{
-	{"_access_failed", "access"}, {"_deletion_failed", "deletion"}, {"_sharing_updated", "change"},
-	{"_created", "creation"}, {"_uploaded", "creation"}, {"_added", "creation"}, {"_generated", "creation"},
-	{"_provisioned", "creation"}, {"_minted", "creation"}, {"_published", "creation"}, {"_sent", "creation"},
-	{"_deleted", "deletion"}, {"_removed", "deletion"}, {"_archived", "deletion"}, {"_revoked", "deletion"},
-	{"_viewed", "access"}, {"_accessed", "access"}, {"_downloaded", "access"}, {"_listed", "access"},
-	{"_exported", "access"}, {"_searched", "access"}, {"_opened", "access"},
-	{"_updated", "change"}, {"_changed", "change"}, {"_toggled", "change"}, {"_enabled", "change"},
-	{"_disabled", "change"}, {"_reactivated", "change"}, {"_activated", "change"}, {"_deactivated", "change"},
-	{"_replaced", "change"}, {"_rotated", "change"}, {"_renamed", "change"}, {"_configured", "change"},
-	{"_assigned", "change"}, {"_unassigned", "change"}, {"_granted", "change"}, {"_transferred", "change"},
-	{"_approved", "change"}, {"_dismissed", "change"}, {"_decided", "change"}, {"_restored", "change"},
-	{"_accepted", "change"}, {"_allowlisted", "change"}, {"_blocklisted", "change"}, {"_unblocked", "change"},
-	{"_connected", "change"}, {"_disconnected", "change"},
+// opensSession are the sign-in families whose success opens a session (a
+// step-up check or a workload's token exchange does not).
+var opensSession = map[string]bool{
+	"sso_login": true, "magic_link_login": true, "social_login": true, "lti_launch": true, "anonymous_mobile_login": true,
 }
 
 // expectedTypes lists, per ECS 9 category, the event.type values it allows.
@@ -195,103 +190,213 @@ var expectedTypes = map[string][]string{
 	"web":                 {"access", "error", "info"},
 }
 
-// categorization is the resolved event.category, event.type, event.outcome.
-// The event.type list is types followed by verbType when that is set.
-type categorization struct {
-	category []string
-	types    []string
-	verbType string
-	outcome  string
+// override fixes a type's categorization; a nil field keeps the rule's.
+type override struct {
+	category, types []string
+	outcome         string
 }
 
-// categorize resolves an activity type; known is false for the defaults.
-func categorize(activityType string) (c categorization, known bool) {
-	r, ok := exactRules[activityType]
-	if !ok {
-		for _, p := range prefixRules {
-			if strings.HasPrefix(activityType, p.prefix) {
-				r, ok = p.rule, true
-				break
-			}
-		}
-	}
-	if !ok {
-		for _, s := range suffixRules {
-			if strings.HasSuffix(activityType, s.suffix) {
-				r, ok = s.rule, true
-				break
-			}
-		}
-	}
-	if !ok {
-		return categorization{types: list("info"), outcome: outcomeUnknown}, false
-	}
-	c = categorization{category: r.category, types: r.types, outcome: r.outcome}
-	if r.verb {
-		c.verbType = verbType(r, activityType)
-	}
-	if c.outcome == "" {
-		c.outcome = outcomeFor(activityType)
-	}
-	return c, true
+// typeOverrides are types Elastic's integration categorizes differently from
+// these rules, in ways ECS does not contradict: we follow Elastic.
+var typeOverrides = map[string]override{
+	"api_key_created":                            {category: cats("configuration")},
+	"claude_artifact_sharing_updated":            {category: cats("configuration")},
+	"claude_chat_settings_updated":               {category: cats("web", "configuration"), types: cats("info", "change")},
+	"claude_chat_snapshot_created":               {types: cats("creation", "info")},
+	"claude_chat_snapshot_viewed":                {types: cats("access", "info")},
+	"claude_file_access_failed":                  {types: cats("access", "info")},
+	"claude_project_document_access_failed":      {types: cats("access", "info")},
+	"claude_project_document_deletion_failed":    {types: cats("deletion", "info")},
+	"claude_project_file_access_failed":          {types: cats("access", "info")},
+	"claude_project_file_deletion_failed":        {types: cats("deletion", "info")},
+	"audit_log_export_started":                   {types: cats("creation", "info")},
+	"org_data_export_started":                    {types: cats("access", "info")},
+	"org_data_export_completed":                  {types: cats("access", "info")},
+	"org_creation_blocked":                       {types: cats("change", "info")},
+	"domain_claim_initiated":                     {outcome: outcomeUnknown},
+	"ghe_webhook_signature_invalid":              {types: cats("info"), outcome: outcomeSuccess},
+	"org_taint_added":                            {types: cats("change")},
+	"org_invite_link_generated":                  {types: cats("change")},
+	"marketplace_webhook_provisioned":            {types: cats("change")},
+	"desktop_extension_version_uploaded":         {types: cats("change")},
+	"platform_federation_rule_workspace_added":   {types: cats("admin", "change")},
+	"platform_federation_rule_workspace_removed": {types: cats("admin", "change")},
+	"platform_usage_report_claude_code_viewed":   {types: cats("access", "info")},
+	"platform_usage_report_messages_viewed":      {types: cats("access", "info")},
+	"platform_workspace_member_viewed":           {types: cats("access", "info")},
+	"platform_workspace_members_listed":          {types: cats("access", "info")},
+	// A scan's verdict reports, it changes nothing.
+	"claude_plugin_security_scan_completed": {types: cats("info")},
+	"claude_skill_security_scan_completed":  {types: cats("info")},
+	// The owner's rejection of a submitted credential succeeded.
+	"ccr_agent_proxy_provisioning_credential_rejected": {outcome: outcomeSuccess},
+	"org_users_listed":             {types: cats("info")},
+	"org_user_invite_rejected":     {types: cats("user", "creation")},
+	"end_user_invite_requested":    {types: cats("user", "creation")},
+	"sso_second_factor_magic_link": {category: cats("authentication"), types: cats("info"), outcome: outcomeSuccess},
+	"org_deletion_requested":       {types: cats("change"), outcome: outcomeSuccess},
+	// The outcome follows status_code (see Mapper).
+	"compliance_api_accessed": {outcome: outcomeUnknown},
 }
 
-// verbType returns the event.type the verb adds to the rule's types: the
-// verb's type when one of the categories expects it and the rule does not
-// list it already, info when the rule would have no type at all, else "".
-func verbType(r rule, activityType string) string {
-	verb := ""
-	for _, v := range verbTypes {
-		if strings.HasSuffix(activityType, v.suffix) {
-			verb = v.eventType
-			break
-		}
-	}
-	if verb != "" && !expected(r.category, verb) {
-		verb = ""
-	}
-	if verb == "" {
-		if len(r.types) > 0 {
-			return ""
-		}
-		verb = "info"
-	}
-	for _, t := range r.types {
-		if t == verb {
-			return ""
-		}
-	}
-	return verb
+// deviation is a type we categorize differently from Elastic's integration
+// on purpose, and why. The processor docs list them.
+type deviation struct {
+	elastic string // Elastic's event.category / event.type
+	reason  string
 }
+
+// deviations are listed in the processor docs (a test keeps the two equal).
+var deviations = map[string]deviation{
+	"sso_login_succeeded": {"authentication / end",
+		"a successful logon starts a session: ECS's `start` (\"something has started\") and the `session` category, not `end` (\"something has ended\"); as Elastic does for magic_link_login_succeeded"},
+	"social_login_succeeded": {"authentication / end",
+		"as sso_login_succeeded"},
+	"magic_link_login_succeeded": {"authentication, session / start, info",
+		"`info` is for events that \"don't report a state change, or any type of action\"; a logon is one"},
+	"sso_login_failed": {"authentication / end",
+		"a failed logon attempt is the start of an authentication that failed, as Elastic has it for magic_link_login_failed; nothing ended"},
+	"claude_chat_viewed": {"web / info",
+		"a view is an access: ECS's `access` is for events \"that indicate that something was accessed\" and web expects it"},
+	"org_invite_viewed": {"configuration / info",
+		"a view is an access (ECS `access`), as Elastic has it for org_invites_listed"},
+	"platform_cost_report_viewed": {"configuration / info",
+		"a view is an access (ECS `access`), as Elastic has it for the usage reports"},
+	"lti_launch_initiated": {"configuration / change",
+		"an LTI launch is a sign-in from a learning platform: ECS's authentication category (\"credentials are supplied and verified to allow the creation of a session\"); it changes no configuration"},
+	"lti_launch_success": {"configuration / change",
+		"as lti_launch_initiated; the completed launch starts a session"},
+}
+
+// categorizations holds the categorization of every catalogued type.
+var categorizations = buildCategorizations()
+
+func buildCategorizations() map[string]*categorization {
+	out := map[string]*categorization{}
+	for _, e := range catalog.Entries() {
+		c := categorize(*e)
+		out[e.Type] = &c
+	}
+	return out
+}
+
+// lookup finds the categorization of an activity type; known is false for a
+// type the catalogue does not list.
+func lookup(activityType string) (categorization, bool) {
+	if c, ok := categorizations[activityType]; ok {
+		return *c, true
+	}
+	e := catalog.Classify(activityType)
+	if e.Target == "" {
+		return categorization{types: cats("info"), outcome: outcomeUnknown}, false
+	}
+	return categorize(e), false
+}
+
+// categorize derives a type's categorization from its catalogue entry.
+func categorize(e catalog.Entry) categorization {
+	var c categorization
+	if e.Target == catalog.Session {
+		c = sessionCategorization(e.Family, e.Action, e.Outcome)
+	} else {
+		s, ok := familyCategories[e.Family]
+		if !ok {
+			s = targetCategories[e.Target]
+		}
+		c.category = s.category
+		c.types = typesFor(s, e)
+	}
+	c.outcome = outcomeOf(e.Outcome)
+	if e.Target != catalog.Session && e.Action == "start" {
+		// A setup or deletion initiated is a step that succeeded.
+		c.outcome = outcomeSuccess
+	}
+	if o, ok := typeOverrides[e.Type]; ok {
+		if o.category != nil {
+			c.category = o.category
+		}
+		if o.types != nil {
+			c.types = o.types
+		}
+		if o.outcome != "" {
+			c.outcome = o.outcome
+		}
+	}
+	return c
+}
+
+// typesFor returns the verb's event.types the categories expect, else
+// info for a read or a check and change for anything else (when expected),
+// then the scheme's extra types.
+func typesFor(s scheme, e catalog.Entry) []string {
+	var out []string
+	verbTypes := typeOf[e.Action]
+	if memberChange[e.Target] && memberActions[e.Action] {
+		// Members or privileges added to or removed from something change
+		// it; nothing is created or deleted.
+		verbTypes = cats("change")
+	}
+	for _, t := range verbTypes {
+		if expected(s.category, t) {
+			out = append(out, t)
+		}
+	}
+	if len(out) == 0 {
+		if readActions[e.Action] || !expected(s.category, "change") {
+			out = append(out, "info")
+		} else {
+			out = append(out, "change")
+		}
+	}
+	for _, t := range s.extra {
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+var (
+	memberChange  = map[catalog.Target]bool{catalog.Role: true, catalog.RoleConfig: true, catalog.Group: true, catalog.Membership: true, catalog.Consent: true, catalog.Share: true}
+	readActions   = map[string]bool{"read": true, "list": true, "download": true, "export": true, "verify": true, "report": true, "decide": true}
+	memberActions = map[string]bool{"add": true, "remove": true, "revoke": true, "grant": true, "assign": true, "unassign": true}
+)
 
 func expected(categories []string, eventType string) bool {
 	for _, c := range categories {
-		for _, t := range expectedTypes[c] {
-			if t == eventType {
-				return true
-			}
+		if slices.Contains(expectedTypes[c], eventType) {
+			return true
 		}
 	}
 	return false
 }
 
-// outcomeFor: failed, denied, rejected and blocked types failed; initiated
-// and attempted ones have no outcome yet; anything else succeeded.
-func outcomeFor(activityType string) string {
-	switch {
-	case hasAnySuffix(activityType, "_failed", "_denied", "_rejected", "_blocked"):
+func outcomeOf(o catalog.Outcome) string {
+	switch o {
+	case catalog.Failure:
 		return outcomeFailure
-	case hasAnySuffix(activityType, "_initiated", "_attempted"):
+	case catalog.Unknown:
 		return outcomeUnknown
 	}
 	return outcomeSuccess
 }
 
-func hasAnySuffix(s string, suffixes ...string) bool {
-	for _, suf := range suffixes {
-		if strings.HasSuffix(s, suf) {
-			return true
-		}
+// deviationOrder returns the types of deviations, sorted.
+func deviationOrder() []string {
+	out := make([]string, 0, len(deviations))
+	for typ := range deviations {
+		out = append(out, typ)
 	}
-	return false
+	slices.Sort(out)
+	return out
+}
+
+// deviationsMarkdown lists the deviations for the processor docs.
+func deviationsMarkdown() string {
+	var b []byte
+	for _, typ := range deviationOrder() {
+		d := deviations[typ]
+		b = append(b, "  - `"+typ+"`: Elastic `"+d.elastic+"`; "+d.reason+".\n"...)
+	}
+	return string(b)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/compliance-connect/compliance-connect/processors/internal/activity"
+	"github.com/compliance-connect/compliance-connect/processors/internal/catalog"
 	"github.com/compliance-connect/compliance-connect/processors/internal/jsonobj"
 	"github.com/compliance-connect/compliance-connect/processors/internal/scratch"
 )
@@ -59,15 +60,10 @@ func (m *Mapper) Map(in []byte) ([]byte, error) {
 	if !known && m.opts.UnknownType != nil {
 		m.opts.UnknownType(strings.Clone(a.Type)) // a.Type shares the input's memory
 	}
-	c := classes[r.class]
 
 	act := r.activity
-	status := statusFor(a.Type)
 	method, _ := a.Fields.String("request_method")
-	switch act {
-	case 0:
-		act = c.activityFor(a.Type)
-	case activityFromMethod:
+	if act == activityFromMethod {
 		act = activityForMethod(method)
 	}
 	if r.class == classUserAccess && principalKind(a) == "group" {
@@ -80,9 +76,7 @@ func (m *Mapper) Map(in []byte) ([]byte, error) {
 	if r.class == classAPIActivity {
 		code, hasCode = a.Fields.TakeInt("status_code")
 	}
-	if a.Type == "compliance_api_accessed" {
-		status = statusForHTTP(code, hasCode)
-	}
+	status := statusFromMember(a, r, code, hasCode)
 
 	ev := s.B.Root()
 	if h, ok := headers[headerKey{r.class, act, status}]; ok {
@@ -115,13 +109,13 @@ func (m *Mapper) Map(in []byte) ([]byte, error) {
 
 	switch r.class {
 	case classAuthentication:
-		mapAuthentication(ev, a, actorUser)
+		mapAuthentication(ev, a, r, actorUser)
 	case classAccountChange:
 		mapAccountChange(ev, a, r, actorUser)
 	case classUserAccess:
-		mapUserAccess(ev, a)
+		mapUserAccess(ev, a, r, actorUser)
 	case classGroupManagement:
-		mapGroupManagement(ev, a)
+		mapGroupManagement(ev, a, r)
 	case classWebResources:
 		ev.Objects("web_resources", objectOf(ev, a, r.object))
 	case classAPIActivity:
@@ -141,14 +135,11 @@ func (m *Mapper) Map(in []byte) ([]byte, error) {
 }
 
 // mapAuthentication fills class 3002: the subject is the actor's user.
-func mapAuthentication(ev jsonobj.Object, a *activity.Activity, actorUser user) {
+func mapAuthentication(ev jsonobj.Object, a *activity.Activity, r rule, actorUser user) {
 	actorUser.write(ev.Object("user"))
 	protocolID, protocol := 0, "Unknown"
-	for _, p := range authProtocols {
-		if strings.HasPrefix(a.Type, p.prefix) {
-			protocolID, protocol = p.id, p.name
-			break
-		}
+	if p, ok := authProtocols[r.family]; ok {
+		protocolID, protocol = p.id, p.name
 	}
 	ev.Int("auth_protocol_id", int64(protocolID))
 	ev.String("auth_protocol", protocol)
@@ -167,9 +158,11 @@ func mapAuthentication(ev jsonobj.Object, a *activity.Activity, actorUser user) 
 func mapAccountChange(ev jsonobj.Object, a *activity.Activity, r rule, actorUser user) {
 	target := user{}
 	target.uid, target.email = a.TakeTargetUser()
-	if target.isZero() {
-		if id := takeFirst(&a.Fields, r.object.idFields); id != "" {
-			target = user{uid: id, name: takeFirst(&a.Fields, r.object.nameFields), typeID: userTypeOther, typeName: r.object.kind}
+	if target.isZero() && r.target == catalog.Key {
+		// A key or service account acted upon: it is the account.
+		id, name := take(&a.Fields, r.object.idField), take(&a.Fields, r.object.nameField)
+		if id != "" || name != "" {
+			target = user{uid: id, name: name, typeID: userTypeOther, typeName: r.object.kind}
 		}
 	}
 	if target.isZero() {
@@ -178,12 +171,14 @@ func mapAccountChange(ev jsonobj.Object, a *activity.Activity, r rule, actorUser
 	target.write(ev.Object("user"))
 }
 
-// privilegeFields name the role granted or revoked; the first present wins.
-var privilegeFields = []string{"role", "current_role", "role_name", "role_id"}
+// privilegeFields name the role or consent granted or revoked; the first
+// present wins, else the family's caption names it (e.g. "Primary Owner").
+var privilegeFields = []string{"role", "current_role", "role_name", "role_id", "consent_type", "grant_type"}
 
-// mapUserAccess fills class 3005: the user, the role as privilege, and the
-// resource the role applies to.
-func mapUserAccess(ev jsonobj.Object, a *activity.Activity) {
+// mapUserAccess fills class 3005: the user (the target user, else a user
+// principal, else the actor, who grants a consent), the role as privilege,
+// and the resource the role applies to.
+func mapUserAccess(ev jsonobj.Object, a *activity.Activity, r rule, actorUser user) {
 	target := user{}
 	target.uid, target.email = a.TakeTargetUser()
 	if target.isZero() {
@@ -196,15 +191,26 @@ func mapUserAccess(ev jsonobj.Object, a *activity.Activity) {
 			}
 		}
 	}
-	target.write(ev.Object("user"))
-	if p := takeFirst(&a.Fields, privilegeFields); p != "" {
-		ev.Strings("privileges", []string{p})
+	if target.isZero() {
+		target = actorUser
 	}
+	target.write(ev.Object("user"))
+	p := takeFirst(&a.Fields, privilegeFields)
+	if p == "" {
+		p = r.object.kind
+	}
+	ev.Strings("privileges", []string{p})
 	res := ev.NewObject()
-	res.String("uid", take(&a.Fields, "resource_id"))
-	res.String("type", take(&a.Fields, "resource_type"))
+	res.String("uid", takeFirst(&a.Fields, resourceIDFields))
+	res.String("type", takeFirst(&a.Fields, resourceTypeFields))
 	ev.Objects("resources", res)
 }
+
+// The resource a privilege or consent applies to.
+var (
+	resourceIDFields   = []string{"resource_id", "entity_id"}
+	resourceTypeFields = []string{"resource_type", "entity_type"}
+)
 
 // principalKind is the principal_type, else the target_type, of an activity.
 func principalKind(a *activity.Activity) string {
@@ -218,8 +224,23 @@ func principalKind(a *activity.Activity) string {
 // mapGroupManagement fills class 3006: the group (group_id, or a group
 // principal), the role as privilege with its resource, and, when exactly one
 // member is named, that user. member_ids always stays unmapped as well.
-func mapGroupManagement(ev jsonobj.Object, a *activity.Activity) {
+func mapGroupManagement(ev jsonobj.Object, a *activity.Activity, r rule) {
 	g := ev.Object("group")
+	if r.workspace {
+		// Members of a workspace: the workspace is the group.
+		g.String("uid", take(&a.Fields, "workspace_id"))
+		g.String("name", take(&a.Fields, "workspace_name"))
+		g.String("type", "Workspace")
+		target := user{}
+		target.uid, target.email = a.TakeTargetUser()
+		if target.isZero() {
+			if id := take(&a.Fields, "service_account_id"); id != "" {
+				target = user{uid: id, typeID: userTypeOther, typeName: "Service Account"}
+			}
+		}
+		target.write(ev.Object("user"))
+		return
+	}
 	id := take(&a.Fields, "group_id")
 	if id == "" && principalKind(a) == "group" {
 		// principal_type / target_type stay unmapped.
@@ -274,7 +295,7 @@ func mapAPIActivity(ev jsonobj.Object, a *activity.Activity, r rule, method stri
 	if hasCode {
 		ev.Object("http_response").Int("code", code)
 	}
-	if len(r.object.idFields) > 0 {
+	if a.Type != "compliance_api_accessed" && r.object.kind != "" {
 		ev.Objects("resources", objectOf(ev, a, r.object))
 	}
 }
@@ -282,8 +303,8 @@ func mapAPIActivity(ev jsonobj.Object, a *activity.Activity, r rule, method stri
 // objectOf builds a web resource or resource from the rule's object.
 func objectOf(ev jsonobj.Object, a *activity.Activity, obj object) jsonobj.Object {
 	o := ev.NewObject()
-	o.String("uid", takeFirst(&a.Fields, obj.idFields))
-	o.String("name", takeFirst(&a.Fields, obj.nameFields))
+	o.String("uid", take(&a.Fields, obj.idField))
+	o.String("name", take(&a.Fields, obj.nameField))
 	o.String("type", obj.kind)
 	return o
 }
@@ -318,6 +339,37 @@ func activityForMethod(method string) int {
 		return 4
 	}
 	return activityOther
+}
+
+// statusFromMember returns the status_id: from the member the rule names,
+// else from the verb.
+func statusFromMember(a *activity.Activity, r rule, code int64, hasCode bool) int {
+	switch r.from {
+	case statusFromHTTP:
+		return statusForHTTP(code, hasCode)
+	case statusFromDecision:
+		if d, ok := a.Fields.String("decision"); ok && d == "blocked" {
+			return statusFailure
+		}
+		return statusUnknown
+	case statusFromApproved:
+		if v, ok := a.Fields.Bool("approved"); ok {
+			if v {
+				return statusSuccess
+			}
+			return statusFailure
+		}
+		return statusUnknown
+	case statusFromResult:
+		switch v, _ := a.Fields.String("result"); v {
+		case "imported":
+			return statusSuccess
+		case "rejected", "failed":
+			return statusFailure
+		}
+		return statusUnknown
+	}
+	return r.status
 }
 
 // statusForHTTP: 1xx/absent unknown, 2xx and 3xx success, 4xx and 5xx failure.

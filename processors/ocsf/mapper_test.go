@@ -37,7 +37,7 @@ func TestClassActivityAndStatusFollowTheTables(t *testing.T) {
 		class, activity, status int
 	}{
 		{"magic_link_login_failed", "", 3002, 1, 2},
-		{"sso_second_factor_magic_link", "", 3002, 99, 1},
+		{"sso_second_factor_magic_link", "", 3002, 1, 1},
 		{"scim_user_deactivated", `"user_id":"u2"`, 3001, 5, 1},
 		{"scim_user_reactivated", `"user_id":"u2"`, 3001, 2, 1},
 		{"org_user_invite_re_sent", `"invited_email":"c@x"`, 3001, 1, 1},
@@ -58,10 +58,23 @@ func TestClassActivityAndStatusFollowTheTables(t *testing.T) {
 		{"claude_code_review_repository_removed", "", 6003, 4, 1},
 		{"mcp_tool_policy_updated", `"mcp_server_id":"m1"`, 6003, 3, 1},
 		{"org_sso_toggled", "", 6003, 3, 1},
-		{"org_creation_blocked", "", 6003, 99, 2},
+		{"org_creation_blocked", "", 6003, 1, 2},
 		{"platform_workspace_archived", `"workspace_id":"w1"`, 6003, 4, 1},
-		{"rbac_role_permission_added", `"role_id":"r1"`, 6003, 1, 1},
-		{"lti_launch_initiated", "", 6003, 99, 0},
+		{"rbac_role_permission_added", `"role_id":"r1"`, 6003, 3, 1},
+		{"lti_launch_initiated", "", 3002, 1, 0},
+		{"phone_code_sent", "", 3002, 6, 1},
+		{"account_deleted", "", 3001, 6, 1},
+		{"primary_owner_transferred", `"new_owner_id":"u2","previous_owner_id":"u1"`, 3005, 1, 1},
+		{"user_consent_recorded", `"consent_type":"health","entity_id":"m1"`, 3005, 1, 1},
+		{"user_consent_revoked", `"consent_id":"c1"`, 3005, 2, 1},
+		{"session_share_created", "", 6001, 1, 1},
+		{"session_share_revoked", "", 6001, 4, 1},
+		{"claude_project_sharing_updated", `"claude_project_id":"p1"`, 6001, 8, 1},
+		{"platform_workspace_member_added", `"workspace_id":"w1","user_id":"u2"`, 3006, 3, 1},
+		{"trusted_device_enrolled", "", 3001, 10, 1},
+		{"extra_usage_spend_limit_increase_request_denied", "", 6003, 3, 2},
+		{"github_token_import", `"result":"rejected"`, 6003, 1, 2},
+		{"abuse_decision_received", `"decision":"blocked"`, 3002, 1, 2},
 		{"compliance_api_accessed", `"request_method":"PATCH","status_code":302,"url":"https://x/y"`, 6003, 3, 1},
 		{"compliance_api_accessed", `"request_method":"TRACE","status_code":101`, 6003, 99, 0},
 		{"compliance_api_accessed", `"request_method":"GET"`, 6003, 2, 0},
@@ -223,4 +236,48 @@ func TestMapKeepsNothingOfTheInput(t *testing.T) {
 	assert.Equal(t, want, string(out), "the event does not share the input's memory")
 	assert.Contains(t, want, `"raw_data":`)
 	assert.Equal(t, []string{"teleport_session_beamed"}, unknown, "the reported type does not share it either")
+}
+
+// leakyActivity carries each leak of issue 12 item 4: member names in other
+// cases and styles, and addresses inside free text, the chat name and the
+// user agent.
+const leakyActivity = `{"id":"a1","created_at":"2026-04-10T08:09:10Z","type":"claude_chat_created",
+	"actor":{"type":"user_actor","user_id":"u1","email_address":"alice@example.com","ip_address":"192.0.2.1",
+	         "user_agent":"Mozilla/5.0 (client 10.20.30.40) Chrome/120.0.0.0"},
+	"claude_chat_id":"c1","title":"Notes for grace@example.com",
+	"Email":"carol@example.com","recipient":"dave@example.com","shared_with":["erin@example.com"],
+	"details":{"message":"invited frank@example.com from 198.51.100.77","emailAddress":"heidi@example.com",
+	           "ipAddress":"203.0.113.9","remote_addr":"203.0.113.10:5151","x_forwarded_for":"203.0.113.11"}}`
+
+var leakedSecrets = []string{"alice@", "grace@", "carol@", "dave@", "erin@", "frank@", "heidi@",
+	"192.0.2.1", "10.20.30.40", "198.51.100.77", "203.0.113.9", "203.0.113.10", "203.0.113.11"}
+
+func TestRedactionLeavesNoAddressInAnyPartOfTheEvent(t *testing.T) {
+	for _, r := range []activity.Redaction{
+		{Emails: true, IPs: true},
+		{Emails: true, IPs: true, Hash: true, Key: []byte("k")},
+		{Emails: true, IPs: true, Strict: true},
+	} {
+		m, err := ocsf.NewMapper(ocsf.Options{KeepRaw: true, Redaction: r})
+		require.NoError(t, err)
+		out, err := m.Map([]byte(leakyActivity))
+		require.NoError(t, err)
+		for _, secret := range leakedSecrets {
+			assert.NotContains(t, string(out), secret, "%+v", r)
+		}
+		ev := goldentest.Decode(t, out)
+		if !r.Hash && !r.Strict {
+			msg, _ := goldentest.Path(ev, "unmapped.details.message")
+			assert.Equal(t, "invited [email redacted] from [ip redacted]", msg, "unmapped")
+			name, _ := goldentest.Path(ev, "web_resources")
+			assert.Equal(t, "Notes for [email redacted]", name.([]any)[0].(map[string]any)["name"], "the chat name")
+			ua, _ := goldentest.Path(ev, "http_request.user_agent")
+			assert.Equal(t, "Mozilla/5.0 (client [ip redacted]) Chrome/120.0.0.0", ua, "the user agent")
+			assert.Contains(t, ev["raw_data"], `invited [email redacted] from [ip redacted]`, "raw_data")
+		}
+		if r.Strict {
+			assert.NotContains(t, string(out), "Notes for", "strict drops free text it cannot vouch for")
+			assert.NotContains(t, string(out), "Mozilla")
+		}
+	}
 }

@@ -29,21 +29,34 @@ Reads each message as one activity of the Compliance API Activity Feed (as emitt
 
 == Classes
 
-The activity type picks the class, from an exact table, then type prefixes:
+Activity types come from a catalogue of the 515 types of the newest API reference
+(§processors/internal/catalog§: each type's family, verb, target kind and fields). The target
+picks the class, the verb the activity_id:
 
-- Authentication (3002): §sso_login_*§, §magic_link_login_*§, §social_login_*§, §anonymous_mobile_login_attempted§, §user_logged_out§, §session_revoked§.
-- Account Change (3001): §org_user_*§, §scim_user_*§, API, admin and service keys, service accounts.
-- User Access Management (3005): §role_assignment_*§, §rbac_role_assigned§/§unassigned§, §claude_user_role_updated§.
-- Group Management (3006): §group_*§.
-- Web Resources Activity (6001): Claude chats, files, projects, artifacts, skills; platform files.
-- API Activity (6003): §compliance_api_accessed§ (with §api§, §http_request§, §http_response§),
-  configuration families (§org_*§, §platform_*§, §mcp_*§, §rbac_role_*§, other §claude_*§), and every
-  type no rule matches, with §activity_id§ 99. Such unknown types are counted in the metric
-  §anthropic_compliance_ocsf_unknown_type§ and each is logged once at debug level.
+- Authentication (3002): sign-ins and sign-outs (§sso_login_*§, §magic_link_login_*§, §social_login_*§,
+  §step_up_authentication_*§, §phone_code_*§, §lti_launch_*§, workload token exchanges, §user_logged_out§,
+  §session_revoked§; §abuse_decision_received§ with status from §decision§).
+- Account Change (3001): member accounts and invitations (§org_user_*§, §scim_user_*§, §account_deleted§),
+  keys and service accounts acting as accounts, trusted devices and passkeys (MFA Factor Enable/Disable).
+- User Access Management (3005): roles assigned or revoked (§role_assignment_*§, §rbac_role_assigned§,
+  §claude_user_role_updated§), §primary_owner_transferred§ (the new owner), consents (§user_consent_*§).
+- Group Management (3006): groups and their members, members of workspaces (the workspace is the group),
+  privileges given to a group principal.
+- Web Resources Activity (6001): chats, artifacts, projects, files, documents, skills, commands, plugins,
+  Claude Code sessions; shares (Share, or Delete for a revoked share link, invitation or snapshot);
+  exports and reports (Export, Read).
+- API Activity (6003): §compliance_api_accessed§ (activity from §request_method§, status from §status_code§,
+  with §api§, §http_request§, §http_response§), and configuration: settings, integrations, billing, keys
+  and tokens that are not accounts, role definitions, API platform resources (Create/Read/Update/Delete),
+  the class OCSF uses for management-plane calls.
 
-The activity_id follows the type's verb (§_created§, §_viewed§, §_deleted§, ...); status_id is failure for
-§_failed§/§_denied§/§_rejected§/§_blocked§, unknown for §_initiated§/§_attempted§, and
-follows §status_code§ for §compliance_api_accessed§; success otherwise.
+activity_id 99 (Other) is kept only where the class has no activity for the verb, each with a written
+reason (e.g. Account Change has no Update). A type the catalogue does not list maps through the same
+rules from its family and verb (its longest known prefix and suffix), a type of no known family by its
+verb as configuration, and one with neither is API Activity with activity_id 99. Every type not in the
+catalogue is counted in the metric §anthropic_compliance_ocsf_unknown_type§ and logged once at debug level.
+status_id is failure for failed, denied, rejected and blocked verbs, unknown for initiated and attempted
+ones, from §status_code§, §decision§, §approved§ or §result§ where those decide, success otherwise.
 
 == Common attributes
 
@@ -58,6 +71,7 @@ not mapped (§organization_id§, §actor.type§ and the rest) is kept under §un
 A message that is not a JSON object, has no string §type§ or no RFC 3339 §created_at§, or is larger
 than 128 MiB, is passed on unchanged and flagged with an error (handle it with §catch§ or §reject_errored§).`)).
 		Fields(normalize.ConfigFields("raw_data")...).
+		LintRule(normalize.LintRule).
 		Example("Activity Feed to OCSF", "Collects the feed and normalizes each activity, dropping request bodies.", `
 input:
   anthropic_compliance:
@@ -78,7 +92,7 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		unknown := normalize.NewUnknownTypes(mgr, unknownTypeMetric, "API Activity (6003) with activity_id 99")
+		unknown := normalize.NewUnknownTypes(mgr, unknownTypeMetric, "its family and verb")
 		m, err := NewMapper(Options{KeepRaw: c.KeepRaw, Redaction: c.Redaction, UnknownType: unknown.Record})
 		if err != nil {
 			return nil, err

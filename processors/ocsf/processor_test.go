@@ -28,7 +28,7 @@ generate:
       {
         "id": "activity_%d".format($n),
         "created_at": "2026-04-10T08:09:10Z",
-        "type": if $n % 2 == 0 { "hologram_portal_opened" } else { "claude_chat_created" },
+        "type": if $n % 2 == 0 { "hologram_portal_beamed" } else { "claude_chat_created" },
         "actor": {"type": "user_actor", "user_id": "user_1", "email_address": "alice@example.com", "ip_address": "192.0.2.1"},
         "claude_chat_id": "chat_%d".format($n)
       }
@@ -104,9 +104,10 @@ func TestProcessorFlagsMessagesThatAreNotActivities(t *testing.T) {
 
 func TestProcessorRejectsBadConfigNamingTheField(t *testing.T) {
 	tests := map[string]string{
-		`anthropic_compliance_ocsf: {redact: [phones]}`:                    `redact: unknown token "phones"`,
-		`anthropic_compliance_ocsf: {redact: [emails], redact_mode: hash}`: "hash_key: required when redact_mode is hash",
-		`anthropic_compliance_ocsf: {redact_mode: shred}`:                  `redact_mode: unknown value "shred"`,
+		`anthropic_compliance_ocsf: {redact: [phones]}`:                            `redact: unknown token "phones"`,
+		`anthropic_compliance_ocsf: {redact: [emails], redact_mode: hash}`:         "hash_key: required when redact_mode is hash",
+		`anthropic_compliance_ocsf: {redact_mode: shred}`:                          `redact_mode: unknown value "shred"`,
+		`anthropic_compliance_ocsf: {redact: [request_body], redact_strict: true}`: "redact_strict: needs emails or ips in redact",
 	}
 	for yaml, want := range tests {
 		_, err := enginetest.Processor(t, yaml)
@@ -117,7 +118,8 @@ func TestProcessorRejectsBadConfigNamingTheField(t *testing.T) {
 
 func TestLintRulesCatchBadConfigBeforeRunning(t *testing.T) {
 	tests := map[string]string{
-		`anthropic_compliance_ocsf: {redact: [phones]}`: `unknown token "phones"`,
+		`anthropic_compliance_ocsf: {redact: [phones]}`:    `unknown token "phones"`,
+		`anthropic_compliance_ocsf: {redact_strict: true}`: "redact_strict: needs emails or ips",
 	}
 	for yaml, want := range tests {
 		err := service.NewStreamBuilder().AddProcessorYAML(yaml)
@@ -130,6 +132,8 @@ func TestLintRulesCatchBadConfigBeforeRunning(t *testing.T) {
 	// empty, so its emptiness is refused at start-up (ParseConfig), not here.
 	require.NoError(t, service.NewStreamBuilder().AddProcessorYAML(
 		`anthropic_compliance_ocsf: {redact: [ips], redact_mode: hash, hash_key: ""}`))
+	require.NoError(t, service.NewStreamBuilder().AddProcessorYAML(
+		`anthropic_compliance_ocsf: {redact: [emails], redact_strict: true}`))
 }
 
 func TestHashKeyIsASecret(t *testing.T) {

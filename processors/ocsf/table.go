@@ -1,16 +1,20 @@
 package ocsf
 
 import (
-	"strings"
+	"strconv"
 
+	"github.com/compliance-connect/compliance-connect/processors/internal/catalog"
 	"github.com/compliance-connect/compliance-connect/processors/internal/jsonobj"
 )
 
-// This file is the whole type → class/activity table. To map a new activity
-// type: add an exact rule, or a prefix rule for a family of types (more
-// specific prefixes first), and, when its verb is new, a suffix to the verbs
-// of its class. Types no rule matches become API Activity (6003) with
-// activity_id 99 and are counted in the unknown-type metric.
+// This file is the whole type → class/activity/status mapping. Activity
+// types come from the shared catalogue (processors/internal/catalog): each
+// type's target kind picks the class (targetClass) and its verb's action
+// the activity_id (activityOf); typeOverrides holds the few types neither
+// fits, and otherReasons says why a type keeps activity_id 99. A type the
+// catalogue does not list maps through the same rules from its family and
+// verb and is counted as unknown; one whose family is unknown too becomes API
+// Activity (6003) with activity_id 99.
 
 // Every event carries these.
 const (
@@ -48,15 +52,12 @@ const (
 	activityFromMethod = -1
 )
 
-// class describes one OCSF class: its captions and how an activity type's
-// verb (its suffix) picks the activity_id. The first matching suffix wins;
-// none matching gives 99 Other.
+// class describes one OCSF class: its captions per activity_id.
 type class struct {
 	name         string
 	category     int
 	categoryName string
 	activities   map[int]string
-	verbs        []verb
 
 	// typeNames holds "<class name>: <activity name>" per activity_id,
 	// derived from activities by withTypeNames.
@@ -79,11 +80,6 @@ func withTypeNames(classes map[int]*class) map[int]*class {
 	return classes
 }
 
-type verb struct {
-	suffix   string
-	activity int
-}
-
 const (
 	categoryIAM         = 3
 	categoryIAMName     = "Identity & Access Management"
@@ -97,68 +93,288 @@ var classes = withTypeNames(map[int]*class{
 		activities: map[int]string{0: "Unknown", 1: "Create", 2: "Enable", 3: "Password Change", 4: "Password Reset",
 			5: "Disable", 6: "Delete", 7: "Attach Policy", 8: "Detach Policy", 9: "Lock", 10: "MFA Factor Enable",
 			11: "MFA Factor Disable", 99: "Other"},
-		verbs: []verb{
-			{"_created", 1}, {"_sent", 1}, {"_provisioned", 1},
-			{"_accepted", 2}, {"_enabled", 2}, {"_reactivated", 2}, {"_activated", 2}, {"_restored", 2},
-			{"_disabled", 5}, {"_deactivated", 5}, {"_suspended", 5}, {"_archived", 5}, {"_revoked", 5},
-			{"_deleted", 6}, {"_removed", 6},
-		},
 	},
 	classAuthentication: {
 		name: "Authentication", category: categoryIAM, categoryName: categoryIAMName,
 		activities: map[int]string{0: "Unknown", 1: "Logon", 2: "Logoff", 3: "Authentication Ticket",
 			4: "Service Ticket Request", 5: "Service Ticket Renew", 6: "Preauth", 99: "Other"},
-		verbs: []verb{
-			{"_login_succeeded", 1}, {"_login_failed", 1}, {"_login_initiated", 1}, {"_login_attempted", 1},
-			{"_logged_out", 2}, {"_revoked", 2},
-		},
 	},
 	classUserAccess: {
 		name: "User Access Management", category: categoryIAM, categoryName: categoryIAMName,
 		activities: map[int]string{0: "Unknown", 1: "Assign Privileges", 2: "Revoke Privileges", 99: "Other"},
-		verbs: []verb{
-			{"_granted", 1}, {"_assigned", 1}, {"_added", 1},
-			{"_revoked", 2}, {"_unassigned", 2}, {"_removed", 2},
-		},
 	},
 	classGroupManagement: {
 		name: "Group Management", category: categoryIAM, categoryName: categoryIAMName,
 		activities: map[int]string{0: "Unknown", 1: "Assign Privileges", 2: "Revoke Privileges", 3: "Add User",
 			4: "Remove User", 5: "Delete", 6: "Create", 99: "Other"},
-		verbs: []verb{
-			{"_member_added", 3}, {"_members_added", 3}, {"_member_removed", 4}, {"_members_removed", 4},
-			{"_deleted", 5}, {"_created", 6},
-		},
 	},
 	classWebResources: {
 		name: "Web Resources Activity", category: categoryApplication, categoryName: categoryAppName,
 		activities: map[int]string{0: "Unknown", 1: "Create", 2: "Read", 3: "Update", 4: "Delete", 5: "Search",
 			6: "Import", 7: "Export", 8: "Share", 99: "Other"},
-		verbs: []verb{
-			{"_sharing_updated", 8}, {"_shared", 8}, {"_published", 8},
-			{"_access_failed", 2}, {"_deletion_failed", 4},
-			{"_created", 1}, {"_uploaded", 1}, {"_added", 1},
-			{"_viewed", 2}, {"_accessed", 2}, {"_downloaded", 2}, {"_opened", 2},
-			{"_searched", 5}, {"_imported", 6}, {"_exported", 7},
-			{"_deleted", 4}, {"_removed", 4},
-			{"_updated", 3}, {"_renamed", 3}, {"_moved", 3}, {"_replaced", 3}, {"_enabled", 3}, {"_disabled", 3},
-			{"_archived", 3}, {"_restored", 3},
-		},
 	},
 	classAPIActivity: {
 		name: "API Activity", category: categoryApplication, categoryName: categoryAppName,
 		activities: map[int]string{0: "Unknown", 1: "Create", 2: "Read", 3: "Update", 4: "Delete", 99: "Other"},
-		verbs: []verb{
-			{"_created", 1}, {"_added", 1}, {"_uploaded", 1}, {"_generated", 1}, {"_provisioned", 1}, {"_minted", 1},
-			{"_viewed", 2}, {"_listed", 2}, {"_accessed", 2}, {"_downloaded", 2}, {"_exported", 2}, {"_searched", 2},
-			{"_updated", 3}, {"_changed", 3}, {"_toggled", 3}, {"_enabled", 3}, {"_disabled", 3}, {"_reactivated", 3},
-			{"_activated", 3}, {"_deactivated", 3}, {"_replaced", 3}, {"_rotated", 3}, {"_renamed", 3},
-			{"_configured", 3}, {"_transferred", 3}, {"_approved", 3}, {"_dismissed", 3}, {"_decided", 3},
-			{"_restored", 3},
-			{"_deleted", 4}, {"_removed", 4}, {"_archived", 4}, {"_revoked", 4},
-		},
 	},
 })
+
+// targetClass is the class of each catalogue target. Reads and lists of
+// users, groups and workspace members, which the IAM classes have no activity
+// for, are API Activity Read instead (see ruleFor).
+var targetClass = map[catalog.Target]int{
+	catalog.Session:    classAuthentication,
+	catalog.User:       classAccountChange,
+	catalog.Key:        classAccountChange,
+	catalog.Factor:     classAccountChange,
+	catalog.Role:       classUserAccess,
+	catalog.Consent:    classUserAccess,
+	catalog.Group:      classGroupManagement,
+	catalog.Membership: classGroupManagement,
+	catalog.Content:    classWebResources,
+	catalog.File:       classWebResources,
+	catalog.Share:      classWebResources,
+	catalog.Export:     classWebResources,
+	catalog.RoleConfig: classAPIActivity,
+	catalog.API:        classAPIActivity,
+	catalog.Credential: classAPIActivity,
+	catalog.Detection:  classAPIActivity,
+	catalog.Config:     classAPIActivity,
+}
+
+// activityOf gives, per class, the activity_id of each verb action; an
+// action a class does not list is activity_id 99 (Other).
+var activityOf = map[int]map[string]int{
+	classAuthentication: {
+		"login": 1, "fail": 1, "start": 1, "verify": 1, "decide": 1, "complete": 1,
+		"send":   6, // a code sent: Preauth
+		"logout": 2, "revoke": 2,
+	},
+	classAccountChange: {
+		"create": 1, "send": 1,
+		"accept": 2, "enable": 2, "restore": 2,
+		"disable": 5, "archive": 5, "revoke": 5,
+		"delete": 6, "remove": 6, "leave": 6,
+		"enroll": 10,
+	},
+	classUserAccess: {
+		"assign": 1, "grant": 1, "add": 1, "transfer": 1, "restore": 1, "update": 1,
+		"unassign": 2, "revoke": 2, "remove": 2,
+	},
+	classGroupManagement: {
+		"add": 3, "remove": 4, "delete": 5, "create": 6,
+		"assign": 1, "grant": 1, "unassign": 2, "revoke": 2,
+	},
+	classWebResources: {
+		"create": 1, "upload": 1, "submit": 1, "start": 1,
+		"read": 2, "download": 2, "list": 2,
+		"update": 3, "enable": 3, "disable": 3, "archive": 3, "restore": 3, "cancel": 3, "complete": 3,
+		"delete": 4, "remove": 4, "revoke": 4, "unpublish": 4,
+		"import": 6, "export": 7,
+		"share": 8, "publish": 8, "accept": 8, "add": 8,
+	},
+	classAPIActivity: {
+		"create": 1, "add": 1, "upload": 1, "publish": 1, "connect": 1, "attach": 1, "submit": 1, "send": 1,
+		"import": 1, "exchange": 1, "request": 1, "share": 1,
+		"read": 2, "list": 2, "download": 2, "export": 2,
+		"update": 3, "enable": 3, "disable": 3, "allow": 3, "disallow": 3, "deny": 3, "block": 3, "unblock": 3, "rotate": 3,
+		"approve": 3, "reject": 3, "decide": 3, "assign": 3, "grant": 3, "transfer": 3, "cancel": 3,
+		"complete": 3, "start": 3, "verify": 3, "restore": 3, "fail": 3, "accept": 3, "unassign": 3,
+		"delete": 4, "remove": 4, "revoke": 4, "disconnect": 4, "detach": 4, "archive": 4, "leave": 4, "unpublish": 4,
+	},
+}
+
+// Shares that are objects of their own (a link, an invitation, a snapshot):
+// revoking one deletes it. Revoking other access (a member, a publication)
+// updates the resource shared.
+var shareObjects = map[string]bool{
+	"session_share": true, "pending_share": true, "claude_artifact_invite": true, "claude_chat_snapshot": true,
+	"group_project_shares": true, "group_skill_shares": true,
+}
+
+// typeOverrides are types whose class, activity_id or status_id the target
+// and verb do not give; zero fields keep the rule's value (so an override
+// cannot set status Unknown, which no type needs).
+var typeOverrides = map[string]struct{ class, activity, status int }{
+	// A new subscription is created, not a setting updated.
+	"subscription_started": {0, 1, 0},
+	// An RBAC group is added to or removed from the team-memory ACL: the
+	// principal is a group; the action member says which (activity 99 below).
+	"claude_code_team_memory_acl_updated": {classGroupManagement, activityOther, 0},
+	// Granted, changed or revoked, as the action member says (activity 99 below).
+	"claude_code_security_scan_project_member_updated": {0, activityOther, 0},
+	// A denied or uninspected Messages API request, and a webhook delivery
+	// refused for its signature, are API calls: Create, with the status.
+	"inference_hooks_request_denied":      {0, 1, 0},
+	"inference_hooks_request_failed_open": {0, 1, 0},
+	"ghe_webhook_signature_invalid":       {0, 1, 0},
+	"org_creation_blocked":                {0, 1, 0},
+	// The owner's rejection deletes the submitted credential, successfully.
+	"ccr_agent_proxy_provisioning_credential_rejected": {0, 4, statusSuccess},
+	// Abuse decisions are about a sign-in or sign-up attempt.
+	"abuse_decision_received": {0, 1, 0},
+	// A member's trusted devices are revoked and the member is signed out
+	// of every session.
+	"org_user_trusted_devices_revoked": {0, 2, 0},
+}
+
+// otherReasons says why a catalogued type keeps activity_id 99 (Other): by
+// type, else by class and action. The catalogue test fails for a type with
+// activity 99 and no reason here.
+var otherReasons = map[string]string{
+	"claude_code_team_memory_acl_updated":              "the action member says whether the group was added or removed; Group Management's Assign/Revoke Privileges would have to be read from it",
+	"claude_code_security_scan_project_member_updated": "access was granted, changed or revoked, as the action member says; no single User Access Management activity covers the three",
+	"claude_project_reported":                          "reporting a project for review is none of Web Resources Activity's Create/Read/Update/Delete/Search/Import/Export/Share",
+
+	reasonKey(classAccountChange, "update"):   "Account Change has no Update activity (its 1-11 are create, enable, password, disable, delete, policy, lock and MFA changes)",
+	reasonKey(classAccountChange, "reject"):   "a rejected invitation changes no account; Account Change has no activity for it",
+	reasonKey(classAccountChange, "request"):  "a request for an invitation changes no account yet",
+	reasonKey(classAccountChange, "verify"):   "verifying a user's age changes no account; Account Change has no activity for it",
+	reasonKey(classAccountChange, "rotate"):   "rotating a trusted device's key is neither enabling nor disabling an MFA factor",
+	reasonKey(classGroupManagement, "update"): "Group Management has no Update activity (only privileges, members, create and delete)",
+}
+
+func reasonKey(classID int, action string) string {
+	return "class:" + strconv.Itoa(classID) + "/" + action
+}
+
+// otherReason returns why a type has activity_id 99, "" if nothing says.
+func otherReason(activityType string, classID int, action string) string {
+	if r, ok := otherReasons[activityType]; ok {
+		return r
+	}
+	return otherReasons[reasonKey(classID, action)]
+}
+
+// statusFrom names a member whose value decides status_id (and overrides the
+// verb's outcome).
+type statusFrom uint8
+
+const (
+	statusFromVerb     statusFrom = iota
+	statusFromHTTP                // status_code
+	statusFromDecision            // decision: blocked is a failure
+	statusFromApproved            // approved: true success, false failure
+	statusFromResult              // result: imported success, rejected/failed failure
+)
+
+var typeStatusFrom = map[string]statusFrom{
+	"compliance_api_accessed":   statusFromHTTP,
+	"abuse_decision_received":   statusFromDecision,
+	"org_join_proposal_decided": statusFromApproved,
+	"github_token_import":       statusFromResult,
+}
+
+// rule is how one activity type maps.
+type rule struct {
+	class    int
+	activity int // activityFromMethod: from request_method
+	status   int // from the verb's outcome
+	from     statusFrom
+	object   object
+	target   catalog.Target
+	family   string
+	// workspace is true when the members of a workspace change: the
+	// workspace is Group Management's group.
+	workspace bool
+}
+
+// object names the members holding the id and name of what the activity
+// acts on, and what it is called.
+type object struct {
+	idField, nameField string
+	kind               string
+}
+
+// rules holds the rule of every catalogued type, built once.
+var rules = buildRules()
+
+func buildRules() map[string]*rule {
+	out := map[string]*rule{}
+	for _, e := range catalog.Entries() {
+		r := ruleFor(*e)
+		out[e.Type] = &r
+	}
+	return out
+}
+
+// fallback is the rule for a type whose family is unknown too.
+var fallback = rule{class: classAPIActivity, activity: activityOther, status: statusSuccess}
+
+// lookup finds the rule of an activity type; known is false for a type the
+// catalogue does not list, whose rule is inferred from its family and verb.
+func lookup(activityType string) (r rule, known bool) {
+	if r, ok := rules[activityType]; ok {
+		return *r, true
+	}
+	e := catalog.Classify(activityType)
+	if e.Target == "" {
+		r := fallback
+		r.status = statusOf(e.Outcome)
+		return r, false
+	}
+	return ruleFor(e), false
+}
+
+// ruleFor derives a type's rule from its catalogue entry.
+func ruleFor(e catalog.Entry) rule {
+	r := rule{
+		class:  targetClass[e.Target],
+		status: statusOf(e.Outcome),
+		from:   typeStatusFrom[e.Type],
+		object: object{idField: e.IDField(), nameField: e.LabelField(), kind: e.Caption},
+		target: e.Target,
+		family: e.Family,
+	}
+	switch {
+	case e.Target == catalog.API:
+		r.activity = activityFromMethod
+		return r
+	case (e.Action == "read" || e.Action == "list") &&
+		(e.Target == catalog.User || e.Target == catalog.Group || e.Target == catalog.Membership):
+		// The IAM classes have no Read.
+		r.class = classAPIActivity
+	case e.Target == catalog.Membership:
+		r.workspace = true
+	}
+	var ok bool
+	if r.activity, ok = activityOf[r.class][e.Action]; !ok {
+		r.activity = activityOther
+	}
+	if e.Target == catalog.Share && r.class == classWebResources && !shareObjects[e.Family] && r.activity == 4 {
+		r.activity = 3
+	}
+	switch {
+	case e.Target == catalog.Factor && e.Action == "revoke":
+		r.activity = 11 // MFA Factor Disable
+	case e.Target == catalog.RoleConfig && (e.Action == "add" || e.Action == "remove"):
+		r.activity = 3 // a permission or grant added to a role updates it
+	case e.Target == catalog.Export && (e.Action == "start" || e.Action == "complete"):
+		r.activity = 7 // Export
+	}
+	if o, ok := typeOverrides[e.Type]; ok {
+		if o.class != 0 {
+			r.class = o.class
+		}
+		if o.activity != 0 {
+			r.activity = o.activity
+		}
+		if o.status != 0 {
+			r.status = o.status
+		}
+	}
+	return r
+}
+
+func statusOf(o catalog.Outcome) int {
+	switch o {
+	case catalog.Failure:
+		return statusFailure
+	case catalog.Unknown:
+		return statusUnknown
+	}
+	return statusSuccess
+}
 
 // writeHeader adds the members every event starts with, which depend only
 // on the class, the activity_id and the status_id.
@@ -219,168 +435,15 @@ func encodeMembers(write func(jsonobj.Object)) []byte {
 	return b.Root().AppendMembers(nil)
 }
 
-// rule assigns an OCSF class to activity types.
-type rule struct {
-	class int
-	// activity is the activity_id; 0 derives it from the class verbs,
-	// activityFromMethod from request_method.
-	activity int
-	// object is what the activity acts on, when it is not a user or group:
-	// web_resources[0] (6001), resources[0] (6003) or, for Account Change
-	// on keys and service accounts, the user.
-	object object
-}
-
-// object names the members that may hold an object's id and its name (in
-// each list the first present wins) and its type caption.
-type object struct {
-	idFields   []string
-	nameFields []string
-	kind       string
-}
-
-func obj(kind string, idFields []string, nameFields ...string) object {
-	return object{idFields: idFields, nameFields: nameFields, kind: kind}
-}
-
-type prefixRule struct {
-	prefix string
-	rule   rule
-}
-
-var (
-	auth          = rule{class: classAuthentication}
-	accountChange = rule{class: classAccountChange}
-)
-
-// exactRules win over prefixRules.
-var exactRules = map[string]rule{
-	"compliance_api_accessed":          {class: classAPIActivity, activity: activityFromMethod},
-	"anonymous_mobile_login_attempted": {class: classAuthentication, activity: 1},
-	"user_logged_out":                  {class: classAuthentication, activity: 2},
-	"session_revoked":                  {class: classAuthentication, activity: 2},
-	"rbac_role_assigned":               {class: classUserAccess, activity: 1},
-	"rbac_role_unassigned":             {class: classUserAccess, activity: 2},
-	"claude_user_role_updated":         {class: classUserAccess, activity: 1},
-	"org_user_viewed":                  {class: classAPIActivity, activity: 2},
-	"group_viewed":                     {class: classAPIActivity, activity: 2, object: obj("Group", ids("group_id"), "group_name")},
-	"group_list_viewed":                {class: classAPIActivity, activity: 2},
-	"group_member_list_viewed":         {class: classAPIActivity, activity: 2, object: obj("Group", ids("group_id"), "group_name")},
-}
-
-// prefixRules are tried in order; list a longer prefix before a shorter one
-// it starts with.
-var prefixRules = []prefixRule{
-	// Authentication 3002.
-	{"sso_login_", auth},
-	{"magic_link_login_", auth},
-	{"social_login_", auth},
-	{"sso_second_factor_", auth},
-	{"phone_code_", auth},
-
-	// Account Change 3001: users and the keys and service accounts that act as accounts.
-	{"org_user_invite_", accountChange},
-	{"org_user_", accountChange},
-	{"scim_user_", accountChange},
-	{"platform_api_key_", account(obj("API Key", ids("api_key_id"), "api_key_name", "name"))},
-	{"admin_api_key_", account(obj("Admin API Key", ids("admin_api_key_id"), "admin_api_key_name", "name"))},
-	{"scoped_api_key_", account(obj("API Key", ids("api_key_id"), "api_key_name", "name"))},
-	{"api_key_", account(obj("API Key", ids("api_key_id"), "api_key_name", "name"))},
-	{"service_key_", account(obj("Service Key", ids("service_key_id"), "key_name"))},
-	{"platform_service_account_", account(obj("Service Account", ids("service_account_id"), "service_account_name", "name"))},
-
-	// User Access Management 3005.
-	{"role_assignment_", rule{class: classUserAccess}},
-
-	// Group Management 3006.
-	{"group_", rule{class: classGroupManagement}},
-
-	// Web Resources Activity 6001: Claude content.
-	{"claude_chat_snapshot_", web(obj("Chat Snapshot", ids("claude_chat_snapshot_id")))},
-	{"claude_chat_", web(obj("Chat", ids("claude_chat_id"), "title"))},
-	{"claude_file_", web(obj("File", ids("claude_file_id"), "filename"))},
-	{"claude_project_document_", web(obj("Project Document", ids("claude_project_document_id"), "filename"))},
-	{"claude_project_file_", web(obj("Project File", ids("claude_file_id"), "filename"))},
-	{"claude_project_", web(obj("Project", ids("claude_project_id"), "project_name", "title"))},
-	{"claude_published_artifact_", web(obj("Published Artifact", ids("claude_published_artifact_id"), "title"))},
-	{"claude_artifact_", web(obj("Artifact", ids("claude_artifact_id", "claude_published_artifact_id"), "title"))},
-	{"claude_skill_", web(obj("Skill", ids("skill_id"), "skill_name"))},
-	{"platform_file_", web(obj("File", ids("file_id"), "filename"))},
-
-	// API Activity 6003: configuration families, activity from the verb.
-	{"mcp_server_", api(obj("MCP Server", ids("mcp_server_id"), "mcp_server_name"))},
-	{"mcp_tool_", api(obj("MCP Server", ids("mcp_server_id"), "mcp_server_name"))},
-	{"rbac_role_", api(obj("Role", ids("role_id"), "role_name"))},
-	{"platform_workspace_", api(obj("Workspace", ids("workspace_id"), "workspace_name"))},
-	{"platform_", rule{class: classAPIActivity}},
-	{"organization_", rule{class: classAPIActivity}},
-	{"org_", rule{class: classAPIActivity}},
-	{"claude_", rule{class: classAPIActivity}},
-}
-
-func ids(keys ...string) []string { return keys }
-
-func account(o object) rule { return rule{class: classAccountChange, object: o} }
-
-func web(o object) rule { return rule{class: classWebResources, object: o} }
-
-func api(o object) rule { return rule{class: classAPIActivity, object: o} }
-
-// fallback is the rule for types nothing matches.
-var fallback = rule{class: classAPIActivity, activity: activityOther}
-
-// lookup finds the rule for an activity type; known is false for the fallback.
-func lookup(activityType string) (r rule, known bool) {
-	if r, ok := exactRules[activityType]; ok {
-		return r, true
-	}
-	for _, p := range prefixRules {
-		if strings.HasPrefix(activityType, p.prefix) {
-			return p.rule, true
-		}
-	}
-	return fallback, false
-}
-
-// activityFor picks the activity_id from the type's verb suffix.
-func (c *class) activityFor(activityType string) int {
-	for _, v := range c.verbs {
-		if strings.HasSuffix(activityType, v.suffix) {
-			return v.activity
-		}
-	}
-	return activityOther
-}
-
-// statusFor derives status_id from the type's suffix: failed, denied,
-// rejected and blocked are failures; initiated and attempted have no
-// outcome yet; anything else happened, so it succeeded.
-func statusFor(activityType string) int {
-	switch {
-	case hasAnySuffix(activityType, "_failed", "_denied", "_rejected", "_blocked"):
-		return statusFailure
-	case hasAnySuffix(activityType, "_initiated", "_attempted"):
-		return statusUnknown
-	}
-	return statusSuccess
-}
-
-// Authentication protocol by type prefix (auth_protocol_id of class 3002).
-var authProtocols = []struct {
-	prefix string
-	id     int
-	name   string
+// Authentication protocol by type family (auth_protocol_id of class 3002).
+var authProtocols = map[string]struct {
+	id   int
+	name string
 }{
-	{"sso_", 5, "SAML"},
-	{"social_login_", 4, "OpenID"},
-	{"magic_link_", 99, "Magic Link"},
-}
-
-func hasAnySuffix(s string, suffixes ...string) bool {
-	for _, suf := range suffixes {
-		if strings.HasSuffix(s, suf) {
-			return true
-		}
-	}
-	return false
+	"sso_login":          {5, "SAML"},
+	"sso_second_factor":  {5, "SAML"},
+	"social_login":       {4, "OpenID"},
+	"platform_federated": {4, "OpenID"},
+	"lti_launch":         {4, "OpenID"},
+	"magic_link_login":   {99, "Magic Link"},
 }

@@ -239,12 +239,18 @@ func TestKeyClassifiers(t *testing.T) {
 	for k, want := range map[string]bool{
 		"email": true, "emails": true, "email_address": true, "invited_email": true, "alert_emails": true,
 		"unauthenticated_email_address": true, "cc_email_count": false, "emailer": false, "primary_email_set": false,
+		"Email": true, "EMAIL": true, "emailAddress": true, "EmailAddress": true, "e-mail": true, "userEmails": true,
+		"recipient": true, "Recipients": true, "shared_with": true, "sharedWith": true, "mail_address": true,
+		"email_verified": false, "billing_address": false, "address": false, "mailbox": false, "shared": false,
 	} {
 		assert.Equal(t, want, activity.IsEmailKey(k), k)
 	}
 	for k, want := range map[string]bool{
 		"ip": true, "ip_address": true, "client_ip": true, "allowed_ips": true, "source_ip_addresses": true,
 		"zip": false, "description": false, "ip_restriction_id": false, "skip": false,
+		"ipAddress": true, "IPAddress": true, "IP": true, "clientIp": true, "remote_addr": true, "remoteAddress": true,
+		"x_forwarded_for": true, "X-Forwarded-For": true, "forwardedFor": true, "peer_addr": true, "ipv6": true,
+		"tip": false, "shipping_address_updated": false, "address": false, "ip_allowlist_enabled": false,
 	} {
 		assert.Equal(t, want, activity.IsIPKey(k), k)
 	}

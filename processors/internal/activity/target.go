@@ -1,10 +1,12 @@
 package activity
 
 // Target-user fields, in priority order: the first one present wins
-// (peers-and-user-needs.md §5.1, mirroring Elastic's pipeline).
+// (peers-and-user-needs.md §5.1, mirroring Elastic's pipeline, which stops at
+// requester_user_id; the new primary owner, an artifact's invitee and a scan
+// project's member are the user acted upon too).
 var (
 	targetEmailKeys = []string{"invited_email", "deleted_user_email", "user_email", "invitee_email"}
-	targetIDKeys    = []string{"user_id", "deleted_user_id", "requester_user_id"}
+	targetIDKeys    = []string{"user_id", "deleted_user_id", "requester_user_id", "new_owner_id", "invitee_user_id", "member_id"}
 )
 
 // Keys whose id names a user only when the sibling *_type says "user".
@@ -18,8 +20,8 @@ const (
 // TakeTargetUser returns the id and email of the user the activity acts upon
 // and marks the fields it used. Email: invited_email, deleted_user_email,
 // user_email, invitee_email. Id: user_id, deleted_user_id, requester_user_id,
-// principal_id when principal_type is "user", target_id when target_type is
-// "user". In each list the first field present wins; the others stay unused.
+// new_owner_id, invitee_user_id, member_id, principal_id when principal_type
+// is "user", target_id when target_type is "user". In each list the first field present wins; the others stay unused.
 func (a *Activity) TakeTargetUser() (id, email string) {
 	for _, k := range targetEmailKeys {
 		if v, ok := a.Fields.take(k); ok && v != "" {

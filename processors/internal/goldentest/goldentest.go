@@ -63,6 +63,36 @@ func Check(t testing.TB, path string, got []byte, update bool) {
 	require.Equal(t, string(want), buf.String(), "output differs from %s (run with -update and review the diff)", path)
 }
 
+// CheckText compares got with the file at path; with update it writes the
+// file instead.
+func CheckText(t testing.TB, path, got string, update bool) {
+	t.Helper()
+	if update {
+		require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
+		return
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "missing golden file; run the test with -update and review the diff")
+	if string(want) == got {
+		return
+	}
+	wantLines, gotLines := strings.Split(string(want), "\n"), strings.Split(got, "\n")
+	var diff []string
+	for i := 0; i < max(len(wantLines), len(gotLines)) && len(diff) < 20; i++ {
+		var w, g string
+		if i < len(wantLines) {
+			w = wantLines[i]
+		}
+		if i < len(gotLines) {
+			g = gotLines[i]
+		}
+		if w != g {
+			diff = append(diff, fmt.Sprintf("line %d:\n  want %q\n  got  %q", i+1, w, g))
+		}
+	}
+	t.Fatalf("output differs from %s (run with -update and review the diff):\n%s", path, strings.Join(diff, "\n"))
+}
+
 // MissingLeaves lists the scalar values (strings, numbers, booleans) of in
 // that appear nowhere in out, each as "path=value". Nulls are not values.
 // skip holds values allowed to disappear, e.g. redacted ones.

@@ -1,6 +1,6 @@
 // Package normalize is the Benthos glue shared by the anthropic_compliance_ocsf
 // and anthropic_compliance_ecs processors: their common config fields
-// (keep_raw, redact, redact_mode, hash_key), the processor that maps one
+// (keep_raw, redact, redact_mode, redact_strict, hash_key), the processor that maps one
 // message with a Mapper, and the unknown-type metric. The mappings themselves
 // live in processors/ocsf and processors/ecs.
 package normalize
@@ -22,6 +22,7 @@ const (
 	FieldKeepRaw    = "keep_raw"
 	FieldRedact     = "redact"
 	FieldRedactMode = "redact_mode"
+	FieldStrict     = "redact_strict"
 	FieldHashKey    = "hash_key"
 )
 
@@ -54,19 +55,32 @@ func ConfigFields(rawField string) []*service.ConfigField {
 				"redaction also covers it. `false` leaves the field out.").
 			Default(false),
 		service.NewStringListField(FieldRedact).
-			Description("Sensitive members to remove (or hash, see `"+FieldRedactMode+"`) before mapping, so they "+
-				"appear nowhere in the output. Tokens:\n\n"+
+			Description("Sensitive data to remove (or hash, see `"+FieldRedactMode+"`) before mapping, so it "+
+				"appears nowhere in the output, typed fields, `unmapped`/`anthropic.audit` and the raw copy included. Tokens:\n\n"+
 				"- `request_body`: the top-level `request_body` of `compliance_api_accessed`.\n"+
-				"- `emails`: every member, at any depth and in the actor, named `email`, `emails`, `email_address`, "+
-				"`email_addresses` or ending in `_email`, `_emails`, `_email_address`, `_email_addresses` "+
-				"(e.g. `actor.email_address`, `actor.unauthenticated_email_address`, `invited_email`, `alert_emails`).\n"+
-				"- `ips`: every member, at any depth and in the actor, named `ip`, `ips`, `ip_address`, "+
-				"`ip_addresses` or ending in `_ip`, `_ips`, `_ip_address`, `_ip_addresses` (e.g. `actor.ip_address`).\n\n"+
-				"Addresses inside free text (a URL, a request body kept as a string) are not found. Empty: nothing is redacted.").
+				"- `emails`: every member, at any depth and in the actor, whose name denotes email addresses in any "+
+				"case or naming style (`email`, `Email`, `emailAddress`, `invited_email`, `alert_emails`, `e-mail`, "+
+				"`recipient`, `recipients`, `shared_with`, ...), and every email address inside any other string value "+
+				"or object key (free text, chat names, URLs, user agents), found by a strict tokenizer and confirmed by "+
+				"Go's `net/mail` parser (`%40` counts as `@`).\n"+
+				"- `ips`: every member whose name denotes IP addresses (`ip`, `ipAddress`, `client_ip`, `allowed_ips`, "+
+				"`remote_addr`, `x_forwarded_for`, `X-Forwarded-For`, ...), and every IPv4/IPv6 address inside any other "+
+				"string value or object key, confirmed by `net/netip` (a product version such as `Chrome/120.0.0.0` in a "+
+				"user agent is not an address).\n\n"+
+				"An address that is a whole value removes the value (in a list, the element); one inside a longer text is "+
+				"replaced by `[email redacted]` / `[ip redacted]` (or its hash). Empty: nothing is redacted.").
 			Examples([]string{RedactRequestBody}, []string{RedactRequestBody, RedactEmails, RedactIPs}).
 			// Benthos runs a list field's lint rule on the list and on each element.
 			LintRule(`root = if this.type() == "string" && !["request_body", "emails", "ips"].contains(this) { ["redact: unknown token %q, expected request_body, emails or ips".format(this)] }`).
 			Default([]string{}),
+		service.NewBoolField(FieldStrict).
+			Description("Also remove, at any depth and in the actor, every string value and object key that redaction " +
+				"cannot vouch for: anything but a short token of letters, digits and `_.:+-` (ids, enum values, RFC 3339 " +
+				"times, hashes) that is not an IP address in any notation. Free text, file and chat names, URLs, user " +
+				"agents and legacy IP notations (`10.1`, `010.0.0.1`, `0x0a000001`) go, since an address may hide in a form " +
+				"no scanner finds. The common members (`id`, `type`, `created_at`, `organization_id`, `organization_uuid`) " +
+				"are kept. Needs `emails` or `ips` in `" + FieldRedact + "`.").
+			Default(false),
 		service.NewStringAnnotatedEnumField(FieldRedactMode, map[string]string{
 			ModeDrop: "Remove the member.",
 			ModeHash: "Replace the value by `hmac-sha256:` and the hex HMAC-SHA256 of it under `" + FieldHashKey + "` " +
@@ -83,6 +97,11 @@ func ConfigFields(rawField string) []*service.ConfigField {
 			Default(""),
 	}
 }
+
+// LintRule is the cross-field rule both specs carry. The emptiness of
+// hash_key is not linted: it is a secret, and `lint --skip-env-var-check`
+// sees an unset one as empty; ParseConfig refuses it at start-up.
+const LintRule = `root = if this.redact_strict.or(false) && !this.redact.or([]).string().contains("\"emails\"") && !this.redact.or([]).string().contains("\"ips\"") { ["redact_strict: needs emails or ips in redact"] }`
 
 // ParseConfig reads the shared fields and re-checks what the lint rules
 // check, with the same wording, because lints can be disabled.
@@ -104,12 +123,16 @@ func ParseConfig(conf *service.ParsedConfig) (Config, error) {
 	if err != nil {
 		return c, err
 	}
-	c.Redaction, err = NewRedaction(tokens, mode, key)
+	strict, err := conf.FieldBool(FieldStrict)
+	if err != nil {
+		return c, err
+	}
+	c.Redaction, err = NewRedaction(tokens, mode, key, strict)
 	return c, err
 }
 
 // NewRedaction builds a Redaction from the config values.
-func NewRedaction(tokens []string, mode, key string) (activity.Redaction, error) {
+func NewRedaction(tokens []string, mode, key string, strict bool) (activity.Redaction, error) {
 	var r activity.Redaction
 	for _, t := range tokens {
 		switch t {
@@ -131,8 +154,14 @@ func NewRedaction(tokens []string, mode, key string) (activity.Redaction, error)
 	default:
 		return r, fmt.Errorf("redact_mode: unknown value %q, expected drop or hash", mode)
 	}
-	if err := r.Validate(); errors.Is(err, activity.ErrNoHashKey) {
+	r.Strict = strict
+	switch err := r.Validate(); {
+	case errors.Is(err, activity.ErrNoHashKey):
 		return r, errors.New("hash_key: required when redact_mode is hash")
+	case errors.Is(err, activity.ErrStrictNeedsScans):
+		return r, errors.New("redact_strict: needs emails or ips in redact")
+	case err != nil:
+		return r, err
 	}
 	return r, nil
 }
@@ -178,7 +207,7 @@ func (*processor) Close(context.Context) error { return nil }
 // maxLoggedTypes bounds the set of unknown types remembered for logging.
 const maxLoggedTypes = 1024
 
-// UnknownTypes counts activities whose type no rule matched, in a counter
+// UnknownTypes counts activities whose type the catalogue does not list, in a counter
 // without labels (types are unbounded), and logs each new type once at debug
 // level. It is safe for concurrent use.
 type UnknownTypes struct {
@@ -215,6 +244,6 @@ func (u *UnknownTypes) Record(activityType string) {
 		if len(activityType) > 120 {
 			activityType = activityType[:120] + "..."
 		}
-		u.log.Debugf("Activity type %q has no mapping rule; using %s", activityType, u.what)
+		u.log.Debugf("Activity type %q is not in the catalogue; mapped by %s", activityType, u.what)
 	}
 }

@@ -18,13 +18,13 @@ import (
 )
 
 func TestNewRedactionReadsTokensAndMode(t *testing.T) {
-	r, err := normalize.NewRedaction([]string{"request_body", "ips"}, "drop", "")
+	r, err := normalize.NewRedaction([]string{"request_body", "ips"}, "drop", "", false)
 	require.NoError(t, err)
 	assert.Equal(t, activity.Redaction{RequestBody: true, IPs: true}, r)
 
-	r, err = normalize.NewRedaction([]string{"emails"}, "hash", "k")
+	r, err = normalize.NewRedaction([]string{"emails"}, "hash", "k", true)
 	require.NoError(t, err)
-	assert.Equal(t, activity.Redaction{Emails: true, Hash: true, Key: []byte("k")}, r)
+	assert.Equal(t, activity.Redaction{Emails: true, Strict: true, Hash: true, Key: []byte("k")}, r)
 }
 
 func TestNewRedactionRejectsBadValuesNamingTheField(t *testing.T) {
@@ -33,15 +33,17 @@ func TestNewRedactionRejectsBadValuesNamingTheField(t *testing.T) {
 		tokens []string
 		mode   string
 		key    string
+		strict bool
 		want   string
 	}{
-		{"unknown token", []string{"emails", "phones"}, "drop", "", `redact: unknown token "phones"`},
-		{"unknown mode", nil, "shred", "", `redact_mode: unknown value "shred"`},
-		{"hash without key", []string{"ips"}, "hash", "", "hash_key: required when redact_mode is hash"},
+		{"unknown token", []string{"emails", "phones"}, "drop", "", false, `redact: unknown token "phones"`},
+		{"unknown mode", nil, "shred", "", false, `redact_mode: unknown value "shred"`},
+		{"hash without key", []string{"ips"}, "hash", "", false, "hash_key: required when redact_mode is hash"},
+		{"strict without a scan", []string{"request_body"}, "drop", "", true, "redact_strict: needs emails or ips in redact"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := normalize.NewRedaction(tt.tokens, tt.mode, tt.key)
+			_, err := normalize.NewRedaction(tt.tokens, tt.mode, tt.key, tt.strict)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
 		})
