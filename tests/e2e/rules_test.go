@@ -976,6 +976,8 @@ func TestOutOfOrderAcksNeverMoveTheCheckpointPastAnUnackedSlice(t *testing.T) {
 	r.sink.releaseAll(nil)
 	r.waitJobTo("2026-11-25T11:58:00Z")
 	requireExactlyOnce(t, ids(data), r.sink.delivered())
+	require.Eventually(t, func() bool { _, ok := watched.Load("2026-11-25T11:58:00Z"); return ok }, 10*time.Second, time.Millisecond,
+		"the watcher polls the store: wait until it has seen the final write")
 	var values []string
 	watched.Range(func(k, _ any) bool { values = append(values, k.(string)); return true })
 	slices.Sort(values)

@@ -580,11 +580,11 @@ func (j *job) waitForRoom(ctx context.Context) {
 		case <-warn.C():
 			n := j.outstanding()
 			waited := c.deps.Clock.Now().Sub(since)
-			c.deps.Hooks.ackWait(n, waited)
 			c.deps.Log.Warnf("job %s has %d slices open (max_open_slices) and %d batches have been waiting for acknowledgement for %v before it can fetch more. "+
 				"Likely causes: an output batching by count with no `period` (a partial batch never flushes), or a message that fails downstream "+
 				"and is replayed forever (auto_replay_nacks); add a `period` or a dead-letter `fallback` output",
 				j.id, len(j.open), n, waited.Truncate(time.Second))
+			c.deps.Hooks.ackWait(n, waited)
 			warn = c.deps.Clock.NewTimer(c.cfg.AckWarnAfter)
 		}
 	}
@@ -955,11 +955,11 @@ func (j *job) drain(ctx context.Context) {
 			return
 		case <-warn.C():
 			waited := clock.Now().Sub(waitStart)
-			c.deps.Hooks.ackWait(n, waited)
 			c.deps.Log.Warnf("job %s has fetched its window but %d batches have been waiting for acknowledgement for %v. "+
 				"Likely causes: an output batching by count with no `period` (the last partial batch never flushes), or a message "+
 				"that fails downstream and is replayed forever (auto_replay_nacks); add a `period` or a dead-letter `fallback` output",
 				j.id, n, waited.Truncate(time.Second))
+			c.deps.Hooks.ackWait(n, waited)
 			warn = clock.NewTimer(c.cfg.AckWarnAfter)
 		case <-ctx.Done():
 			return
