@@ -242,7 +242,7 @@ input:
       - name: activities
         schedule: once
         earliest: -1h
-        latest: -3m # settled already: a `latest` inside the settle margin makes a once job wait for it
+        latest: -3m # settled already: a latest inside the settle margin makes a once job wait
 output:
   file:
     path: `+outFile+`
