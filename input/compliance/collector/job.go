@@ -204,9 +204,9 @@ func (j *job) prepare(ctx context.Context) error {
 			if lim := now.Add(-cfg.Settle); until.After(lim) {
 				until = lim
 			}
-			rec.Until = window.Format(until)
+			rec.Until = until.UTC().Truncate(time.Second)
 		}
-		c.deps.Log.Infof("no checkpoint at %s: fresh start from earliest %q = %s", j.keeper.Where(), cfg.Earliest.String(), rec.Floor)
+		c.deps.Log.Infof("no checkpoint at %s: fresh start from earliest %q = %s", j.keeper.Where(), cfg.Earliest.String(), window.Format(rec.Floor))
 		// Persist the resolved earliest before the first request, so failing
 		// first jobs can never drop history by re-resolving it later.
 		if err := j.save(ctx, rec); err != nil {
@@ -224,7 +224,7 @@ func (j *job) prepare(ctx context.Context) error {
 			rec.Identity = want
 		}
 		if c.jobSeq == 1 {
-			c.deps.Log.Infof("resuming from checkpoint %s: scanned_to %s; earliest %q ignored", j.keeper.Where(), rec.ScannedTo, cfg.Earliest.String())
+			c.deps.Log.Infof("resuming from checkpoint %s: scanned_to %s; earliest %q ignored", j.keeper.Where(), window.Format(rec.ScannedTo), cfg.Earliest.String())
 		}
 	}
 	if err := j.learnServerClock(); err != nil {
@@ -268,7 +268,14 @@ func (j *job) save(ctx context.Context, rec *checkpoint.Record) error {
 			return fmt.Errorf("%w: %w", errFenced, err)
 		}
 	}
-	return j.keeper.Save(ctx, rec)
+	err := j.keeper.Save(ctx, rec)
+	switch {
+	case errors.Is(err, checkpoint.ErrDeleted): // an operator's delete won the race
+		return fmt.Errorf("%w: %w", errForgotten, err)
+	case errors.Is(err, checkpoint.ErrFenced): // the lease was lost just before the write
+		return fmt.Errorf("%w: %w", errFenced, err)
+	}
+	return err
 }
 
 // learnServerClock makes one small request (limit=1) when the API's clock is
@@ -566,14 +573,14 @@ func (j *job) tryCommit(ctx context.Context) {
 		next = j.rec.Clone()
 	}
 	next.Commit(commits, overlap, state, c.deps.Clock.Now())
-	info := CommitInfo{JobID: j.id, ScannedTo: next.ScannedTo, Slices: len(ready), Seen: len(next.Seen), Pending: len(next.Pending)}
+	info := CommitInfo{JobID: j.id, ScannedTo: window.Format(next.ScannedTo), Slices: len(ready), Seen: len(next.Seen), Pending: len(next.Pending)}
 	if j.keeper != nil {
 		if err := j.save(context.WithoutCancel(ctx), next); err != nil {
 			info.Err = err
 			if !errors.Is(err, errFenced) && !errors.Is(err, errForgotten) {
 				c.setHealth(err)
 			}
-			j.fail(fmt.Errorf("committing slices up to %s: %w", next.ScannedTo, err))
+			j.fail(fmt.Errorf("committing slices up to %s: %w", window.Format(next.ScannedTo), err))
 			j.open = append(ready, j.open...) // their acked ids become pending
 			c.deps.Hooks.commit(info)
 			return
@@ -717,9 +724,9 @@ func (j *job) finish(ctx context.Context) (Report, error) {
 		}
 	}
 	if j.rec != nil {
-		rep.ScannedTo = j.rec.ScannedTo
-		if c.cfg.Once && j.rec.Until != "" {
-			rep.Complete = j.rec.ScannedTo >= j.rec.Until
+		rep.ScannedTo = window.Format(j.rec.ScannedTo)
+		if c.cfg.Once && !j.rec.Until.IsZero() {
+			rep.Complete = !j.rec.ScannedTo.Before(j.rec.Until)
 		}
 	}
 	rep.End = c.deps.Clock.Now()
