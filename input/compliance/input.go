@@ -163,6 +163,11 @@ and `+"`compliance_state`"+` (the saved user state as JSON).`).
 					Description("Allow a cache that forgets (`memory`, `lru`, `ttlru`, `noop`). A forgotten checkpoint restarts collection from `earliest`: duplicates, or a gap if the checkpoint was older.").
 					Default(false).
 					Advanced(),
+				service.NewIntField(fieldStateMaxSeen).
+					Description("Most ids the checkpoint remembers in `seen` (the ids of the last `overlap`, about `overlap × activities per second`; each costs ~36 bytes of checkpoint and ~80 of memory). Above it the oldest seconds are dropped at each commit, with a warning and the metric `compliance_checkpoint_seen_dropped`: activities of those seconds that a later job re-reads are delivered again (duplicates, never a gap) instead of the commit failing. `compliance_checkpoint_seen_ids` shows the size. 0: no cap.").
+					Default(defaultMaxSeenIDs).
+					Advanced().
+					LintRule(`root = if this.type() == "number" && this < 0 { ["max_seen_ids: must be 0 (no cap) or more, got " + this.string()] }`),
 				service.NewBoolField(fieldStateAdopt).
 					Description("Adopt a checkpoint written for another base URL or filter set instead of refusing it. Resuming another filter set's position can skip or repeat data: set it only on purpose, for one run.").
 					Default(false).
@@ -237,6 +242,7 @@ and `+"`compliance_state`"+` (the saved user state as JSON).`).
 				Default([]any{defaultEndpoint()}).
 				LintRule(`root = if this.type() == "array" { this.`+lintMethod+`() }`),
 		).
+		Field(adminField()).
 		Fields(apiClientFields()...).
 		Field(service.NewAutoRetryNacksToggleField()).
 		LintRule(`root = this.`+lintMethod+`()`).
@@ -546,6 +552,8 @@ type inputConfig struct {
 
 	StateCache, StatePath, StateKey string
 	AllowVolatile, Adopt            bool
+	MaxSeenIDs                      int
+	Admin                           adminConfig
 	Lease                           bool
 	LeaseTTL, LeaseRenew            time.Duration
 	StaleAfter                      time.Duration // -1: three schedule intervals; 0: never
@@ -590,6 +598,15 @@ func parseConfig(conf *service.ParsedConfig, now time.Time) (*inputConfig, error
 		return nil, err
 	}
 	if c.Adopt, err = conf.FieldBool(fieldState, fieldStateAdopt); err != nil {
+		return nil, err
+	}
+	if c.MaxSeenIDs, err = conf.FieldInt(fieldState, fieldStateMaxSeen); err != nil {
+		return nil, err
+	}
+	if c.MaxSeenIDs < 0 {
+		return nil, fmt.Errorf("state.max_seen_ids: must be 0 (no cap) or more, got %d", c.MaxSeenIDs)
+	}
+	if c.Admin, err = parseAdminConfig(conf); err != nil {
 		return nil, err
 	}
 	if c.StateCache == "" && strings.TrimSpace(c.StatePath) == "" {
