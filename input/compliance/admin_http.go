@@ -65,8 +65,10 @@ func parseAdminConfig(conf *service.ParsedConfig) (adminConfig, error) {
 	if a.StateWrites, err = conf.FieldBool(fieldAdmin, fieldAdminStateWrites); err != nil {
 		return a, err
 	}
-	if a.AllowedHosts, err = conf.FieldStringList(fieldAdmin, fieldAdminAllowedHosts); err != nil {
-		return a, err
+	if conf.Contains(fieldAdmin, fieldAdminAllowedHosts) {
+		if a.AllowedHosts, err = conf.FieldStringList(fieldAdmin, fieldAdminAllowedHosts); err != nil {
+			return a, err
+		}
 	}
 	return a, nil
 }

@@ -216,3 +216,57 @@ func (fencedStore) Swap(_ context.Context, _ string, _ int64, _ []byte, f checkp
 	return fmt.Errorf("lease held by another: %w", checkpoint.ErrFenced)
 }
 func (fencedStore) Describe(key string) string { return key }
+
+// The window the issue saw a delete resurrected in: after the job's keeper
+// read what it compares against and right before its write. The edit is made
+// there (by another keeper standing for the operator); the job's write is
+// refused and the edit stays.
+func TestAnEditJustBeforeTheJobsWriteIsNeverOverwritten(t *testing.T) {
+	ctx := context.Background()
+	for _, edit := range []string{"rewind", "delete"} {
+		t.Run(edit, func(t *testing.T) {
+			store := &hookStore{MemoryStore: checkpoint.NewMemoryStore()}
+			job := checkpoint.NewKeeper(store, "k")
+			r := checkpoint.New(ident, at("2026-11-25T09:00:00Z"))
+			require.NoError(t, job.Save(ctx, r))
+			rec, err := job.Load(ctx)
+			require.NoError(t, err)
+
+			var edited []byte
+			store.beforeSwap = func() {
+				store.beforeSwap = nil
+				op := checkpoint.NewKeeper(store.MemoryStore, "k")
+				current, err := op.Load(ctx)
+				require.NoError(t, err)
+				if edit == "delete" {
+					edited, err = checkpoint.Tombstone(ident, current.Rev+1, at("2026-11-25T12:00:00Z"))
+					require.NoError(t, err)
+					require.NoError(t, store.MemoryStore.Swap(ctx, "k", current.Rev, edited, checkpoint.Fence{}))
+					return
+				}
+				current.Rewind(at("2026-11-25T08:00:00Z"), at("2026-11-25T12:00:00Z"))
+				require.NoError(t, op.Save(ctx, current))
+				edited, _ = store.MemoryStore.Load(ctx, "k")
+			}
+			rec.Commit([]checkpoint.SliceCommit{{To: at("2026-11-25T10:00:00Z")}}, 5*time.Minute, nil, at("2026-11-25T10:02:00Z"))
+			err = job.Save(ctx, rec)
+			var conflict *checkpoint.ConflictError
+			require.ErrorAs(t, err, &conflict, "the job's write went through")
+			now, err := store.Load(ctx, "k")
+			require.NoError(t, err)
+			assert.Equal(t, string(edited), string(now), "the operator's %s was overwritten", edit)
+		})
+	}
+}
+
+type hookStore struct {
+	*checkpoint.MemoryStore
+	beforeSwap func()
+}
+
+func (h *hookStore) Swap(ctx context.Context, key string, expect int64, value []byte, f checkpoint.Fence) error {
+	if h.beforeSwap != nil {
+		h.beforeSwap()
+	}
+	return h.MemoryStore.Swap(ctx, key, expect, value, f)
+}
