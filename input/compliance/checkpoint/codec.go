@@ -55,7 +55,7 @@ func (r *Record) Encode() ([]byte, error) {
 			return nil, fmt.Errorf("encoding state: %w", err)
 		}
 	}
-	b := make([]byte, 0, 512+len(state)+idSetSize(r.Seen)+idSetSize(r.Pending))
+	b := make([]byte, 0, 512+len(state)+idSetSize(r.Seen.Len())+idSetSize(len(r.Pending)))
 	b = append(b, "{\n  \"rev\": "...)
 	b = strconv.AppendInt(b, r.Rev, 10)
 	b = append(b, ",\n  \"version\": "...)
@@ -154,10 +154,11 @@ func Decode(data []byte) (*Record, error) {
 		}
 		*f.dst = t
 	}
-	var err error
-	if r.Seen, err = parseIDSet(d.Seen); err != nil {
+	seen, err := parseGroups(d.Seen)
+	if err != nil {
 		return nil, fmt.Errorf("invalid checkpoint document: seen: %w", err)
 	}
+	r.Seen = seenFromGroups(seen)
 	if r.Pending, err = parseIDSet(d.Pending); err != nil {
 		return nil, fmt.Errorf("invalid checkpoint document: pending: %w", err)
 	}
@@ -215,8 +216,8 @@ func (s IDSet) Clone() IDSet {
 	return c
 }
 
-// idSetSize estimates the encoded size of s.
-func idSetSize(s IDSet) int { return 16 + len(s)*40 }
+// idSetSize estimates the encoded size of n ids.
+func idSetSize(n int) int { return 16 + n*40 }
 
 // MarshalJSON writes the grouped form with sorted keys and ids.
 func (s IDSet) MarshalJSON() ([]byte, error) { return s.appendJSON(nil, ""), nil }
@@ -227,48 +228,43 @@ func (s IDSet) appendJSON(b []byte, indent string) []byte {
 	if len(s) == 0 {
 		return append(b, "{}"...)
 	}
-	type entry struct {
-		sec int64
-		id  string
-	}
-	entries := make([]entry, 0, len(s))
+	groups := map[int64][]string{}
 	for id, sec := range s {
-		entries = append(entries, entry{sec, id})
+		groups[sec] = append(groups[sec], id)
 	}
-	slices.SortFunc(entries, func(x, y entry) int {
-		if x.sec != y.sec {
-			if x.sec < y.sec {
-				return -1
-			}
-			return 1
-		}
-		if x.id < y.id {
-			return -1
-		}
-		if x.id > y.id {
-			return 1
-		}
-		return 0
-	})
+	secs := make([]int64, 0, len(groups))
+	for sec := range groups {
+		secs = append(secs, sec)
+	}
+	slices.Sort(secs)
 	b = append(b, '{')
-	for i, e := range entries {
-		if i == 0 || e.sec != entries[i-1].sec {
-			if i > 0 {
-				b = append(b, "],"...)
-			}
-			b = append(b, '\n')
-			b = append(b, indent...)
-			b = append(b, "  \""...)
-			b = time.Unix(e.sec, 0).UTC().AppendFormat(b, time.RFC3339)
-			b = append(b, "\": ["...)
-		} else {
-			b = append(b, ", "...)
+	for i, sec := range secs {
+		if i > 0 {
+			b = append(b, ',')
 		}
-		b = appendString(b, e.id)
+		ids := groups[sec]
+		slices.Sort(ids)
+		b = appendGroup(b, indent, sec, ids)
 	}
-	b = append(b, "]\n"...)
+	b = append(b, '\n')
 	b = append(b, indent...)
 	return append(b, '}')
+}
+
+// appendGroup writes one second's line: "<second>": ["id", …].
+func appendGroup(b []byte, indent string, sec int64, ids []string) []byte {
+	b = append(b, '\n')
+	b = append(b, indent...)
+	b = append(b, "  \""...)
+	b = time.Unix(sec, 0).UTC().AppendFormat(b, time.RFC3339)
+	b = append(b, "\": ["...)
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = appendString(b, id)
+	}
+	return append(b, ']')
 }
 
 // appendString writes s as a JSON string: as is when it needs no escaping
@@ -295,16 +291,31 @@ func (s *IDSet) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// parseIDSet reads {"<RFC 3339 second>": ["id", …], …}. The ids are slices
-// of data, which the caller hands over (never to be changed again): one
-// allocation for the whole set, not one per id.
+// parseIDSet reads {"<RFC 3339 second>": ["id", …], …}.
 func parseIDSet(data []byte) (IDSet, error) {
+	groups, err := parseGroups(data)
+	if err != nil {
+		return nil, err
+	}
+	out := IDSet{}
+	for sec, ids := range groups {
+		for _, id := range ids {
+			out[id] = sec
+		}
+	}
+	return out, nil
+}
+
+// parseGroups reads {"<RFC 3339 second>": ["id", …], …} into second → ids.
+// The ids are slices of data, which the caller hands over (never to be
+// changed again): one allocation for the whole set, not one per id.
+func parseGroups(data []byte) (map[int64][]string, error) {
+	out := map[int64][]string{}
 	if len(data) == 0 || bytes.Equal(data, []byte("null")) {
-		return IDSet{}, nil
+		return out, nil
 	}
 	text := unsafe.String(unsafe.SliceData(data), len(data))
 	p := idParser{s: text}
-	out := make(IDSet, bytes.Count(data, []byte{','})+1)
 	if err := p.expect('{'); err != nil {
 		return nil, err
 	}
@@ -336,7 +347,7 @@ func parseIDSet(data []byte) (IDSet, error) {
 				if err != nil {
 					return nil, err
 				}
-				out[id] = sec
+				out[sec] = append(out[sec], id)
 				c, err := p.next()
 				if err != nil {
 					return nil, err
@@ -476,8 +487,6 @@ func cloneState(s map[string]any) map[string]any {
 	}
 	return out
 }
-
-func sortInt64s(s []int64) { slices.Sort(s) }
 
 // errNoRev is returned by docRev for a document without a revision.
 var errNoRev = errors.New("no rev")

@@ -28,6 +28,8 @@ func TestEncodeWritesRevAndVersionFirstAndTheIDSetsLast(t *testing.T) {
 	assert.Contains(t, string(b), "\"2026-11-25T09:57:12Z\": [\"a\", \"b\"]", "one line per second, ids sorted")
 	back, err := checkpoint.Decode(b)
 	require.NoError(t, err)
+	assert.Equal(t, r.Seen.IDs(), back.Seen.IDs())
+	back.Seen, r.Seen = checkpoint.SeenSet{}, checkpoint.SeenSet{}
 	assert.Equal(t, r, back)
 }
 
@@ -46,7 +48,7 @@ func TestAVersionOneDocumentWithRevLastIsReadAndRewrittenRevFirst(t *testing.T) 
 		"activity_01a": at("2026-11-25T09:57:12Z").Unix(),
 		"activity_01b": at("2026-11-25T09:57:12Z").Unix(),
 		"activity_01c": at("2026-11-25T09:58:00Z").Unix(),
-	}, rec.Seen)
+	}, rec.Seen.IDs())
 	assert.True(t, rec.Known("activity_02p"))
 	assert.Equal(t, map[string]any{"latestTime": 1764064632000.0, "rev": 99.0}, rec.State)
 
@@ -82,12 +84,12 @@ func TestIDSetsWithAnyIDsRoundTrip(t *testing.T) {
 		"tab\tand unicode é ✓": at("2026-11-25T09:58:00Z").Unix(),
 	}
 	r := checkpoint.New(ident, at("2026-11-25T09:00:00Z"))
-	r.Seen = s
+	r.Seen.AddAll(s)
 	b, err := r.Encode()
 	require.NoError(t, err)
 	back, err := checkpoint.Decode(b)
 	require.NoError(t, err)
-	assert.Equal(t, s, back.Seen)
+	assert.Equal(t, s, back.Seen.IDs())
 }
 
 func TestDecodeNamesTheBrokenIDSet(t *testing.T) {
@@ -112,7 +114,7 @@ func TestCapSeenDropsTheOldestSecondsAndKeepsSeenFrom(t *testing.T) {
 	dropped, keptFrom := r.CapSeen(3)
 	assert.Equal(t, 2, dropped, "whole seconds go, oldest first, until at most 3 remain")
 	assert.Equal(t, "2026-11-25T09:57:00Z", ts(keptFrom))
-	assert.Equal(t, ids("b1", "2026-11-25T09:57:00Z", "b2", "2026-11-25T09:57:00Z", "c1", "2026-11-25T09:58:00Z"), r.Seen)
+	assert.Equal(t, ids("b1", "2026-11-25T09:57:00Z", "b2", "2026-11-25T09:57:00Z", "c1", "2026-11-25T09:58:00Z"), r.Seen.IDs())
 	assert.Equal(t, "2026-11-25T09:55:00Z", ts(r.SeenFrom),
 		"seen_from stays: the dropped second is read again and its ids delivered again (duplicates, never a gap)")
 	dropped, _ = r.CapSeen(3)
@@ -269,4 +271,37 @@ func (h *hookStore) Swap(ctx context.Context, key string, expect int64, value []
 		h.beforeSwap()
 	}
 	return h.MemoryStore.Swap(ctx, key, expect, value, f)
+}
+
+// The collector commits into a clone and keeps the original when the write
+// is refused: each version answers for its own ids, although clones share
+// what did not change.
+func TestAClonesCommitLeavesTheOriginalExactlyAsItWas(t *testing.T) {
+	r := checkpoint.New(ident, at("2026-11-25T09:00:00Z"))
+	r.Commit([]checkpoint.SliceCommit{{To: at("2026-11-25T10:00:00Z"), IDs: ids("a", "2026-11-25T09:56:00Z", "b", "2026-11-25T09:59:00Z")}},
+		5*time.Minute, nil, at("2026-11-25T10:02:00Z"))
+	before := r.Seen.IDs()
+	next := r.Clone()
+	next.Commit([]checkpoint.SliceCommit{{To: at("2026-11-25T10:04:00Z"), IDs: ids("c", "2026-11-25T09:59:00Z", "d", "2026-11-25T10:03:00Z")}},
+		5*time.Minute, nil, at("2026-11-25T10:05:00Z"))
+	assert.Equal(t, before, r.Seen.IDs(), "the original's ids")
+	for id, want := range map[string]bool{"a": true, "b": true, "c": false, "d": false} {
+		assert.Equal(t, want, r.Known(id), "original knows %s", id)
+	}
+	for id, want := range map[string]bool{"a": false, "b": true, "c": true, "d": true} {
+		assert.Equal(t, want, next.Known(id), "clone knows %s (a was pruned: 09:56 < 10:04 - 5m)", id)
+	}
+	// Many generations: the shared index is rebuilt, answers stay exact.
+	cur := next
+	for i := range 3000 {
+		n := cur.Clone()
+		sec := at("2026-11-25T10:04:00Z").Add(time.Duration(i) * time.Second)
+		n.Commit([]checkpoint.SliceCommit{{To: sec.Add(time.Second), IDs: ids(fmt.Sprintf("x%d", i), sec.Format(time.RFC3339))}}, 5*time.Minute, nil, sec)
+		cur = n
+	}
+	assert.Equal(t, 300, cur.Seen.Len(), "5 minutes of one id a second")
+	assert.True(t, cur.Known("x2999"))
+	assert.False(t, cur.Known("x2699"), "pruned")
+	assert.True(t, cur.Known("x2700"))
+	assert.True(t, next.Known("c"), "an old version still answers for itself")
 }

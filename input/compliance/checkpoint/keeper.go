@@ -170,7 +170,7 @@ func (k *Keeper) Save(ctx context.Context, rec *Record) error {
 	if k.maxSeen > 0 || k.observe != nil {
 		dropped, keptFrom := rec.CapSeen(k.maxSeen)
 		if k.observe != nil {
-			k.observe(SeenStats{IDs: len(rec.Seen), Dropped: dropped, KeptFrom: keptFrom, Max: k.maxSeen})
+			k.observe(SeenStats{IDs: rec.Seen.Len(), Dropped: dropped, KeptFrom: keptFrom, Max: k.maxSeen})
 		}
 	}
 	next := k.rev + 1

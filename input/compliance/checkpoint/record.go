@@ -42,7 +42,7 @@ type Record struct {
 	SeenFrom time.Time
 	// Seen holds the ids returned by committed slices at or above SeenFrom
 	// (all of them, unless the seen cap dropped the oldest seconds).
-	Seen IDSet
+	Seen SeenSet
 	// Pending holds ids delivered (acked) by slices that did not commit; they
 	// are not re-delivered and are dropped once ScannedTo passes them.
 	Pending IDSet
@@ -67,7 +67,6 @@ func New(id Identity, floor time.Time) *Record {
 		Floor:     f,
 		ScannedTo: f,
 		SeenFrom:  f,
-		Seen:      IDSet{},
 		Pending:   IDSet{},
 		State:     map[string]any{},
 	}
@@ -87,8 +86,7 @@ func (r *Record) UntilTime() time.Time { return r.Until }
 
 // Known reports whether id was delivered before: committed or pending.
 func (r *Record) Known(id string) bool {
-	_, seen := r.Seen[id]
-	if seen {
+	if r.Seen.Has(id) {
 		return true
 	}
 	_, pending := r.Pending[id]
@@ -111,9 +109,7 @@ func (r *Record) Commit(slices []SliceCommit, overlap time.Duration, state map[s
 		if s.To.After(scanned) {
 			scanned = utc(s.To)
 		}
-		for id, sec := range s.IDs {
-			r.Seen[id] = sec
-		}
+		r.Seen.AddAll(s.IDs)
 	}
 	r.ScannedTo = scanned
 	bound := second(scanned.Add(-overlap))
@@ -133,7 +129,7 @@ func (r *Record) Commit(slices []SliceCommit, overlap time.Duration, state map[s
 // AddPending records ids delivered by slices that could not commit.
 func (r *Record) AddPending(ids IDSet, now time.Time) {
 	for id, sec := range ids {
-		if _, seen := r.Seen[id]; !seen {
+		if !r.Seen.Has(id) {
 			r.Pending[id] = sec
 		}
 	}
@@ -149,7 +145,7 @@ func (r *Record) Rewind(to time.Time, now time.Time) {
 	if to.Before(r.Floor) {
 		r.Floor = to
 	}
-	r.Seen = IDSet{}
+	r.Seen = SeenSet{}
 	r.Pending = IDSet{}
 	r.UpdatedAt = second(now)
 }
@@ -160,30 +156,22 @@ func (r *Record) Rewind(to time.Time, now time.Time) {
 // seconds and deliver their ids again (duplicates), never skip them. A max of
 // 0 or less keeps everything.
 func (r *Record) CapSeen(max int) (dropped int, keptFrom time.Time) {
-	if max <= 0 || len(r.Seen) <= max {
+	if max <= 0 || r.Seen.Len() <= max {
 		return 0, time.Time{}
 	}
-	counts := map[int64]int{}
-	for _, sec := range r.Seen {
-		counts[sec]++
-	}
-	secs := make([]int64, 0, len(counts))
-	for sec := range counts {
-		secs = append(secs, sec)
-	}
-	sortInt64s(secs)
-	excess := len(r.Seen) - max
+	secs := r.Seen.seconds()
+	excess := r.Seen.Len() - max
 	cut := secs[len(secs)-1] + 1 // drops everything if the newest second alone is too big
 	for _, sec := range secs {
 		if excess <= 0 {
 			cut = sec
 			break
 		}
-		excess -= counts[sec]
+		excess -= len(r.Seen.secs[sec])
 	}
-	before := len(r.Seen)
+	before := r.Seen.Len()
 	r.Seen.PruneBelow(time.Unix(cut, 0))
-	return before - len(r.Seen), time.Unix(cut, 0).UTC()
+	return before - r.Seen.Len(), time.Unix(cut, 0).UTC()
 }
 
 // Validate checks a decoded record for the invariants the collector relies on.
@@ -209,7 +197,8 @@ func (r *Record) Validate() error {
 	return nil
 }
 
-// Clone returns a deep copy (the user state is copied through JSON).
+// Clone returns a copy that the caller may change without changing r (the
+// user state is copied through JSON; seen shares what does not change).
 func (r *Record) Clone() *Record {
 	c := *r
 	c.Seen = r.Seen.Clone()

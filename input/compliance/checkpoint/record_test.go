@@ -47,7 +47,7 @@ func TestCommitNeverMovesScannedToBackwards(t *testing.T) {
 	// A slice below the committed edge (max_slice < overlap, clock step) commits later.
 	r.Commit([]checkpoint.SliceCommit{{To: at("2026-11-25T09:58:00Z"), IDs: ids("a", "2026-11-25T09:57:00Z")}}, 5*time.Minute, nil, at("2026-11-25T10:03:00Z"))
 	assert.Equal(t, "2026-11-25T10:00:00Z", ts(r.ScannedTo))
-	assert.Contains(t, r.Seen, "a", "ids of a low slice are still remembered")
+	assert.Contains(t, r.Seen.IDs(), "a", "ids of a low slice are still remembered")
 }
 
 func TestCommitPrunesSeenInclusivelyAtScannedToMinusOverlap(t *testing.T) {
@@ -60,9 +60,9 @@ func TestCommitPrunesSeenInclusivelyAtScannedToMinusOverlap(t *testing.T) {
 			"new", "2026-11-25T09:59:59Z",
 		),
 	}}, 5*time.Minute, nil, at("2026-11-25T10:02:00Z"))
-	assert.NotContains(t, r.Seen, "old")
-	assert.Contains(t, r.Seen, "edge", "the re-read band [scanned_to-overlap, scanned_to) is inclusive")
-	assert.Contains(t, r.Seen, "new")
+	assert.NotContains(t, r.Seen.IDs(), "old")
+	assert.Contains(t, r.Seen.IDs(), "edge", "the re-read band [scanned_to-overlap, scanned_to) is inclusive")
+	assert.Contains(t, r.Seen.IDs(), "new")
 	assert.Equal(t, "2026-11-25T09:55:00Z", ts(r.SeenFrom))
 }
 
@@ -73,7 +73,7 @@ func TestCommitCascadeAppliesSeveralSlicesAsOneWrite(t *testing.T) {
 		{To: at("2026-11-25T10:00:00Z"), IDs: ids("b", "2026-11-25T09:59:00Z")},
 	}, time.Hour, map[string]any{"latestTime": 1.0}, at("2026-11-25T10:02:00Z"))
 	assert.Equal(t, "2026-11-25T10:00:00Z", ts(r.ScannedTo))
-	assert.Len(t, r.Seen, 2)
+	assert.Equal(t, 2, r.Seen.Len())
 	assert.Equal(t, map[string]any{"latestTime": 1.0}, r.State)
 }
 
@@ -101,7 +101,7 @@ func TestRewindClearsSeenAndPending(t *testing.T) {
 	r.Rewind(at("2026-11-25T08:00:00Z"), at("2026-11-25T10:05:00Z"))
 	assert.Equal(t, "2026-11-25T08:00:00Z", ts(r.ScannedTo))
 	assert.Equal(t, "2026-11-25T08:00:00Z", ts(r.Floor), "rewinding below the floor lowers it")
-	assert.Empty(t, r.Seen)
+	assert.Zero(t, r.Seen.Len())
 	assert.Empty(t, r.Pending)
 	require.NoError(t, r.Validate())
 }
