@@ -573,7 +573,7 @@ func (j *job) tryCommit(ctx context.Context) {
 		next = j.rec.Clone()
 	}
 	next.Commit(commits, overlap, state, c.deps.Clock.Now())
-	info := CommitInfo{JobID: j.id, ScannedTo: window.Format(next.ScannedTo), Slices: len(ready), Seen: len(next.Seen), Pending: len(next.Pending)}
+	info := CommitInfo{JobID: j.id, ScannedTo: window.Format(next.ScannedTo), Slices: len(ready), Seen: next.Seen.Len(), Pending: len(next.Pending)}
 	if j.keeper != nil {
 		if err := j.save(context.WithoutCancel(ctx), next); err != nil {
 			info.Err = err
