@@ -140,7 +140,7 @@ func TestStateCommandsShowSetRewindAndDeleteTheConfiguredCheckpoint(t *testing.T
 	rec = showRecord(t, cfg)
 	assert.Equal(t, "2026-11-17T12:00:00Z", rfc3339(rec.ScannedTo))
 	assert.Equal(t, "2026-11-17T12:00:00Z", rfc3339(rec.Floor), "rewinding below the floor lowers it")
-	assert.Empty(t, rec.Seen)
+	assert.Zero(t, rec.Seen.Len())
 	assert.Empty(t, rec.Pending)
 
 	_, errOut, code = runState(t, nil, "rewind", "-c", cfg, "--to", "the day before")

@@ -228,7 +228,7 @@ func TestNackedSliceNeverLeaksIntoSeenWhileTheSliceBeforeItCommits(t *testing.T)
 	rec := r.mustCheckpoint(stateKey)
 	assert.Equal(t, "2026-11-25T10:00:00Z", ts(rec.ScannedTo), "slice k committed")
 	for _, a := range data {
-		_, seen := rec.Seen[a.ID]
+		seen := rec.Seen.Has(a.ID)
 		_, pending := rec.Pending[a.ID]
 		switch {
 		case !a.CreatedAt.Before(at("2026-11-25T10:00:00Z")):
@@ -276,7 +276,7 @@ func TestAcksBeforeTheWalkEndsDoNotCommitTheSlice(t *testing.T) {
 	rec := r.mustCheckpoint(stateKey)
 	assert.Equal(t, "2026-11-25T11:00:00Z", ts(rec.ScannedTo), "30 activities acked, but the walk has not ended")
 	assert.EqualValues(t, 1, rec.Rev, "only the initial checkpoint was written")
-	assert.Empty(t, rec.Seen)
+	assert.Zero(t, rec.Seen.Len())
 
 	r.gate.releaseAll()
 	r.waitJobTo("2026-11-25T11:58:00Z")
@@ -1130,7 +1130,7 @@ func TestGuardsEndTheJobWithoutCommit(t *testing.T) {
 			assert.Contains(t, strings.ToLower(rep["error"]), tc.error)
 			rec := r.mustCheckpoint(stateKey)
 			assert.Equal(t, "2026-11-25T11:00:00Z", ts(rec.ScannedTo))
-			assert.Empty(t, rec.Seen)
+			assert.Zero(t, rec.Seen.Len())
 		})
 	}
 }
