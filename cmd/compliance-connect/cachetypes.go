@@ -130,11 +130,15 @@ func lintStateCaches(args []string, w io.Writer) int {
 	return problems
 }
 
+// flagsWithValue are the flags of the Benthos CLI (root and lint) whose
+// value is the next argument.
+var flagsWithValue = map[string]bool{"-r": true, "--resources": true, "-e": true, "--env-file": true, "-t": true, "--templates": true,
+	"-c": true, "--config": true, "--set": true, "-s": true, "--log.level": true}
+
 // lintArgs picks the files of `compliance-connect [flags] lint [flags]
 // files...`: the targets, and the resource files of -r/--resources.
 func lintArgs(args []string) (targets, resources []string) {
-	withValue := map[string]bool{"-r": true, "--resources": true, "-e": true, "--env-file": true, "-t": true, "--templates": true,
-		"-c": true, "--config": true, "--set": true, "-s": true, "--log.level": true}
+	withValue := flagsWithValue
 	inLint := false
 	for i := 1; i < len(args); i++ {
 		a := args[i]
@@ -181,9 +185,13 @@ func expandLintPath(pattern string) []string {
 
 // isLint reports whether args run the lint subcommand.
 func isLint(args []string) bool {
-	for _, a := range args[1:] {
+	for i := 1; i < len(args); i++ {
+		a := args[i]
 		if !strings.HasPrefix(a, "-") {
 			return a == "lint"
+		}
+		if !strings.Contains(a, "=") && flagsWithValue[a] {
+			i++ // the flag's value
 		}
 	}
 	return false

@@ -99,3 +99,13 @@ func TestStateCommandsWarnAboutAStateDirectoryOthersCanWrite(t *testing.T) {
 	assert.Contains(t, errOut, "warning: ")
 	assert.Contains(t, errOut, "world-writable")
 }
+
+// Root flags before `lint` (-r resources) are understood too.
+func TestLintChecksTheStateCacheWithRootFlags(t *testing.T) {
+	res := filepath.Join(t.TempDir(), "resources.yaml")
+	require.NoError(t, os.WriteFile(res, []byte("cache_resources:\n  - label: files\n    file:\n      directory: /tmp\n"), 0o600))
+	main := writeConfig(t, "input:\n  label: siem\n  anthropic_compliance:\n    api_key: k\n    state:\n      cache: files\noutput:\n  drop: {}\n")
+	out, errOut, code := runBinary(t, nil, "-r", res, "lint", main)
+	assert.NotEqual(t, 0, code, "%s%s", out, errOut)
+	assert.Contains(t, out+errOut, "core `file` cache")
+}
