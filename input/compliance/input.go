@@ -150,7 +150,7 @@ and `+"`compliance_state`"+` (the saved user state as JSON).`).
 				Advanced(),
 			service.NewObjectField(fieldState,
 				service.NewStringField(fieldStateCache).
-					Description("Name of a cache resource holding the checkpoint (e.g. `redis` for state shared by several instances). Empty: a crash-safe local directory, `path`. The cache must be durable and must not expire keys; `memory`, `lru`, `ttlru` and `noop` are refused unless `allow_volatile` is set.").
+					Description("Name of a cache resource holding the checkpoint (e.g. `redis` for state shared by several instances). Empty: a crash-safe local directory, `path`. The cache must be durable and must not expire keys; `memory`, `lru`, `ttlru` and `noop` are refused unless `allow_volatile` is set, and the core `file` cache and caches with a default TTL are refused. This module's `redis` and `atomic_file` caches are written by compare-and-swap; other caches by a locked read-compare-write (see the README).").
 					Default(""),
 				service.NewStringField(fieldStatePath).
 					Description("Directory of the embedded checkpoint store, used when `cache` is empty. Every write is atomic (temp file, fsync, rename, fsync of the directory).").
