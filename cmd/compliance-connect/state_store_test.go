@@ -109,3 +109,18 @@ func TestLintChecksTheStateCacheWithRootFlags(t *testing.T) {
 	assert.NotEqual(t, 0, code, "%s%s", out, errOut)
 	assert.Contains(t, out+errOut, "core `file` cache")
 }
+
+// Issue 12 §2: `state set` refuses a scanned_to in the future (every later
+// job would be empty, a silent hole), with or without --force.
+func TestStateSetRefusesAScannedToInTheFuture(t *testing.T) {
+	dir := t.TempDir()
+	cfg := stateConfig(t, dir)
+	for _, extra := range [][]string{nil, {"--force"}} {
+		args := append([]string{"set", "-c", cfg, "-f", writeDoc(t, stateDoc(t, "2099-01-01T00:00:00Z", nil))}, extra...)
+		_, errOut, code := runState(t, nil, args...)
+		assert.NotEqual(t, 0, code)
+		assert.Contains(t, errOut, "2099-01-01T00:00:00Z is later than the API's clock plus settle")
+	}
+	_, err := os.Stat(filepath.Join(dir, stateFileName))
+	assert.True(t, os.IsNotExist(err), "nothing was written")
+}
