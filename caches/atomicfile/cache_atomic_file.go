@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/compliance-connect/compliance-connect/caches/cas"
 )
 
 const (
@@ -36,9 +38,17 @@ One file per key, holding the value verbatim (`+"`cat`"+` shows it). The file na
 
 == Limits
 
-Items never expire: a `+"`ttl`"+` given by the component using the cache is refused with an error. Give each process its
-own directory (there is no lock): opening the cache removes temporary files older than ten minutes, crash leftovers. Writes
-cost two fsyncs each, so this cache suits low-rate state, not per-message dedupe at high volume.`).
+Items never expire: a `+"`ttl`"+` given by the component using the cache is refused with an error. Opening the cache
+removes temporary files older than ten minutes, crash leftovers. Writes cost two fsyncs each, so this cache suits low-rate
+state, not per-message dedupe at high volume.
+
+== Checkpoints
+
+The anthropic_compliance input writes its checkpoint through a compare-and-swap that this cache offers besides the cache
+interface: under an exclusive `+"`flock`"+` of a per-key lock file (`+"`.lock-…`"+` in the directory), it compares the
+stored revision and replaces the file. Several processes (a running pipeline and `+"`compliance-connect state`"+`) can
+therefore share the directory; the kernel releases the lock of a process that dies. The file system must support
+`+"`flock`"+` (local file systems do; on NFS it maps to POSIX locks).`).
 		Field(service.NewStringField(afcFieldDirectory).
 			Description("The directory holding the items. It is created (mode 0700, with parents) when missing; "+
 				"startup fails if it is not a writable directory.").
@@ -55,8 +65,15 @@ cache_resources:
 
 func init() {
 	service.MustRegisterCache("atomic_file", atomicFileCacheSpec(),
-		func(conf *service.ParsedConfig, _ *service.Resources) (service.Cache, error) {
-			return newAtomicFileCacheFromConfig(conf)
+		func(conf *service.ParsedConfig, res *service.Resources) (service.Cache, error) {
+			c, err := newAtomicFileCacheFromConfig(conf)
+			if err != nil {
+				return nil, err
+			}
+			// The anthropic_compliance input reaches the atomic
+			// compare-and-swap, which the cache interface lacks, here.
+			cas.Register(res, c.store.CAS())
+			return c, nil
 		})
 }
 

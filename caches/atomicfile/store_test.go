@@ -373,3 +373,40 @@ func ageTempFiles(t *testing.T, dir string) {
 		}
 	}
 }
+
+func TestCheckPermissionsWarnsAboutDirectoriesOthersCanWrite(t *testing.T) {
+	tests := []struct {
+		mode os.FileMode
+		want string
+	}{
+		{0o700, ""},
+		{0o750, ""},
+		{0o770, "group-writable (mode 0770)"},
+		{0o777, "world-writable (mode 0777)"},
+		{0o1777, "world-writable"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.mode.String(), func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "state")
+			require.NoError(t, os.Mkdir(dir, 0o700))
+			require.NoError(t, os.Chmod(dir, tc.mode))
+			got := atomicfile.CheckPermissions(dir)
+			if tc.want == "" {
+				assert.Empty(t, got)
+				return
+			}
+			assert.Contains(t, got, tc.want)
+			assert.Contains(t, got, "chmod 700")
+		})
+	}
+}
+
+func TestCheckPermissionsWarnsAboutADirectoryOwnedByAnotherUser(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	require.NoError(t, os.Mkdir(dir, 0o700))
+	other := os.Geteuid() + 1
+	if err := os.Chown(dir, other, -1); err != nil {
+		t.Skipf("cannot give the directory to another user without privileges: %v", err)
+	}
+	assert.Contains(t, atomicfile.CheckPermissions(dir), fmt.Sprintf("owned by uid %d", other))
+}

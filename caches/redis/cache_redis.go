@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/compliance-connect/compliance-connect/caches/cas"
 )
 
 const (
@@ -30,8 +32,14 @@ func redisCacheSpec() *service.ConfigSpec {
 		Summary("Stores items in a Redis server, so that several instances can share state such as checkpoints.").
 		Description(`
 Keys are written under an optional prefix with SET (Add uses SET NX), read with GET and removed with DEL. Items
-never expire unless the component using the cache passes a TTL or `+"`default_ttl`"+` is set; leave
-`+"`default_ttl`"+` empty for checkpoints, since an expired checkpoint restarts collection from `+"`earliest`"+`.
+never expire unless the component using the cache passes a TTL or `+"`default_ttl`"+` is set.
+
+== Checkpoints
+
+The anthropic_compliance input does not write its checkpoint through the cache interface: it uses a compare-and-swap
+this cache offers besides it (one Lua script that compares the revision at the head of the stored document and, with
+`+"`state.lease`"+`, that the writer still holds the lease, then SETs), and holds its lease with atomic scripts.
+Checkpoints are written with no expiry, whatever `+"`default_ttl`"+` says.
 
 == Durability
 
@@ -94,8 +102,16 @@ cache_resources:
 
 func init() {
 	service.MustRegisterCache("redis", redisCacheSpec(),
-		func(conf *service.ParsedConfig, _ *service.Resources) (service.Cache, error) {
-			return newRedisCacheFromConfig(conf)
+		func(conf *service.ParsedConfig, res *service.Resources) (service.Cache, error) {
+			c, err := newRedisCacheFromConfig(conf)
+			if err != nil {
+				return nil, err
+			}
+			// The anthropic_compliance input reaches the atomic
+			// compare-and-swap and the leases, which the cache
+			// interface lacks, here.
+			cas.Register(res, c.client.CAS())
+			return c, nil
 		})
 }
 

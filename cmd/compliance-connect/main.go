@@ -27,10 +27,11 @@ func run(ctx context.Context, args []string) int {
 	// cache resources (to refuse volatile checkpoint stores) and how `once`
 	// backfills ended (to exit non-zero after a failed one).
 	var onceFailed atomic.Bool
-	caches := &cacheTypes{}
+	loaded := &loadedConfig{}
 	env := service.NewEnvironment()
 	if err := compliance.Register(env,
-		compliance.WithCacheTypes(caches.lookup),
+		compliance.WithCacheResources(loaded.cacheResource),
+		compliance.WithHTTPServer(loaded.httpServer),
 		compliance.WithOnceResult(func(_ string, err error) {
 			if err != nil {
 				onceFailed.Store(true)
@@ -47,12 +48,21 @@ func run(ctx context.Context, args []string) int {
 		service.CLIOptSetVersion(versionString(), buildDate()),
 		service.CLIOptSetDocumentationURL("https://github.com/compliance-connect/compliance-connect"),
 		service.CLIOptSetEnvironment(env),
-		service.CLIOptOnConfigParse(caches.fromConfig),
+		service.CLIOptOnConfigParse(loaded.fromConfig),
 	}
 	for _, c := range commands() {
 		opts = append(opts, service.CLIOptAddCommand(c))
 	}
+	// Benthos lints one component at a time: the checkpoint store an
+	// input names among the cache resources is checked here.
+	stateLint := 0
+	if isLint(args) {
+		stateLint = lintStateCaches(args, os.Stderr)
+	}
 	code, err := service.RunCLIToCode(ctx, opts...)
+	if code == 0 && stateLint > 0 {
+		code = 1
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err.Error())
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -24,9 +25,10 @@ func stateCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "state",
 		Usage: "Show, set, delete or rewind the checkpoint of an anthropic_compliance input",
-		Description: "Works on the store the config names (state.path or state.cache). A running instance notices a change:\n" +
-			"its job in progress fails without writing and the next job resumes from the new checkpoint (after `delete`,\n" +
-			"restart it to start again from `earliest`; the HTTP endpoint /compliance/<label>/state does not need that).",
+		Description: "Works on the store the config names (state.path or state.cache), by the same atomic compare-and-swap\n" +
+			"a running instance commits with: its job in progress cannot write over the change, and its next job resumes\n" +
+			"from the new checkpoint (after `delete`, from `earliest`). A scanned_to later than now + settle is refused;\n" +
+			"a rewind (or set) below the checkpoint's floor (its resolved earliest) needs --force.",
 		Subcommands: []*cli.Command{
 			{
 				Name: "show", Usage: "print the checkpoint as JSON", Flags: with(),
@@ -45,13 +47,13 @@ func stateCommand() *cli.Command {
 			},
 			{
 				Name: "set", Usage: "replace the checkpoint with a validated JSON document",
-				Flags: with(&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Required: true, Usage: "the document (- for stdin)"}),
+				Flags: with(&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Required: true, Usage: "the document (- for stdin)"}, forceFlag),
 				Action: stateAction(func(c *cli.Context, t *compliance.StateTarget) error {
 					doc, err := readDoc(c.String("file"))
 					if err != nil {
 						return err
 					}
-					rec, err := t.Set(c.Context, doc)
+					rec, err := t.Set(c.Context, doc, c.Bool("force"))
 					if err != nil {
 						return err
 					}
@@ -60,7 +62,7 @@ func stateCommand() *cli.Command {
 				}),
 			},
 			{
-				Name: "delete", Usage: "delete the checkpoint: collection starts again from `earliest`", Flags: with(),
+				Name: "delete", Usage: "delete the checkpoint (a tombstone): collection starts again from `earliest`", Flags: with(),
 				Action: stateAction(func(c *cli.Context, t *compliance.StateTarget) error {
 					if err := t.Delete(c.Context); err != nil {
 						return err
@@ -71,17 +73,17 @@ func stateCommand() *cli.Command {
 			},
 			{
 				Name: "rewind", Usage: "move scanned_to to a time (and clear seen/pending): the next job collects from there",
-				Flags: with(&cli.StringFlag{Name: "to", Required: true, Usage: "an RFC 3339 time or a time expression such as -1d@d"}),
+				Flags: with(&cli.StringFlag{Name: "to", Required: true, Usage: "an RFC 3339 time or a time expression such as -1d@d"}, forceFlag),
 				Action: stateAction(func(c *cli.Context, t *compliance.StateTarget) error {
 					to, err := compliance.ParseRewind(c.String("to"))
 					if err != nil {
 						return err
 					}
-					rec, err := t.Rewind(c.Context, to)
+					rec, err := t.Rewind(c.Context, to, c.Bool("force"))
 					if err != nil {
 						return err
 					}
-					_, err = fmt.Fprintf(c.App.Writer, "rewound %s to %s (rev %d)\n", t.Where(), rec.ScannedTo, rec.Rev)
+					_, err = fmt.Fprintf(c.App.Writer, "rewound %s to %s (rev %d)\n", t.Where(), rec.ScannedTo.Format(time.RFC3339), rec.Rev)
 					return err
 				}),
 			},
@@ -89,17 +91,23 @@ func stateCommand() *cli.Command {
 	}
 }
 
+// forceFlag allows a rewind below the checkpoint's floor.
+var forceFlag = &cli.BoolFlag{Name: "force", Usage: "allow moving scanned_to below the checkpoint's floor (its resolved earliest): everything since is collected again"}
+
 func stateAction(fn func(*cli.Context, *compliance.StateTarget) error) cli.ActionFunc {
 	return func(c *cli.Context) error {
 		raw, err := os.ReadFile(c.String("config"))
 		if err != nil {
 			return err
 		}
-		targets, closeFn, err := compliance.OpenStateTargets(c.Context, raw)
+		targets, warnings, closeFn, err := compliance.OpenStateTargets(c.Context, raw)
 		if err != nil {
 			return err
 		}
 		defer func() { _ = closeFn(c.Context) }()
+		for _, w := range warnings {
+			fmt.Fprintln(c.App.ErrWriter, "warning: "+w)
+		}
 		var match []*compliance.StateTarget
 		var names []string
 		for _, t := range targets {

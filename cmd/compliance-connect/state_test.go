@@ -51,7 +51,9 @@ func stateDoc(t *testing.T, scannedTo string, edit func(m map[string]any)) []byt
 	t.Helper()
 	id := checkpoint.Identity{Endpoint: "activities", BaseURL: stateBaseURL, Filters: collector.Filters{}.Hash()}
 	rec := checkpoint.New(id, time.Date(2026, 11, 18, 0, 0, 0, 0, time.UTC))
-	rec.ScannedTo = scannedTo
+	to, err := time.Parse(time.RFC3339, scannedTo)
+	require.NoError(t, err)
+	rec.ScannedTo = to
 	rec.Seen.Add("activity_01seen", time.Date(2026, 11, 24, 23, 59, 0, 0, time.UTC))
 	rec.State = map[string]any{"latestTime": 1764028740000}
 	out, err := rec.Encode()
@@ -66,6 +68,9 @@ func stateDoc(t *testing.T, scannedTo string, edit func(m map[string]any)) []byt
 	require.NoError(t, err)
 	return out
 }
+
+// rfc3339 formats a checkpoint time as the document does.
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 func writeDoc(t *testing.T, doc []byte) string {
 	t.Helper()
@@ -114,22 +119,28 @@ func TestStateCommandsShowSetRewindAndDeleteTheConfiguredCheckpoint(t *testing.T
 	assert.Equal(t, "stored rev 1 in file "+file+"\n", out)
 	rec := showRecord(t, cfg)
 	assert.EqualValues(t, 1, rec.Rev)
-	assert.Equal(t, "2026-11-25T00:00:00Z", rec.ScannedTo)
+	assert.Equal(t, "2026-11-25T00:00:00Z", rfc3339(rec.ScannedTo))
 	assert.True(t, rec.Known("activity_01seen"))
 	assert.EqualValues(t, 1764028740000, rec.State["latestTime"])
 
 	out, errOut, code = runState(t, stateDoc(t, "2026-11-25T06:00:00Z", nil), "set", "-c", cfg, "--endpoint", "activities", "-f", "-")
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "stored rev 2")
-	assert.Equal(t, "2026-11-25T06:00:00Z", showRecord(t, cfg, "--label", "siem").ScannedTo)
+	assert.Equal(t, "2026-11-25T06:00:00Z", rfc3339(showRecord(t, cfg, "--label", "siem").ScannedTo))
 
-	out, errOut, code = runState(t, nil, "rewind", "-c", cfg, "--to", "2026-11-17T12:00:00Z")
+	_, errOut, code = runState(t, nil, "rewind", "-c", cfg, "--to", "2026-11-17T12:00:00Z")
+	assert.NotEqual(t, 0, code, "a rewind below the floor (the resolved earliest) re-sends everything since: it needs --force")
+	assert.Contains(t, errOut, "before earliest (the checkpoint's floor, 2026-11-18T00:00:00Z)")
+	assert.Contains(t, errOut, "--force")
+	assert.EqualValues(t, 2, showRecord(t, cfg).Rev, "the refused rewind changed nothing")
+
+	out, errOut, code = runState(t, nil, "rewind", "-c", cfg, "--to", "2026-11-17T12:00:00Z", "--force")
 	require.Equal(t, 0, code, errOut)
 	assert.Equal(t, "rewound file "+file+" to 2026-11-17T12:00:00Z (rev 3)\n", out)
 	rec = showRecord(t, cfg)
-	assert.Equal(t, "2026-11-17T12:00:00Z", rec.ScannedTo)
-	assert.Equal(t, "2026-11-17T12:00:00Z", rec.Floor, "rewinding below the floor lowers it")
-	assert.Empty(t, rec.Seen)
+	assert.Equal(t, "2026-11-17T12:00:00Z", rfc3339(rec.ScannedTo))
+	assert.Equal(t, "2026-11-17T12:00:00Z", rfc3339(rec.Floor), "rewinding below the floor lowers it")
+	assert.Zero(t, rec.Seen.Len())
 	assert.Empty(t, rec.Pending)
 
 	_, errOut, code = runState(t, nil, "rewind", "-c", cfg, "--to", "the day before")
@@ -140,11 +151,22 @@ func TestStateCommandsShowSetRewindAndDeleteTheConfiguredCheckpoint(t *testing.T
 	out, errOut, code = runState(t, nil, "delete", "-c", cfg)
 	require.Equal(t, 0, code, errOut)
 	assert.Equal(t, "deleted file "+file+"\n", out)
-	_, err := os.Stat(file)
-	assert.True(t, os.IsNotExist(err))
+	tomb, err := os.ReadFile(file)
+	require.NoError(t, err)
+	assert.Contains(t, string(tomb), `"deleted_at"`, "a delete leaves a tombstone, so that no late write brings the checkpoint back")
+	assert.Contains(t, string(tomb), `"rev": 4`)
 	_, errOut, code = runState(t, nil, "show", "-c", cfg)
 	assert.NotEqual(t, 0, code)
-	assert.Contains(t, errOut, "no checkpoint stored yet")
+	assert.Contains(t, errOut, "no checkpoint stored")
+	assert.Contains(t, errOut, "deleted by an operator")
+
+	_, errOut, code = runState(t, nil, "delete", "-c", cfg)
+	assert.NotEqual(t, 0, code, "nothing left to delete")
+	assert.Contains(t, errOut, "no checkpoint stored")
+
+	out, errOut, code = runState(t, nil, "set", "-c", cfg, "-f", writeDoc(t, stateDoc(t, "2026-11-25T00:00:00Z", nil)))
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, "stored rev 5 in file "+file+"\n", out, "revisions continue after the tombstone")
 }
 
 // set validates the document before writing: every refusal names the
@@ -221,13 +243,14 @@ func TestStateCommandsReportACorruptFileWithItsPathAndHowToResetIt(t *testing.T)
 	out, errOut, code := runState(t, nil, "set", "-c", cfg, "-f", writeDoc(t, stateDoc(t, "2026-11-25T00:00:00Z", nil)))
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "stored rev 1")
-	assert.Equal(t, "2026-11-25T00:00:00Z", showRecord(t, cfg).ScannedTo)
+	assert.Equal(t, "2026-11-25T00:00:00Z", rfc3339(showRecord(t, cfg).ScannedTo))
 
 	require.NoError(t, os.WriteFile(file, []byte("{}"), 0o600))
 	_, errOut, code = runState(t, nil, "delete", "-c", cfg)
 	require.Equal(t, 0, code, errOut)
-	_, err = os.Stat(file)
-	assert.True(t, os.IsNotExist(err))
+	_, errOut, code = runState(t, nil, "show", "-c", cfg)
+	assert.NotEqual(t, 0, code)
+	assert.Contains(t, errOut, "deleted by an operator", "the unreadable file was replaced by a tombstone")
 }
 
 // The commands find the checkpoint of each anthropic_compliance input of the
@@ -339,20 +362,20 @@ output:
 	require.NoError(t, err)
 	rec, err := checkpoint.Decode([]byte(v))
 	require.NoError(t, err)
-	assert.Equal(t, "2026-11-25T00:00:00Z", rec.ScannedTo)
+	assert.Equal(t, "2026-11-25T00:00:00Z", rfc3339(rec.ScannedTo))
 	ttl, err := raw.TTL(context.Background(), prefix+"anthropic_compliance/siem/activities").Result()
 	require.NoError(t, err)
 	assert.Less(t, ttl, time.Duration(0), "a checkpoint must not expire")
 
-	assert.Equal(t, "2026-11-25T00:00:00Z", showRecord(t, cfg).ScannedTo)
+	assert.Equal(t, "2026-11-25T00:00:00Z", rfc3339(showRecord(t, cfg).ScannedTo))
 	_, errOut, code = runState(t, nil, "delete", "-c", cfg)
 	require.Equal(t, 0, code, errOut)
-	n, err := raw.Exists(context.Background(), prefix+"anthropic_compliance/siem/activities").Result()
+	v, err = raw.Get(context.Background(), prefix+"anthropic_compliance/siem/activities").Result()
 	require.NoError(t, err)
-	assert.Zero(t, n)
+	assert.Contains(t, v, `"deleted_at"`, "a tombstone")
 	_, errOut, code = runState(t, nil, "show", "-c", cfg)
 	assert.NotEqual(t, 0, code)
-	assert.True(t, strings.Contains(errOut, "no checkpoint stored yet"), errOut)
+	assert.True(t, strings.Contains(errOut, "deleted by an operator"), errOut)
 }
 
 // The state commands run next to a live instance that owns the directory.

@@ -152,7 +152,7 @@ and `+"`compliance_state`"+` (the saved user state as JSON).`).
 				Advanced(),
 			service.NewObjectField(fieldState,
 				service.NewStringField(fieldStateCache).
-					Description("Name of a cache resource holding the checkpoint (e.g. `redis` for state shared by several instances). Empty: a crash-safe local directory, `path`. The cache must be durable and must not expire keys; `memory`, `lru`, `ttlru` and `noop` are refused unless `allow_volatile` is set.").
+					Description("Name of a cache resource holding the checkpoint (e.g. `redis` for state shared by several instances). Empty: a crash-safe local directory, `path`. The cache must be durable and must not expire keys; `memory`, `lru`, `ttlru` and `noop` are refused unless `allow_volatile` is set, and the core `file` cache and caches with a default TTL are refused. This module's `redis` and `atomic_file` caches are written by compare-and-swap; other caches by a locked read-compare-write (see the README).").
 					Default(""),
 				service.NewStringField(fieldStatePath).
 					Description("Directory of the embedded checkpoint store, used when `cache` is empty. Every write is atomic (temp file, fsync, rename, fsync of the directory).").
@@ -164,6 +164,10 @@ and `+"`compliance_state`"+` (the saved user state as JSON).`).
 				service.NewBoolField(fieldStateAllowVolatile).
 					Description("Allow a cache that forgets (`memory`, `lru`, `ttlru`, `noop`). A forgotten checkpoint restarts collection from `earliest`: duplicates, or a gap if the checkpoint was older.").
 					Default(false).
+					Advanced(),
+				service.NewIntField(fieldStateMaxSeen).
+					Description("Most ids the checkpoint remembers in `seen` (the ids of the last `overlap`, about `overlap × activities per second`; each costs ~36 bytes of checkpoint and ~80 of memory). Above it the oldest seconds are dropped at each commit, with a warning and the metric `compliance_checkpoint_seen_dropped`: activities of those seconds that a later job re-reads are delivered again (duplicates, never a gap) instead of the commit failing. `compliance_checkpoint_seen_ids` shows the size. 0: no cap.").
+					Default(defaultMaxSeenIDs).
 					Advanced(),
 				service.NewBoolField(fieldStateAdopt).
 					Description("Adopt a checkpoint written for another base URL or filter set instead of refusing it. Resuming another filter set's position can skip or repeat data: set it only on purpose, for one run.").
@@ -231,6 +235,7 @@ and `+"`compliance_state`"+` (the saved user state as JSON).`).
 				Description("The Compliance API endpoints to collect, each on its own schedule with its own checkpoint. Only `activities` exists for now.").
 				Default([]any{defaultEndpoint()}),
 		).
+		Field(adminField()).
 		Fields(apiClientFields()...).
 		Field(service.NewAutoRetryNacksToggleField()).
 		LintRule(`root = this.`+lintMethod+`()`).
@@ -439,6 +444,8 @@ type inputConfig struct {
 
 	StateCache, StatePath, StateKey string
 	AllowVolatile, Adopt            bool
+	MaxSeenIDs                      int
+	Admin                           adminConfig
 	Lease                           bool
 	LeaseTTL, LeaseRenew            time.Duration
 	StaleAfter                      time.Duration // -1: three schedule intervals; 0: never
@@ -521,6 +528,12 @@ func checkConfig(conf *service.ParsedConfig, now time.Time, mode parseMode) (*in
 	c.StateKey, _ = st.str(fieldStateKey)
 	c.AllowVolatile = st.boolean(fieldStateAllowVolatile)
 	c.Adopt = st.boolean(fieldStateAdopt)
+	if c.MaxSeenIDs = st.integer(fieldStateMaxSeen); c.MaxSeenIDs < 0 {
+		st.add(fieldStateMaxSeen, "must be 0 (no cap) or more, got %d", c.MaxSeenIDs)
+	}
+	admin, err := parseAdminConfig(conf)
+	r.check(err, fieldAdmin)
+	c.Admin = admin
 	if c.StateCache == "" && strings.TrimSpace(c.StatePath) == "" {
 		st.add(fieldStatePath, "must not be empty when state.cache is not set")
 	}

@@ -2,37 +2,41 @@ package compliance
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/compliance-connect/compliance-connect/caches/cas"
+	"github.com/compliance-connect/compliance-connect/input/compliance/checkpoint"
 )
 
 // lease makes one instance at a time collect an endpoint when several share
 // a checkpoint cache (high availability). The holder writes its token under
 // <checkpoint key>.lease with a TTL and renews it; a standby takes over once
 // the key expires (within the TTL after the holder dies). Every checkpoint
-// write first checks that the token is still there (fencing), so an instance
-// that lost its lease cannot commit.
+// write carries the lease as a fence (Fence), which the store checks:
 //
-// It works on any cache whose Add is atomic and honours TTLs (redis). Renewal
-// is a read then a write: if the lease expired between the two (a holder
-// stalled for a whole TTL), both instances may believe they hold it until the
-// next renewal; the fence check and the checkpoint's rev check then refuse
-// the stale holder's commits.
+//   - on the redis cache of this module, acquiring, renewing and releasing
+//     are Lua scripts and the fence is checked in the same script as the
+//     write, so two instances never both take a free lease and a holder that
+//     lost its lease (paused past its TTL, partitioned) cannot commit;
+//   - on another cache with TTLs and an atomic Add, the lease is taken with
+//     Add and renewed with a read then a write, and the fence is read before
+//     each write: a holder stalled for a whole TTL may overlap with the next
+//     one until its next renewal, and the checkpoint's rev check then refuses
+//     the stale holder's commits.
 type lease struct {
-	res   *service.Resources
-	cache string
-	key   string
-	token string
-	ttl   time.Duration
-	now   func() time.Time
-	log   *service.Logger
+	res    *service.Resources
+	cache  string
+	leaser cas.Leaser // nil: add-then-read on the cache
+	key    string
+	token  string
+	ttl    time.Duration
+	now    func() time.Time
+	log    *service.Logger
 
 	mu        sync.Mutex
 	heldUntil time.Time // zero when not held
@@ -51,15 +55,15 @@ func (l *lease) Err() error {
 // errLeaseLost refuses a commit from an instance that no longer holds the lease.
 var errLeaseLost = errors.New("this instance does not hold the collection lease")
 
-func newLease(res *service.Resources, cache, key string, ttl time.Duration, now func() time.Time, log *service.Logger) *lease {
-	host, _ := os.Hostname()
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
+func newLease(res *service.Resources, cache string, leaser cas.Leaser, key string, ttl time.Duration, now func() time.Time, log *service.Logger) *lease {
 	return &lease{
-		res: res, cache: cache, key: key + ".lease", ttl: ttl, now: now, log: log,
-		token: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b)),
+		res: res, cache: cache, leaser: leaser, key: key + ".lease", ttl: ttl, now: now, log: log,
+		token: writerToken(),
 	}
 }
+
+// Fence is what every checkpoint write of this instance must carry.
+func (l *lease) Fence() checkpoint.Fence { return checkpoint.Fence{Key: l.key, Token: l.token} }
 
 // Held reports whether this instance holds the lease right now.
 func (l *lease) Held() bool {
@@ -70,40 +74,14 @@ func (l *lease) Held() bool {
 
 // refresh acquires a free lease or renews ours; it reports whether we hold it.
 func (l *lease) refresh(ctx context.Context) (bool, error) {
+	start := l.now()
 	var held bool
 	var holder string
-	var opErr error
-	start := l.now()
-	err := l.res.AccessCache(ctx, l.cache, func(c service.Cache) {
-		ttl := l.ttl
-		err := c.Add(ctx, l.key, []byte(l.token), &ttl)
-		if err == nil {
-			held = true
-			return
-		}
-		if !errors.Is(err, service.ErrKeyAlreadyExists) {
-			opErr = fmt.Errorf("acquiring: %w", err)
-			return
-		}
-		v, err := c.Get(ctx, l.key)
-		if errors.Is(err, service.ErrKeyNotFound) {
-			return // expired between Add and Get: the next refresh takes it
-		}
-		if err != nil {
-			opErr = fmt.Errorf("reading the holder: %w", err)
-			return
-		}
-		holder = string(v)
-		if holder == l.token {
-			if err := c.Set(ctx, l.key, []byte(l.token), &ttl); err != nil {
-				opErr = fmt.Errorf("renewing: %w", err)
-				return
-			}
-			held = true
-		}
-	})
-	if err == nil && opErr != nil {
-		err = opErr
+	var err error
+	if l.leaser != nil {
+		held, holder, err = l.leaser.AcquireLease(ctx, l.key, l.token, l.ttl)
+	} else {
+		held, holder, err = l.refreshByAdd(ctx)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -131,25 +109,48 @@ func (l *lease) refresh(ctx context.Context) (bool, error) {
 	return held, nil
 }
 
-// fence refuses a write unless the lease is held and still carries our token.
-func (l *lease) fence(ctx context.Context) error {
-	if !l.Held() {
-		return errLeaseLost
-	}
-	var current []byte
+// refreshByAdd is the lease on a cache that is not ours: Add when free, a
+// read then a write to renew.
+func (l *lease) refreshByAdd(ctx context.Context) (held bool, holder string, opErr error) {
 	err := l.res.AccessCache(ctx, l.cache, func(c service.Cache) {
-		current, _ = c.Get(ctx, l.key)
+		ttl := l.ttl
+		err := c.Add(ctx, l.key, []byte(l.token), &ttl)
+		if err == nil {
+			held, holder = true, l.token
+			return
+		}
+		if !errors.Is(err, service.ErrKeyAlreadyExists) {
+			opErr = fmt.Errorf("acquiring: %w", err)
+			return
+		}
+		v, err := c.Get(ctx, l.key)
+		if errors.Is(err, service.ErrKeyNotFound) {
+			return // expired between Add and Get: the next refresh takes it
+		}
+		if err != nil {
+			opErr = fmt.Errorf("reading the holder: %w", err)
+			return
+		}
+		holder = string(v)
+		if holder == l.token {
+			if err := c.Set(ctx, l.key, []byte(l.token), &ttl); err != nil {
+				opErr = fmt.Errorf("renewing: %w", err)
+				return
+			}
+			held = true
+		}
 	})
 	if err != nil {
-		return fmt.Errorf("checking the lease: %w", err)
+		return false, "", err
 	}
-	if string(current) != l.token {
-		l.mu.Lock()
-		l.heldUntil = time.Time{}
-		l.holder = string(current)
-		l.mu.Unlock()
-		l.log.Warnf("lost the collection lease %s to %q: this instance's commit is refused and it stands by", l.key, current)
-		return fmt.Errorf("%w (now held by %q)", errLeaseLost, current)
+	return held, holder, opErr
+}
+
+// fence refuses a write at once when this instance knows it does not hold
+// the lease; the store checks the lease again with the write itself.
+func (l *lease) fence(context.Context) error {
+	if !l.Held() {
+		return errLeaseLost
 	}
 	return nil
 }
@@ -179,11 +180,15 @@ func (l *lease) release() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = l.res.AccessCache(ctx, l.cache, func(c service.Cache) {
-		if v, err := c.Get(ctx, l.key); err == nil && string(v) == l.token {
-			_ = c.Delete(ctx, l.key)
-		}
-	})
+	if l.leaser != nil {
+		_, _ = l.leaser.ReleaseLease(ctx, l.key, l.token)
+	} else {
+		_ = l.res.AccessCache(ctx, l.cache, func(c service.Cache) {
+			if v, err := c.Get(ctx, l.key); err == nil && string(v) == l.token {
+				_ = c.Delete(ctx, l.key)
+			}
+		})
+	}
 	l.mu.Lock()
 	l.heldUntil = time.Time{}
 	l.mu.Unlock()

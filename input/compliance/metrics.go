@@ -83,6 +83,7 @@ func (in *input) apiHooks() api.Hooks {
 				class = strconv.Itoa(r.Status/100) + "xx"
 			}
 			m.requests.Incr(1, r.Endpoint, class)
+			in.apiClock.observe(r.ServerDate) // the clock state edits are checked against
 			if r.RateLimit.Known {
 				m.rateRemaining.Set(int64(r.RateLimit.Remaining))
 			}

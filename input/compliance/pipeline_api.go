@@ -3,8 +3,6 @@ package compliance
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -16,7 +14,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"gopkg.in/yaml.v3"
 
-	"github.com/compliance-connect/compliance-connect/caches/atomicfile"
+	"github.com/compliance-connect/compliance-connect/caches/cas"
 	"github.com/compliance-connect/compliance-connect/input/compliance/api"
 	"github.com/compliance-connect/compliance-connect/input/compliance/checkpoint"
 	"github.com/compliance-connect/compliance-connect/input/compliance/schedule"
@@ -247,9 +245,9 @@ func OpenPipeline(pipeline []byte, o PipelineOptions) (*Pipeline, error) {
 	for _, in := range inputs {
 		cfg := in.cfg
 		var store StateStore
-		var cs checkpoint.Store
+		var cs *stateStore
 		if o.State {
-			store, cs = openStateStore(cfg, res, cacheTypes)
+			store, cs = inspectStateStore(cfg, res, cacheTypes)
 		}
 		for _, ep := range cfg.Endpoints {
 			scope := EndpointScope(ep.Name)
@@ -266,8 +264,7 @@ func OpenPipeline(pipeline []byte, o PipelineOptions) (*Pipeline, error) {
 				Tracking: ep.Tracking, KeyMissing: in.keyMissing, Store: store, Close: closeRes,
 			}
 			if cs != nil && ep.Tracking {
-				pa.State = &StateTarget{Label: in.label, Endpoint: ep.Name, Key: checkpointKey(cfg, in.label, ep),
-					identity: collectorConfig(cfg, ep).Identity(), store: cs}
+				pa.State = newStateTarget(cfg, in.label, ep, cs, time.Now)
 			}
 			if !in.keyMissing {
 				var hooks api.Hooks
@@ -359,11 +356,18 @@ func cacheResourceTypes(root map[string]any) map[string]cacheDecl {
 	return out
 }
 
-// openStateStore opens an input's checkpoint store without creating it.
-// TODO(state): move onto the one store opener of the state commands, the
-// HTTP endpoints and the input once it exists.
-func openStateStore(cfg *inputConfig, res *service.Resources, caches map[string]cacheDecl) (StateStore, checkpoint.Store) {
+// inspectStateStore describes an input's checkpoint store and, when it
+// exists, opens it through the input's own opener (openStateStore); it never
+// creates a state directory.
+func inspectStateStore(cfg *inputConfig, res *service.Resources, caches map[string]cacheDecl) (StateStore, *stateStore) {
 	st := StateStore{Cache: cfg.StateCache, AllowVolatile: cfg.AllowVolatile, Adopt: cfg.Adopt, Lease: cfg.Lease}
+	o := options{cacheResource: func(name string) (CacheResource, bool) {
+		decl, ok := caches[name]
+		if !ok {
+			return CacheResource{}, false
+		}
+		return CacheResource{Type: decl.typ, Config: decl.block}, true
+	}}
 	if cfg.StateCache == "" {
 		abs, err := filepath.Abs(cfg.StatePath)
 		if err != nil {
@@ -383,63 +387,59 @@ func openStateStore(cfg *inputConfig, res *service.Resources, caches map[string]
 			return st, nil
 		}
 		st.Exists = true
-		s, err := atomicfile.Open(abs)
-		if err != nil {
-			st.Err = fmt.Errorf("state.path: %w", err)
-			return st, nil
-		}
-		return st, dirStore{s}
-	}
-	if decl, ok := caches[cfg.StateCache]; ok {
+	} else if decl, ok := caches[cfg.StateCache]; ok {
 		st.CacheType, st.CacheConfig = decl.typ, decl.block
 		if d, _ := decl.block["directory"].(string); decl.typ == "atomic_file" && d != "" {
 			st.CachePath, _ = filepath.Abs(d)
 		}
 	}
-	if res == nil || !res.HasCache(cfg.StateCache) {
-		st.Err = fmt.Errorf("state.cache: cache resource %q was not found; declare it under cache_resources", cfg.StateCache)
+	store, err := openStateStore(context.Background(), res, cfg, o)
+	if err != nil {
+		st.Err = err
 		return st, nil
 	}
-	return st, cacheStore{res: res, name: cfg.StateCache}
+	return st, store
 }
 
 // Identity is the checkpoint identity this config expects.
 func (t *StateTarget) Identity() checkpoint.Identity { return t.identity }
 
-// Probe writes, reads back and deletes a probe key next to the checkpoint,
-// never the checkpoint itself, and checks that the store kept the value and
-// forgot it. It returns the probe key's location.
+// probeKey is the one key `compliance-connect check` writes next to the
+// checkpoints: a tiny document whose revision grows with each check.
+const probeKey = "anthropic_compliance/.preflight-probe"
+
+// Probe writes the next revision of a probe document next to the checkpoint
+// (never the checkpoint itself) through the same compare-and-swap the input
+// uses, reads it back and checks the store kept it. The probe document stays
+// behind (the store has no delete: every write is a swap). It returns the
+// probe key's location.
 func (t *StateTarget) Probe(ctx context.Context) (string, error) {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	key := "anthropic_compliance/.preflight-probe/" + hex.EncodeToString(b[:])
-	if key == t.Key {
+	if probeKey == t.Key {
 		return "", errors.New("probe key collides with the checkpoint key")
 	}
-	where := t.store.Describe(key)
-	value := []byte(`{"probe":"` + time.Now().UTC().Format(time.RFC3339Nano) + `"}`)
-	if err := t.store.Save(ctx, key, value); err != nil {
+	where := t.store.Describe(probeKey)
+	var rev int64
+	switch cur, err := t.store.Load(ctx, probeKey); {
+	case errors.Is(err, checkpoint.ErrNotFound):
+	case err != nil:
+		return where, fmt.Errorf("reading %s: %w", where, err)
+	default:
+		if rev, err = cas.Rev(cur); err != nil {
+			return where, fmt.Errorf("reading %s: %w", where, err)
+		}
+	}
+	value := []byte(fmt.Sprintf(`{"rev":%d,"probe":%q}`, rev+1, time.Now().UTC().Format(time.RFC3339Nano)))
+	if err := t.store.Swap(ctx, probeKey, rev, value, checkpoint.Fence{}); err != nil {
 		return where, fmt.Errorf("writing %s: %w", where, err)
 	}
-	got, err := t.store.Load(ctx, key)
-	if err != nil || !bytes.Equal(got, value) {
-		_ = t.store.Delete(ctx, key)
-		switch {
-		case errors.Is(err, checkpoint.ErrNotFound):
-			err = errors.New("it is gone right after the write: the store does not keep what it is given")
-		case err == nil:
-			err = errors.New("the value read back differs from the one written")
-		}
+	got, err := t.store.Load(ctx, probeKey)
+	switch {
+	case errors.Is(err, checkpoint.ErrNotFound):
+		return where, fmt.Errorf("reading back %s: it is gone right after the write: the store does not keep what it is given", where)
+	case err != nil:
 		return where, fmt.Errorf("reading back %s: %w", where, err)
-	}
-	if err := t.store.Delete(ctx, key); err != nil {
-		return where, fmt.Errorf("deleting %s: %w", where, err)
-	}
-	if _, err := t.store.Load(ctx, key); !errors.Is(err, checkpoint.ErrNotFound) {
-		if err == nil {
-			err = errors.New("it is still there after the delete")
-		}
-		return where, fmt.Errorf("deleting %s: %w", where, err)
+	case !bytes.Equal(got, value):
+		return where, fmt.Errorf("reading back %s: the value read back differs from the one written", where)
 	}
 	return where, nil
 }

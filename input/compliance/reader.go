@@ -14,9 +14,7 @@ import (
 	"github.com/Jeffail/shutdown"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/compliance-connect/compliance-connect/caches/atomicfile"
 	"github.com/compliance-connect/compliance-connect/input/compliance/api"
-	"github.com/compliance-connect/compliance-connect/input/compliance/checkpoint"
 	"github.com/compliance-connect/compliance-connect/input/compliance/collector"
 	"github.com/compliance-connect/compliance-connect/input/compliance/schedule"
 )
@@ -32,7 +30,8 @@ type options struct {
 	// job's tick is now() when it starts.
 	scheduleOnClock bool
 	onceResult      func(label string, err error)
-	cacheType       func(resource string) (typ string, known bool)
+	cacheResource   func(resource string) (CacheResource, bool)
+	httpServer      func() (HTTPServer, bool)
 }
 
 // WithClock replaces the time the input reads (tests drive windows with it).
@@ -60,17 +59,6 @@ func WithTimers(c schedule.TimerClock) Option {
 func WithOnceResult(fn func(label string, err error)) Option {
 	return func(o *options) { o.onceResult = fn }
 }
-
-// WithCacheTypes tells the input the type of each cache resource, so that it
-// can refuse volatile ones (memory, lru, ttlru, noop). Benthos does not expose
-// resource types to plugins; the compliance-connect binary reads them from
-// the config. Without it the type cannot be checked and a warning is logged.
-func WithCacheTypes(fn func(resource string) (typ string, known bool)) Option {
-	return func(o *options) { o.cacheType = fn }
-}
-
-// volatileCaches forget what they hold (on restart, eviction or a default TTL).
-var volatileCaches = map[string]bool{"memory": true, "lru": true, "ttlru": true, "noop": true}
 
 func init() {
 	if err := registerLintMethod(); err != nil {
@@ -110,8 +98,11 @@ type input struct {
 	out     chan collector.Batch
 	metrics *inputMetrics
 	history *jobHistory
-	shutSig *shutdown.Signaller
-	done    chan struct{} // closed when every runner has returned
+	// apiClock and stateMetrics serve the checkpoint (store.go).
+	apiClock     *serverClock
+	stateMetrics *stateMetrics
+	shutSig      *shutdown.Signaller
+	done         chan struct{} // closed when every runner has returned
 
 	mu      sync.Mutex
 	started bool
@@ -227,29 +218,6 @@ func collectorConfig(cfg *inputConfig, ep endpointConfig) collector.Config {
 	}
 }
 
-func (in *input) openStore() (checkpoint.Store, error) {
-	cfg := in.cfg
-	if cfg.StateCache == "" {
-		s, err := atomicfile.Open(cfg.StatePath)
-		if err != nil {
-			return nil, fmt.Errorf("state.path: %w", err)
-		}
-		return dirStore{s}, nil
-	}
-	if !in.mgr.HasCache(cfg.StateCache) {
-		return nil, fmt.Errorf("state.cache: cache resource %q was not found; declare it under cache_resources", cfg.StateCache)
-	}
-	if in.opts.cacheType == nil {
-		in.log.Warnf("state.cache: cannot verify that cache resource %q is durable; memory, lru, ttlru and noop caches lose the checkpoint (a restart re-collects from `earliest`)", cfg.StateCache)
-	} else if typ, known := in.opts.cacheType(cfg.StateCache); known && volatileCaches[typ] {
-		if !cfg.AllowVolatile {
-			return nil, fmt.Errorf("state.cache: cache resource %q is a %s cache, which loses the checkpoint (on restart, eviction or expiry) and restarts collection from `earliest`; use a durable cache (atomic_file, redis) or set state.allow_volatile: true", cfg.StateCache, typ)
-		}
-		in.log.Warnf("state.cache: cache resource %q is a volatile %s cache (allowed by state.allow_volatile): the checkpoint is lost on restart", cfg.StateCache, typ)
-	}
-	return cacheStore{res: in.mgr, name: cfg.StateCache}, nil
-}
-
 func (in *input) newClient() (*api.Client, error) {
 	cc, err := in.cfg.API.clientConfig(in.mgr)
 	if err != nil {
@@ -268,7 +236,7 @@ func (in *input) newClient() (*api.Client, error) {
 	return client, nil
 }
 
-func (in *input) newRunner(ep endpointConfig, store checkpoint.Store, client *api.Client) (*endpointRunner, error) {
+func (in *input) newRunner(ep endpointConfig, store *stateStore, client *api.Client) (*endpointRunner, error) {
 	cfg := in.cfg
 	r := &endpointRunner{
 		name: ep.Name, once: ep.Settings.Schedule.Once(), jobTimeout: ep.Settings.JobTimeout,
@@ -285,12 +253,9 @@ func (in *input) newRunner(ep endpointConfig, store checkpoint.Store, client *ap
 		Out:    in.out,
 	}
 	if ep.Tracking {
-		deps.Keeper = checkpoint.NewKeeper(store, r.key)
-		r.target = &StateTarget{Label: in.mgr.Label(), Endpoint: ep.Name, Key: r.key, identity: ccfg.Identity(), store: store}
-		if cfg.Lease {
-			r.lease = newLease(in.mgr, cfg.StateCache, r.key, cfg.LeaseTTL, in.opts.now, log.l)
+		in.attachState(r, ep, store, &deps, log)
+		if r.lease != nil {
 			r.leaseReady = make(chan struct{})
-			deps.Fence = r.lease.fence
 		}
 	}
 	coll, err := collector.New(ccfg, deps)
@@ -298,9 +263,6 @@ func (in *input) newRunner(ep endpointConfig, store checkpoint.Store, client *ap
 		return nil, fmt.Errorf("%s[%s]: %w", fieldEndpoints, ep.Name, err)
 	}
 	r.coll = coll
-	if r.target != nil {
-		r.target.forget = coll.Forget
-	}
 	switch {
 	case r.once || cfg.StaleAfter == 0:
 	case cfg.StaleAfter > 0:

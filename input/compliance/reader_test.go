@@ -253,7 +253,7 @@ func TestExplicitStateKeyIsUsedVerbatim(t *testing.T) {
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	for _, e := range entries {
-		if !strings.HasPrefix(e.Name(), ".tmp-") { // a write in flight
+		if !strings.HasPrefix(e.Name(), ".tmp-") && !strings.HasPrefix(e.Name(), ".lock-") { // a write in flight, the key's write lock
 			names = append(names, e.Name())
 		}
 	}

@@ -219,7 +219,7 @@ func describe(rec *checkpoint.Record) string {
 	if rec == nil {
 		return "none"
 	}
-	return fmt.Sprintf("rev %d scanned_to %s (seen %d, pending %d)", rec.Rev, rec.ScannedTo, len(rec.Seen), len(rec.Pending))
+	return fmt.Sprintf("rev %d scanned_to %s (seen %d, pending %d)", rec.Rev, rec.ScannedTo.Format(time.RFC3339), rec.Seen.Len(), len(rec.Pending))
 }
 
 // readCheckpoint reads the checkpoint file; nil when there is none. A file

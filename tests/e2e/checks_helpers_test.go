@@ -208,7 +208,7 @@ func (r *rig) watchCheckpoint(data []fakeapi.Activity) *checkpointWatch {
 				if !a.CreatedAt.Before(floor) && !delivered[a.ID] {
 					if len(w.violations) < 10 {
 						w.violations = append(w.violations, fmt.Sprintf("rev %d scanned_to %s passed undelivered activity %s created %s",
-							rec.Rev, rec.ScannedTo, a.ID, a.CreatedAt.UTC().Format(time.RFC3339Nano)))
+							rec.Rev, ts(rec.ScannedTo), a.ID, a.CreatedAt.UTC().Format(time.RFC3339Nano)))
 					}
 					break
 				}

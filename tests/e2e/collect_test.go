@@ -25,7 +25,7 @@ func TestBackfillThroughTheEngineDeliversEveryActivityOnceAndCommits(t *testing.
 	require.NoError(t, st.stop())
 	assert.ElementsMatch(t, ids(data), r.sink.delivered())
 	rec := r.mustCheckpoint(stateKey)
-	assert.Equal(t, "2026-11-25T11:58:00Z", rec.ScannedTo)
+	assert.Equal(t, "2026-11-25T11:58:00Z", ts(rec.ScannedTo))
 	metas := r.sink.metas()
 	require.NotEmpty(t, metas)
 	m := metas[0]

@@ -206,7 +206,7 @@ func TestEveryFaultKindIsRetriedOrEndsTheJobWithoutLosingData(t *testing.T) {
 			assert.Zero(t, c.duplicates, "no crash and no nack: nothing is delivered twice")
 			assert.Empty(t, violations, "the checkpoint never passes undelivered data")
 			assert.Positive(t, revs)
-			assert.Equal(t, "2026-11-25T11:58:00Z", r.mustCheckpoint(stateKey).ScannedTo)
+			assert.Equal(t, "2026-11-25T11:58:00Z", ts(r.mustCheckpoint(stateKey).ScannedTo))
 			t.Logf("%s: %d requests, %d jobs, first job %s, %d retries logged by the input, %d checkpoint revisions seen, %d duplicates",
 				tc.name, len(recs), len(reports), first["outcome"], len(r.logs.matching("retrying request")), revs, c.duplicates)
 		})

@@ -322,10 +322,21 @@ func (st *stream) waitEnded() error {
 
 // call serves one request on the stream's HTTP mux (the Benthos HTTP
 // server's, where the input mounts /compliance/<label>/...) and returns the
-// status and body.
+// status and body. The request is an operator's on the same host: from
+// loopback, to localhost, and a JSON request (as state writes must be).
 func (st *stream) call(method, target, body string) (int, string) {
+	req := httptest.NewRequest(method, target, strings.NewReader(body))
+	req.RemoteAddr, req.Host = "127.0.0.1:50000", "localhost:4195"
+	if method != http.MethodGet {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return st.serve(req)
+}
+
+// serve serves req on the stream's HTTP mux as it is.
+func (st *stream) serve(req *http.Request) (int, string) {
 	rec := httptest.NewRecorder()
-	st.mux.ServeHTTP(rec, httptest.NewRequest(method, target, strings.NewReader(body)))
+	st.mux.ServeHTTP(rec, req)
 	return rec.Code, rec.Body.String()
 }
 
@@ -412,7 +423,7 @@ func (r *rig) waitScannedTo(key, want string) {
 	r.t.Helper()
 	require.Eventually(r.t, func() bool {
 		rec, ok := r.checkpoint(key)
-		return ok && rec.ScannedTo >= want
+		return ok && ts(rec.ScannedTo) >= want
 	}, 30*time.Second, 5*time.Millisecond, "waiting for scanned_to %s", want)
 }
 

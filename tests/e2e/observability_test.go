@@ -121,7 +121,7 @@ func TestPrometheusMetricsAfterAKnownJob(t *testing.T) {
 	assert.Equal(t, rep["slices_committed"], rep["slices"])
 	assert.Equal(t, rep["slices_committed"], fmt.Sprint(m.must(t, "compliance_slices_committed", ep...)))
 	scanned := obsNow.Add(-2 * time.Minute)
-	assert.Equal(t, scanned.Format(time.RFC3339), r.mustCheckpoint(stateKey).ScannedTo)
+	assert.Equal(t, scanned.Format(time.RFC3339), ts(r.mustCheckpoint(stateKey).ScannedTo))
 	assert.Equal(t, unix(scanned), m.must(t, "compliance_checkpoint_scanned_to_timestamp", ep...))
 	assert.Equal(t, 120.0, m.must(t, "compliance_collection_lag_seconds", ep...), "now - scanned_to")
 	assert.Equal(t, 0.0, m.must(t, "compliance_checkpoint_age_seconds", ep...))
@@ -571,7 +571,7 @@ func TestLogLevelOfTheInput(t *testing.T) {
 			r.sink.waitDelivered(t, len(data))
 			require.Eventually(t, func() bool {
 				rec := readRecord(r.store, stateKey)
-				return rec != nil && rec.ScannedTo == "2026-11-25T11:58:00Z"
+				return rec != nil && ts(rec.ScannedTo) == "2026-11-25T11:58:00Z"
 			}, 10*time.Second, 5*time.Millisecond, "the second job commits the window")
 			require.NoError(t, st.stop())
 			tc.check(t, inputLines(r.logs))

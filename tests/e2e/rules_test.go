@@ -79,7 +79,7 @@ func TestSliceBoundsAreWholeSecondsAndAdjacentSlicesShareTheIdenticalString(t *t
 		assert.Equal(t, slices[i-1].Get("created_at.lt"), slices[i].Get("created_at.gte"), "slice %d starts where slice %d ends", i, i-1)
 	}
 	assert.Equal(t, "2026-11-25T11:58:00Z", slices[len(slices)-1].Get("created_at.lt"), "to = now - settle, truncated to the second")
-	assert.Equal(t, "2026-11-25T11:58:00Z", r.mustCheckpoint(stateKey).ScannedTo)
+	assert.Equal(t, "2026-11-25T11:58:00Z", ts(r.mustCheckpoint(stateKey).ScannedTo))
 }
 
 // L7: the collector's clock runs an hour ahead of the API's. Bounds follow the
@@ -97,7 +97,7 @@ func TestCollectorClockAheadOfTheAPINeverCommitsPastServerTimeMinusSettle(t *tes
       earliest: "2026-11-25T11:00:00Z"
 `), streamOptions{metrics: true})
 	r.waitJobTo("2026-11-25T11:58:00Z")
-	assert.Equal(t, "2026-11-25T11:58:00Z", r.mustCheckpoint(stateKey).ScannedTo, "server 12:00 - settle, not local 13:00 - settle")
+	assert.Equal(t, "2026-11-25T11:58:00Z", ts(r.mustCheckpoint(stateKey).ScannedTo), "server 12:00 - settle, not local 13:00 - settle")
 	assert.True(t, r.logs.contains(0, "differs from the Compliance API's Date header"), "the skew is warned about:\n%s", r.logs.dump())
 	assert.EqualValues(t, 3600, st.scrape().must(t, "compliance_clock_skew_seconds"))
 
@@ -178,7 +178,7 @@ func TestHeldAcksBoundLookAheadToMaxOpenSlices(t *testing.T) {
 	assert.Len(t, r.sink.delivered(), 20, "two one-hour slices of 10 activities, nothing beyond")
 	assert.Len(t, r.sliceRequests(), 2, "no third slice is requested")
 	rec := r.mustCheckpoint(stateKey)
-	assert.Equal(t, "2026-11-25T00:00:00Z", rec.ScannedTo)
+	assert.Equal(t, "2026-11-25T00:00:00Z", ts(rec.ScannedTo))
 
 	r.sink.setPolicy(nil)
 	r.sink.releaseAll(nil)
@@ -226,9 +226,9 @@ func TestNackedSliceNeverLeaksIntoSeenWhileTheSliceBeforeItCommits(t *testing.T)
 	assert.Contains(t, rep["error"], "nack")
 
 	rec := r.mustCheckpoint(stateKey)
-	assert.Equal(t, "2026-11-25T10:00:00Z", rec.ScannedTo, "slice k committed")
+	assert.Equal(t, "2026-11-25T10:00:00Z", ts(rec.ScannedTo), "slice k committed")
 	for _, a := range data {
-		_, seen := rec.Seen[a.ID]
+		seen := rec.Seen.Has(a.ID)
 		_, pending := rec.Pending[a.ID]
 		switch {
 		case !a.CreatedAt.Before(at("2026-11-25T10:00:00Z")):
@@ -237,7 +237,7 @@ func TestNackedSliceNeverLeaksIntoSeenWhileTheSliceBeforeItCommits(t *testing.T)
 			assert.True(t, seen, "%s of slice k, inside the overlap, is seen", a.ID)
 		}
 	}
-	assert.Equal(t, "2026-11-25T09:55:00Z", rec.SeenFrom)
+	assert.Equal(t, "2026-11-25T09:55:00Z", ts(rec.SeenFrom))
 	require.NoError(t, first.stop())
 
 	r.sink.setPolicy(nil)
@@ -274,13 +274,13 @@ func TestAcksBeforeTheWalkEndsDoNotCommitTheSlice(t *testing.T) {
 `), streamOptions{})
 	require.Eventually(t, func() bool { return r.gate.held() == 1 && len(r.sink.ackedIDs()) == 30 }, 10*time.Second, 5*time.Millisecond)
 	rec := r.mustCheckpoint(stateKey)
-	assert.Equal(t, "2026-11-25T11:00:00Z", rec.ScannedTo, "30 activities acked, but the walk has not ended")
+	assert.Equal(t, "2026-11-25T11:00:00Z", ts(rec.ScannedTo), "30 activities acked, but the walk has not ended")
 	assert.EqualValues(t, 1, rec.Rev, "only the initial checkpoint was written")
-	assert.Empty(t, rec.Seen)
+	assert.Zero(t, rec.Seen.Len())
 
 	r.gate.releaseAll()
 	r.waitJobTo("2026-11-25T11:58:00Z")
-	assert.Equal(t, "2026-11-25T11:58:00Z", r.mustCheckpoint(stateKey).ScannedTo)
+	assert.Equal(t, "2026-11-25T11:58:00Z", ts(r.mustCheckpoint(stateKey).ScannedTo))
 	requireExactlyOnce(t, ids(data), r.sink.delivered())
 }
 
@@ -306,7 +306,7 @@ func TestEmptyAndFullyDeduplicatedSlicesCommitWithoutAnAck(t *testing.T) {
 	r.sink.waitHeld(t, 1)
 	// Five empty one-hour slices commit while the last slice's batch is held.
 	r.waitScannedTo(stateKey, "2026-11-25T11:00:00Z")
-	assert.Equal(t, "2026-11-25T11:00:00Z", r.mustCheckpoint(stateKey).ScannedTo, "the held slice does not commit")
+	assert.Equal(t, "2026-11-25T11:00:00Z", ts(r.mustCheckpoint(stateKey).ScannedTo), "the held slice does not commit")
 	r.sink.setPolicy(nil)
 	r.sink.releaseAll(nil)
 	r.waitJobTo("2026-11-25T11:58:00Z")
@@ -319,7 +319,7 @@ func TestEmptyAndFullyDeduplicatedSlicesCommitWithoutAnAck(t *testing.T) {
 	rep := r.waitJobTo("2026-11-25T12:08:00Z")
 	assert.Equal(t, "0", rep["activities_emitted"])
 	assert.Equal(t, "1", rep["activities_deduplicated"])
-	assert.Equal(t, "2026-11-25T12:08:00Z", r.mustCheckpoint(stateKey).ScannedTo)
+	assert.Equal(t, "2026-11-25T12:08:00Z", ts(r.mustCheckpoint(stateKey).ScannedTo))
 	requireExactlyOnce(t, ids(data), r.sink.delivered())
 }
 
@@ -351,7 +351,7 @@ func TestNackWithoutReplayKeepsAckedIDsPendingAndTheNextJobDeliversOnlyTheRest(t
 	ackedBefore := r.sink.ackedIDs()
 	require.GreaterOrEqual(t, len(ackedBefore), 20, "the two batches before the nack were acked")
 	rec := r.mustCheckpoint(stateKey)
-	assert.Equal(t, "2026-11-25T11:00:00Z", rec.ScannedTo, "a nacked slice never commits")
+	assert.Equal(t, "2026-11-25T11:00:00Z", ts(rec.ScannedTo), "a nacked slice never commits")
 	pending := make([]string, 0, len(rec.Pending))
 	for id := range rec.Pending {
 		pending = append(pending, id)
@@ -365,7 +365,7 @@ func TestNackWithoutReplayKeepsAckedIDsPendingAndTheNextJobDeliversOnlyTheRest(t
 	requireExactlyOnce(t, unacked(data, ackedBefore), r.sink.delivered()[deliveredBefore:])
 	rec = r.mustCheckpoint(stateKey)
 	assert.Empty(t, rec.Pending, "pending is dropped once scanned_to passes it")
-	assert.Equal(t, "2026-11-25T11:58:00Z", rec.ScannedTo)
+	assert.Equal(t, "2026-11-25T11:58:00Z", ts(rec.ScannedTo))
 }
 
 // D6: a job that reached job_timeout while its batches were held ends after
@@ -392,7 +392,7 @@ func TestAcksArrivingAfterAJobTimedOutNeverCommit(t *testing.T) {
 	require.NoError(t, st.stop())
 	assert.Len(t, r.sink.ackedIDs(), 20, "the late acks did happen")
 	rec := r.mustCheckpoint(stateKey)
-	assert.Equal(t, "2026-11-25T09:00:00Z", rec.ScannedTo, "late acks never commit")
+	assert.Equal(t, "2026-11-25T09:00:00Z", ts(rec.ScannedTo), "late acks never commit")
 	assert.EqualValues(t, 1, rec.Rev, "nothing was written after the initial checkpoint")
 	assert.Empty(t, rec.Pending)
 }
@@ -438,7 +438,7 @@ func TestCheckpointEditedWhileRunningFailsTheJobInsteadOfBeingOverwritten(t *tes
 	rec := r.mustCheckpoint(stateKey)
 	assert.EqualValues(t, 7, rec.Rev, "the foreign write is kept")
 	assert.Equal(t, "edited", rec.State["operator"])
-	assert.Equal(t, "2026-11-25T11:00:00Z", rec.ScannedTo)
+	assert.Equal(t, "2026-11-25T11:00:00Z", ts(rec.ScannedTo))
 	assert.True(t, r.logs.contains(0, "checkpoint write failed"), "logged:\n%s", r.logs.dump())
 	require.Eventually(t, func() bool { return st.ready() == 503 }, 30*time.Second, 10*time.Millisecond, "the input reports not ready")
 }
@@ -558,8 +558,8 @@ func TestFailedFirstJobKeepsTheResolvedEarliest(t *testing.T) {
 	r.waitJob("the refused key fails the first job", func(rep report) bool { return rep["outcome"] == "failed" })
 	require.NoError(t, first.stop())
 	rec := r.mustCheckpoint(stateKey)
-	assert.Equal(t, "2026-11-24T00:00:00Z", rec.Floor)
-	assert.Equal(t, "2026-11-24T00:00:00Z", rec.ScannedTo)
+	assert.Equal(t, "2026-11-24T00:00:00Z", ts(rec.Floor))
+	assert.Equal(t, "2026-11-24T00:00:00Z", ts(rec.ScannedTo))
 
 	r.gate.refuseAll(false)
 	r.clock.Set(at("2026-11-26T00:20:00Z")) // -1d@d now means 2026-11-25T00:00:00Z
@@ -583,7 +583,7 @@ func TestEarliestNowStartsCollectingOnceTheWindowOpens(t *testing.T) {
       earliest: now
 `), streamOptions{})
 	r.waitJob("an empty first job", func(rep report) bool { return rep["outcome"] == "empty" })
-	assert.Equal(t, "2026-11-25T12:00:00Z", r.mustCheckpoint(stateKey).Floor)
+	assert.Equal(t, "2026-11-25T12:00:00Z", ts(r.mustCheckpoint(stateKey).Floor))
 
 	first := act("activity_01first", "claude_chat_created", at("2026-11-25T12:01:00Z"))
 	require.NoError(t, r.api.Add(first))
@@ -704,16 +704,22 @@ func TestOnceBackfillCollectsItsRangeUnderItsOwnKeyAndEndsTheInput(t *testing.T)
 		assert.NoError(t, res.err)
 		requireExactlyOnce(t, ids(inRange), r.sink.delivered())
 
-		entries, err := os.ReadDir(r.dir)
+		all, err := os.ReadDir(r.dir)
 		require.NoError(t, err)
+		var entries []os.DirEntry
+		for _, e := range all {
+			if !strings.HasPrefix(e.Name(), ".lock-") { // the key's write lock
+				entries = append(entries, e)
+			}
+		}
 		require.Len(t, entries, 1, "one checkpoint, and not the continuous one")
 		key, err := url.PathUnescape(entries[0].Name())
 		require.NoError(t, err)
 		assert.Regexp(t, `^anthropic_compliance/e2e/activities/once/[0-9a-f]{12}$`, key)
 		rec := r.mustCheckpoint(key)
 		assert.Equal(t, "once", rec.Identity.Mode)
-		assert.Equal(t, "2026-11-25T10:00:00Z", rec.Until)
-		assert.Equal(t, "2026-11-25T10:00:00Z", rec.ScannedTo)
+		assert.Equal(t, "2026-11-25T10:00:00Z", ts(rec.Until))
+		assert.Equal(t, "2026-11-25T10:00:00Z", ts(rec.ScannedTo))
 		_, continuous := r.checkpoint(stateKey)
 		assert.False(t, continuous)
 	})
@@ -972,7 +978,7 @@ func TestOutOfOrderAcksNeverMoveTheCheckpointPastAnUnackedSlice(t *testing.T) {
 		r.sink.release(func(d delivery) bool { return d.IDs[0] == last }, nil)
 	}
 	require.Eventually(t, func() bool { return len(r.sink.ackedIDs()) == 55 }, 10*time.Second, 5*time.Millisecond)
-	assert.Equal(t, "2026-11-25T09:00:00Z", r.mustCheckpoint(stateKey).ScannedTo, "one batch of the oldest slice is still unacked")
+	assert.Equal(t, "2026-11-25T09:00:00Z", ts(r.mustCheckpoint(stateKey).ScannedTo), "one batch of the oldest slice is still unacked")
 	r.sink.releaseAll(nil)
 	r.waitJobTo("2026-11-25T11:58:00Z")
 	requireExactlyOnce(t, ids(data), r.sink.delivered())
@@ -1089,7 +1095,7 @@ func TestSoftStopWithMessagesInFlightCommitsWhatIsAckedAndRestartDeliversTheRest
 		t.Fatal("the stream did not stop")
 	}
 	rec := r.mustCheckpoint(stateKey)
-	assert.GreaterOrEqual(t, rec.ScannedTo, "2026-11-25T10:00:00Z", "slice 1 is committed")
+	assert.GreaterOrEqual(t, ts(rec.ScannedTo), "2026-11-25T10:00:00Z", "slice 1 is committed")
 	acked := r.sink.ackedIDs()
 	for id := range rec.Pending {
 		assert.Equal(t, 1, acked[id], "pending %s was acked", id)
@@ -1131,8 +1137,8 @@ func TestGuardsEndTheJobWithoutCommit(t *testing.T) {
 			rep := r.waitJob("the guard trips", func(rep report) bool { return rep["outcome"] == "failed" })
 			assert.Contains(t, strings.ToLower(rep["error"]), tc.error)
 			rec := r.mustCheckpoint(stateKey)
-			assert.Equal(t, "2026-11-25T11:00:00Z", rec.ScannedTo)
-			assert.Empty(t, rec.Seen)
+			assert.Equal(t, "2026-11-25T11:00:00Z", ts(rec.ScannedTo))
+			assert.Zero(t, rec.Seen.Len())
 		})
 	}
 }

@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/compliance-connect/compliance-connect/caches/atomicfile"
 	"github.com/compliance-connect/compliance-connect/input/compliance/checkpoint"
+	"github.com/compliance-connect/compliance-connect/input/compliance/window"
 	"github.com/compliance-connect/compliance-connect/tests/fakeapi"
 )
 
@@ -22,8 +22,11 @@ const statePath = "/compliance/e2e/state"
 
 // everyJobOverTheHour is the endpoint of the state tests: a job every 20ms
 // over the fixed window [11:00, 11:58) of the fake clock (12:00, settle 2m),
-// so that every job after the first re-reads the overlap and commits.
+// so that every job after the first re-reads the overlap and commits; state
+// writes over HTTP are on (the requests come from loopback).
 const everyJobOverTheHour = `
+  admin:
+    state_writes: true
   endpoints:
     - name: activities
       schedule: "@every 20ms"
@@ -112,7 +115,7 @@ func TestStateEndpointServesTheStoredCheckpointAndJobsListsTheReports(t *testing
 	require.Equal(t, http.StatusOK, code, body)
 	got := decodeRecord(t, body)
 	stored := r.mustCheckpoint(stateKey)
-	assert.Equal(t, "2026-11-25T11:58:00Z", got.ScannedTo)
+	assert.Equal(t, "2026-11-25T11:58:00Z", window.Format(got.ScannedTo))
 	assert.Equal(t, stored.Identity, got.Identity)
 	assert.LessOrEqual(t, got.Rev, stored.Rev, "a newer job may have committed since")
 
@@ -187,7 +190,7 @@ func TestStatePutRefusesInvalidDocumentsAndStoresAValidOneAsTheNextRev(t *testin
 	require.Equal(t, http.StatusOK, code, body)
 	put := decodeRecord(t, body)
 	assert.Equal(t, base.Rev+1, put.Rev)
-	assert.Equal(t, "2026-11-25T11:30:00Z", put.ScannedTo)
+	assert.Equal(t, "2026-11-25T11:30:00Z", window.Format(put.ScannedTo))
 	assert.Equal(t, put.Rev, r.mustCheckpoint(stateKey).Rev)
 	pause.release()
 
@@ -241,12 +244,12 @@ func TestStatePutDuringAJobFailsThatJobWithoutWritingAndItsReportShowsNoCommit(t
 	assert.Greater(t, r.mustCheckpoint(stateKey).Rev, put.Rev)
 
 	assert.Equal(t, "0", rep["slices_committed"], "the report counts a commit whose write was refused")
-	assert.Equal(t, put.ScannedTo, rep["scanned_to"], "the report shows the scanned_to of a write that was refused")
+	assert.Equal(t, window.Format(put.ScannedTo), rep["scanned_to"], "the report shows the scanned_to of a write that was refused")
 }
 
-// DELETE between two jobs removes the checkpoint; the running input starts
-// again from earliest (it delivers everything again) without reporting the
-// checkpoint as vanished and stays ready.
+// DELETE between two jobs replaces the checkpoint with a tombstone; the
+// running input starts again from earliest (it delivers everything again)
+// without reporting the checkpoint as vanished and stays ready.
 func TestStateDeleteMakesTheRunningInputStartAgainFromEarliest(t *testing.T) {
 	data := spread("a", 30, at("2026-11-25T11:00:00Z"), 50*time.Minute)
 	r, st := idleRig(t, data)
@@ -256,8 +259,10 @@ func TestStateDeleteMakesTheRunningInputStartAgainFromEarliest(t *testing.T) {
 	code, body := st.call(http.MethodDelete, statePath, "")
 	require.Equal(t, http.StatusOK, code, body)
 	assert.Contains(t, body, r.store.Path(stateKey))
-	_, err := r.store.Get(stateKey)
-	require.ErrorIs(t, err, atomicfile.ErrNotFound)
+	tomb, err := r.store.Get(stateKey)
+	require.NoError(t, err)
+	_, err = checkpoint.Decode(tomb)
+	require.ErrorIs(t, err, checkpoint.ErrDeleted)
 	pause.release()
 
 	requireRedelivered(t, r, len(data), data)
@@ -308,8 +313,8 @@ func TestStateRewindRecollectsFromTheGivenTime(t *testing.T) {
 	code, body := st.call(http.MethodPost, statePath+"?rewind_to="+url.QueryEscape("2026-11-25T11:40:00Z"), "")
 	require.Equal(t, http.StatusOK, code, body)
 	rec := decodeRecord(t, body)
-	assert.Equal(t, "2026-11-25T11:40:00Z", rec.ScannedTo)
-	assert.Empty(t, rec.Seen)
+	assert.Equal(t, "2026-11-25T11:40:00Z", window.Format(rec.ScannedTo))
+	assert.Zero(t, rec.Seen.Len())
 	assert.Equal(t, rec.Rev, r.mustCheckpoint(stateKey).Rev)
 	pause.release()
 

@@ -23,6 +23,9 @@ func at(s string) time.Time {
 
 var ident = checkpoint.Identity{Endpoint: "activities", BaseURL: "https://api.anthropic.com", Filters: "sha256:abc"}
 
+// ts formats a record time as stored.
+func ts(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
 func ids(pairs ...string) checkpoint.IDSet {
 	s := checkpoint.IDSet{}
 	for i := 0; i < len(pairs); i += 2 {
@@ -33,7 +36,7 @@ func ids(pairs ...string) checkpoint.IDSet {
 
 func TestNewRecordResumesAtFloor(t *testing.T) {
 	r := checkpoint.New(ident, at("2026-11-18T00:00:00Z"))
-	assert.Equal(t, "2026-11-18T00:00:00Z", r.Floor)
+	assert.Equal(t, "2026-11-18T00:00:00Z", ts(r.Floor))
 	assert.Equal(t, r.Floor, r.ScannedTo)
 	require.NoError(t, r.Validate())
 }
@@ -43,8 +46,8 @@ func TestCommitNeverMovesScannedToBackwards(t *testing.T) {
 	r.Commit([]checkpoint.SliceCommit{{To: at("2026-11-25T10:00:00Z")}}, 5*time.Minute, nil, at("2026-11-25T10:02:00Z"))
 	// A slice below the committed edge (max_slice < overlap, clock step) commits later.
 	r.Commit([]checkpoint.SliceCommit{{To: at("2026-11-25T09:58:00Z"), IDs: ids("a", "2026-11-25T09:57:00Z")}}, 5*time.Minute, nil, at("2026-11-25T10:03:00Z"))
-	assert.Equal(t, "2026-11-25T10:00:00Z", r.ScannedTo)
-	assert.Contains(t, r.Seen, "a", "ids of a low slice are still remembered")
+	assert.Equal(t, "2026-11-25T10:00:00Z", ts(r.ScannedTo))
+	assert.Contains(t, r.Seen.IDs(), "a", "ids of a low slice are still remembered")
 }
 
 func TestCommitPrunesSeenInclusivelyAtScannedToMinusOverlap(t *testing.T) {
@@ -57,10 +60,10 @@ func TestCommitPrunesSeenInclusivelyAtScannedToMinusOverlap(t *testing.T) {
 			"new", "2026-11-25T09:59:59Z",
 		),
 	}}, 5*time.Minute, nil, at("2026-11-25T10:02:00Z"))
-	assert.NotContains(t, r.Seen, "old")
-	assert.Contains(t, r.Seen, "edge", "the re-read band [scanned_to-overlap, scanned_to) is inclusive")
-	assert.Contains(t, r.Seen, "new")
-	assert.Equal(t, "2026-11-25T09:55:00Z", r.SeenFrom)
+	assert.NotContains(t, r.Seen.IDs(), "old")
+	assert.Contains(t, r.Seen.IDs(), "edge", "the re-read band [scanned_to-overlap, scanned_to) is inclusive")
+	assert.Contains(t, r.Seen.IDs(), "new")
+	assert.Equal(t, "2026-11-25T09:55:00Z", ts(r.SeenFrom))
 }
 
 func TestCommitCascadeAppliesSeveralSlicesAsOneWrite(t *testing.T) {
@@ -69,8 +72,8 @@ func TestCommitCascadeAppliesSeveralSlicesAsOneWrite(t *testing.T) {
 		{To: at("2026-11-25T09:30:00Z"), IDs: ids("a", "2026-11-25T09:29:00Z")},
 		{To: at("2026-11-25T10:00:00Z"), IDs: ids("b", "2026-11-25T09:59:00Z")},
 	}, time.Hour, map[string]any{"latestTime": 1.0}, at("2026-11-25T10:02:00Z"))
-	assert.Equal(t, "2026-11-25T10:00:00Z", r.ScannedTo)
-	assert.Len(t, r.Seen, 2)
+	assert.Equal(t, "2026-11-25T10:00:00Z", ts(r.ScannedTo))
+	assert.Equal(t, 2, r.Seen.Len())
 	assert.Equal(t, map[string]any{"latestTime": 1.0}, r.State)
 }
 
@@ -78,7 +81,7 @@ func TestSeenFromNeverLoweredWhenOverlapIsRaised(t *testing.T) {
 	r := checkpoint.New(ident, at("2026-11-25T09:00:00Z"))
 	r.Commit([]checkpoint.SliceCommit{{To: at("2026-11-25T10:00:00Z")}}, 5*time.Minute, nil, at("2026-11-25T10:02:00Z"))
 	r.Commit([]checkpoint.SliceCommit{{To: at("2026-11-25T10:01:00Z")}}, 30*time.Minute, nil, at("2026-11-25T10:03:00Z"))
-	assert.Equal(t, "2026-11-25T09:55:00Z", r.SeenFrom)
+	assert.Equal(t, "2026-11-25T09:55:00Z", ts(r.SeenFrom))
 }
 
 func TestPendingIdsDroppedOnceScannedToPassesThem(t *testing.T) {
@@ -96,9 +99,9 @@ func TestRewindClearsSeenAndPending(t *testing.T) {
 	r.Commit([]checkpoint.SliceCommit{{To: at("2026-11-25T10:00:00Z"), IDs: ids("a", "2026-11-25T09:59:00Z")}}, 5*time.Minute, nil, at("2026-11-25T10:02:00Z"))
 	r.AddPending(ids("p", "2026-11-25T10:01:00Z"), at("2026-11-25T10:02:00Z"))
 	r.Rewind(at("2026-11-25T08:00:00Z"), at("2026-11-25T10:05:00Z"))
-	assert.Equal(t, "2026-11-25T08:00:00Z", r.ScannedTo)
-	assert.Equal(t, "2026-11-25T08:00:00Z", r.Floor, "rewinding below the floor lowers it")
-	assert.Empty(t, r.Seen)
+	assert.Equal(t, "2026-11-25T08:00:00Z", ts(r.ScannedTo))
+	assert.Equal(t, "2026-11-25T08:00:00Z", ts(r.Floor), "rewinding below the floor lowers it")
+	assert.Zero(t, r.Seen.Len())
 	assert.Empty(t, r.Pending)
 	require.NoError(t, r.Validate())
 }
@@ -183,7 +186,7 @@ func TestKeeperReportsVanishedRecordInsteadOfStartingOver(t *testing.T) {
 	store := checkpoint.NewMemoryStore()
 	k := checkpoint.NewKeeper(store, "k")
 	require.NoError(t, k.Save(ctx, checkpoint.New(ident, at("2026-11-25T00:00:00Z"))))
-	require.NoError(t, store.Delete(ctx, "k"))
+	store.Remove("k")
 	_, err := k.Load(ctx)
 	var conflict *checkpoint.ConflictError
 	require.ErrorAs(t, err, &conflict)
@@ -198,7 +201,7 @@ func TestKeeperReportsVanishedRecordInsteadOfStartingOver(t *testing.T) {
 func TestKeeperReportsCorruptRecordNamingWhereAndHowToReset(t *testing.T) {
 	ctx := context.Background()
 	store := checkpoint.NewMemoryStore()
-	require.NoError(t, store.Save(ctx, "k", []byte("{garbage")))
+	store.Put("k", []byte("{garbage"))
 	_, err := checkpoint.NewKeeper(store, "k").Load(ctx)
 	var corrupt *checkpoint.CorruptError
 	require.ErrorAs(t, err, &corrupt)

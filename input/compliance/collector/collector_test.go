@@ -36,8 +36,8 @@ func TestMultiSliceWindowDeliversEveryActivityOnceAndCommitsScannedTo(t *testing
 	assert.Greater(t, rep.Slices, 1)
 	assert.Equal(t, rep.Slices, rep.SlicesCommitted)
 	rec := e.record(key)
-	assert.Equal(t, "2026-11-25T11:58:00Z", rec.ScannedTo, "to = now - settle")
-	assert.Equal(t, "2026-11-24T00:00:00Z", rec.Floor)
+	assert.Equal(t, "2026-11-25T11:58:00Z", window.Format(rec.ScannedTo), "to = now - settle")
+	assert.Equal(t, "2026-11-24T00:00:00Z", window.Format(rec.Floor))
 }
 
 func TestAdjacentSlicesShareTheIdenticalBoundString(t *testing.T) {
@@ -67,14 +67,14 @@ func TestFirstJobPersistsEarliestBeforeTheFirstRequest(t *testing.T) {
 	defer stop()
 	_, err := run(t, c)
 	require.Error(t, err)
-	assert.Equal(t, "2026-11-24T00:00:00Z", e.record(key).Floor)
+	assert.Equal(t, "2026-11-24T00:00:00Z", window.Format(e.record(key).Floor))
 
 	e.clock.Set(at("2026-11-26T00:20:00Z")) // -1d@d now resolves to 2026-11-25
 	e.feed.fail = nil
 	_, err = run(t, c)
 	require.NoError(t, err)
 	rec := e.record(key)
-	assert.Equal(t, "2026-11-24T00:00:00Z", rec.Floor, "earliest is never re-resolved")
+	assert.Equal(t, "2026-11-24T00:00:00Z", window.Format(rec.Floor), "earliest is never re-resolved")
 	assert.Equal(t, "2026-11-24T00:00:00Z", sliceRequests(e.feed.requests())[0].CreatedAtGTE)
 }
 
@@ -89,7 +89,7 @@ func TestEarliestNowWaitsInsteadOfNeverStarting(t *testing.T) {
 	rep, err := run(t, c)
 	require.NoError(t, err)
 	assert.Equal(t, collector.OutcomeEmpty, rep.Outcome)
-	assert.Equal(t, "2026-11-25T12:00:00Z", e.record(key).Floor)
+	assert.Equal(t, "2026-11-25T12:00:00Z", window.Format(e.record(key).Floor))
 
 	e.feed.add(api.Activity{ID: "late", Type: "x", CreatedAt: at("2026-11-25T12:01:00Z")})
 	e.clock.Set(at("2026-11-25T12:10:00Z"))
@@ -109,10 +109,10 @@ func TestCommitWaitsForAcksNotForReceipt(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { _, err := c.RunJob(context.Background(), time.Time{}, make(chan struct{})); done <- err }()
 	require.Eventually(t, func() bool { return k.heldCount() == 6 }, 10*time.Second, time.Millisecond)
-	assert.Equal(t, "2026-11-25T11:00:00Z", e.record(key).ScannedTo, "nothing commits before acks")
+	assert.Equal(t, "2026-11-25T11:00:00Z", window.Format(e.record(key).ScannedTo), "nothing commits before acks")
 	k.releaseHeld(nil)
 	require.NoError(t, <-done)
-	assert.Equal(t, "2026-11-25T11:58:00Z", e.record(key).ScannedTo)
+	assert.Equal(t, "2026-11-25T11:58:00Z", window.Format(e.record(key).ScannedTo))
 }
 
 func TestOutOfOrderAcksNeverMoveCheckpointPastAnUnackedSlice(t *testing.T) {
@@ -138,10 +138,10 @@ func TestOutOfOrderAcksNeverMoveCheckpointPastAnUnackedSlice(t *testing.T) {
 	go func() { _, err := c.RunJob(context.Background(), time.Time{}, make(chan struct{})); done <- err }()
 	// The second slice is delivered and acked while the first is held.
 	require.Eventually(t, func() bool { return len(k.ids()) == 10 }, 10*time.Second, time.Millisecond)
-	assert.Equal(t, "2026-11-25T09:00:00Z", e.record(key).ScannedTo, "slice 2 acked first must not commit past slice 1")
+	assert.Equal(t, "2026-11-25T09:00:00Z", window.Format(e.record(key).ScannedTo), "slice 2 acked first must not commit past slice 1")
 	k.releaseHeld(nil)
 	require.NoError(t, <-done)
-	assert.Equal(t, "2026-11-25T11:58:00Z", e.record(key).ScannedTo, "the cascade commits both")
+	assert.Equal(t, "2026-11-25T11:58:00Z", window.Format(e.record(key).ScannedTo), "the cascade commits both")
 }
 
 func TestEmptyAndFullyDeduplicatedSlicesCommitWithoutAnAck(t *testing.T) {
@@ -156,7 +156,7 @@ func TestEmptyAndFullyDeduplicatedSlicesCommitWithoutAnAck(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"only"}, k.ids())
 	assert.Equal(t, rep.Slices, rep.SlicesCommitted)
-	assert.Equal(t, "2026-11-25T11:58:00Z", e.record(key).ScannedTo)
+	assert.Equal(t, "2026-11-25T11:58:00Z", window.Format(e.record(key).ScannedTo))
 }
 
 func TestDuplicateWithinOneWalkIsEmittedOnce(t *testing.T) {
@@ -283,7 +283,7 @@ func TestNackKeepsCheckpointAndNextJobRedeliversOnlyUnackedActivities(t *testing
 	assert.Contains(t, err.Error(), "nack")
 	assert.Equal(t, collector.OutcomeFailed, rep.Outcome)
 	rec := e.record(key)
-	assert.Equal(t, "2026-11-25T11:00:00Z", rec.ScannedTo, "a nacked slice never commits")
+	assert.Equal(t, "2026-11-25T11:00:00Z", window.Format(rec.ScannedTo), "a nacked slice never commits")
 	assert.Len(t, rec.Pending, 20, "acked ids of the failed slice are pending")
 
 	delivered := len(k.ids())
@@ -408,7 +408,7 @@ func TestAcksAfterTheJobEndedNeverCommit(t *testing.T) {
 	require.Equal(t, 1, k.heldCount())
 	k.releaseHeld(nil) // arrives after the job: fenced
 	rec := e.record(key)
-	assert.Equal(t, "2026-11-25T11:00:00Z", rec.ScannedTo)
+	assert.Equal(t, "2026-11-25T11:00:00Z", window.Format(rec.ScannedTo))
 	assert.EqualValues(t, 1, rec.Rev, "a late ack writes nothing by itself")
 }
 
@@ -452,7 +452,7 @@ func TestServerClockClampsACollectorClockRunningAhead(t *testing.T) {
 	require.NoError(t, err)
 	_, err = run(t, c)
 	require.NoError(t, err)
-	assert.Equal(t, "2026-11-25T11:58:00Z", e.record(key).ScannedTo, "never commits past server time - settle")
+	assert.Equal(t, "2026-11-25T11:58:00Z", window.Format(e.record(key).ScannedTo), "never commits past server time - settle")
 }
 
 func TestIdentityMismatchIsRefusedUnlessAdopted(t *testing.T) {
@@ -584,7 +584,7 @@ func TestOnceCollectsExactlyItsRangeAndReportsCompletion(t *testing.T) {
 	assert.Equal(t, []string{"in"}, k.ids())
 	rec := e.record("once-key")
 	assert.Equal(t, "once", rec.Identity.Mode)
-	assert.Equal(t, "2026-11-25T10:00:00Z", rec.Until)
+	assert.Equal(t, "2026-11-25T10:00:00Z", window.Format(rec.Until))
 }
 
 func TestSoftStopCommitsWhatIsAckedAndRecordsNothingForUndelivered(t *testing.T) {
@@ -613,7 +613,7 @@ func TestSoftStopCommitsWhatIsAckedAndRecordsNothingForUndelivered(t *testing.T)
 	err := <-done
 	require.Error(t, err)
 	rec := e.record(key)
-	assert.Equal(t, "2026-11-25T11:00:00Z", rec.ScannedTo)
+	assert.Equal(t, "2026-11-25T11:00:00Z", window.Format(rec.ScannedTo))
 	assert.Len(t, rec.Pending, 15, "acked ids are kept; the unacked batch will be delivered again")
 }
 
@@ -673,7 +673,7 @@ func TestGuardFailureEndsTheJobWithoutCommit(t *testing.T) {
 	_, err := run(t, c)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "last_id is null")
-	assert.Equal(t, "2026-11-25T11:00:00Z", e.record(key).ScannedTo)
+	assert.Equal(t, "2026-11-25T11:00:00Z", window.Format(e.record(key).ScannedTo))
 }
 
 func TestFirstSliceStartsAtMinSliceAndGrowsWithTheDensity(t *testing.T) {

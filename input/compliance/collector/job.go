@@ -310,7 +310,7 @@ func (j *job) prepareTracked(ctx context.Context, clockErr error) error {
 		}
 		rec = checkpoint.New(cfg.Identity(), cfg.Earliest.Resolve(at, cfg.Location))
 		if cfg.Once {
-			rec.Until = window.Format(cfg.Latest.Resolve(at, cfg.Location))
+			rec.Until = cfg.Latest.Resolve(at, cfg.Location).UTC().Truncate(time.Second)
 		}
 		c.deps.Log.Infof("no checkpoint at %s: fresh start from earliest %q = %s (the API's clock read %s)",
 			j.keeper.Where(), cfg.Earliest.String(), window.Format(rec.FloorTime()), window.Format(at))
@@ -467,7 +467,14 @@ func (j *job) save(ctx context.Context, rec *checkpoint.Record) error {
 			return fmt.Errorf("%w: %w", errFenced, err)
 		}
 	}
-	return j.keeper.Save(ctx, rec)
+	err := j.keeper.Save(ctx, rec)
+	switch {
+	case errors.Is(err, checkpoint.ErrDeleted): // an operator's delete won the race
+		return fmt.Errorf("%w: %w", errForgotten, err)
+	case errors.Is(err, checkpoint.ErrFenced): // the lease was lost just before the write
+		return fmt.Errorf("%w: %w", errFenced, err)
+	}
+	return err
 }
 
 // learnServerClock makes one small request (limit=1) when the API's clock is
@@ -874,7 +881,7 @@ func (j *job) tryCommit(ctx context.Context) {
 		next = j.rec.Clone()
 	}
 	next.Commit(commits, overlap, state, c.deps.Clock.Now())
-	info := CommitInfo{JobID: j.id, ScannedTo: next.ScannedToTime(), Slices: len(ready), Seen: len(next.Seen), Pending: len(next.Pending)}
+	info := CommitInfo{JobID: j.id, ScannedTo: next.ScannedToTime(), Slices: len(ready), Seen: next.Seen.Len(), Pending: len(next.Pending)}
 	if j.keeper != nil {
 		if err := j.save(context.WithoutCancel(ctx), next); err != nil {
 			info.Err = err

@@ -22,7 +22,7 @@ func writeCheckpoint(t *testing.T, dir, baseURL string, scannedTo time.Time) []b
 	t.Helper()
 	id := collector.Config{Endpoint: "activities", BaseURL: baseURL, Filters: collector.Filters{}}.Identity()
 	rec := checkpoint.New(id, scannedTo.Add(-time.Hour))
-	rec.ScannedTo = scannedTo.UTC().Format(time.RFC3339)
+	rec.ScannedTo = scannedTo.UTC().Truncate(time.Second)
 	rec.Rev = 7
 	data, err := rec.Encode()
 	require.NoError(t, err)
