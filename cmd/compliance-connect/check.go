@@ -33,8 +33,9 @@ func checkCommand() *cli.Command {
 			"                      rate estimated from the sample request (an estimate: busier hours cost more)\n" +
 			"  state.store         the checkpoint store is durable (not a memory cache, tmpfs or a container layer; a redis\n" +
 			"                      server that persists and does not evict), has sane permissions and is writable: a probe\n" +
-			"                      key is written, read back and deleted next to the\n" +
-			"                      checkpoint, never the checkpoint itself (a missing state.path is not created)\n" +
+			"                      document (anthropic_compliance/.preflight-probe, left in place) is written through\n" +
+			"                      the checkpoint's compare-and-swap and read back, never the checkpoint itself (a\n" +
+			"                      missing state.path is not created)\n" +
 			"  state.checkpoint    the checkpoint, read only, belongs to this config (base URL, filters, endpoint)\n" +
 			"  http.server         where the HTTP server listens, and whether basic auth and TLS are on\n" +
 			"  output              each kafka (metadata), elasticsearch (GET /), aws_s3 (HeadBucket), splunk_hec (health,\n" +

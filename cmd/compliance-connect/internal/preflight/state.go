@@ -77,7 +77,10 @@ func (v *verdict) note(n string)  { v.notes = append(v.notes, n) }
 func (v *verdict) first(n string) { v.notes = append([]string{n}, v.notes...) }
 
 func (r *run) storeResult(ctx context.Context, subject string, st compliance.StateStore, target *compliance.StateTarget) {
-	if st.Err != nil {
+	// A volatile cache without allow_volatile is refused by the opener too:
+	// the checks below say so with their own fix.
+	refusedVolatile := st.Cache != "" && compliance.VolatileCache(st.CacheType) && !st.AllowVolatile
+	if st.Err != nil && !refusedVolatile {
 		r.add(CheckStore, subject, Fail, "correct state.path or state.cache (and cache_resources)", "%s", st.Err)
 		return
 	}
@@ -141,6 +144,10 @@ func (r *run) storeResult(ctx context.Context, subject string, st compliance.Sta
 			v.note("state.lease is on")
 		}
 	}
+	if target == nil && v.status == Fail {
+		r.add(CheckStore, subject, v.status, v.fix, "%s", strings.Join(v.notes, "; "))
+		return
+	}
 	if target == nil {
 		r.add(CheckStore, subject, Skip, "", "%s: no endpoint keeps a checkpoint in it", where)
 		return
@@ -155,7 +162,7 @@ func (r *run) storeResult(ctx context.Context, subject string, st compliance.Sta
 		}
 		v.worse(Fail, fix, fmt.Sprintf("%s cannot be used: %s", where, describe(err)))
 	} else {
-		v.first(fmt.Sprintf("%s is writable (a probe key was written, read back and deleted: %s)", where, probe))
+		v.first(fmt.Sprintf("%s is writable (a probe document was written through the checkpoint's compare-and-swap and read back: %s)", where, probe))
 		afterProbe()
 	}
 	if st.Cache == "" {
