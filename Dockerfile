@@ -14,7 +14,7 @@
 # demo and a TLS backfill in an empty chroot laid out like this stage
 # (`go test ./tests/ops -run EmptyRoot`, as root).
 
-ARG GO_VERSION=1.26
+ARG GO_VERSION=1.26.10
 
 FROM golang:${GO_VERSION} AS build
 WORKDIR /src
