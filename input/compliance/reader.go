@@ -110,6 +110,7 @@ type input struct {
 	out     chan collector.Batch
 	metrics *inputMetrics
 	history *jobHistory
+	budget  budgetState // for the job inspector
 	shutSig *shutdown.Signaller
 	done    chan struct{} // closed when every runner has returned
 
@@ -140,6 +141,7 @@ type endpointRunner struct {
 	lastCommit    time.Time // last checkpoint write (zero: none by this process)
 	scannedTo     time.Time // scanned_to after the last commit
 	oldestUnacked time.Time // hand-out time of the oldest unacknowledged batch (zero: none)
+	live          liveJob   // the job in progress and counters, for the job inspector
 }
 
 func newInput(conf *service.ParsedConfig, mgr *service.Resources, o options) (*input, error) {
@@ -478,6 +480,7 @@ func (in *input) runEndpoint(softCtx, hardCtx context.Context, r *endpointRunner
 				return nil
 			}
 		}
+		r.jobStarting(tick, in.opts.now())
 		rep, err := r.coll.RunJob(hardCtx, tick, in.shutSig.SoftStopChan())
 		in.jobEnded(r, rep)
 		return err
@@ -558,7 +561,9 @@ func (in *input) toMessages(b collector.Batch) (service.MessageBatch, service.Ac
 		batch[i] = m
 	}
 	in.metrics.emitted.Incr(int64(len(batch)), firstEndpoint(b))
+	acked := in.trackBatch(firstEndpoint(b))
 	return batch, func(_ context.Context, err error) error {
+		acked()
 		b.Ack(err)
 		return nil
 	}, nil
