@@ -182,6 +182,7 @@ func newInput(conf *service.ParsedConfig, mgr *service.Resources, o options) (*i
 		in.runners = append(in.runners, r)
 	}
 	in.registerAdminEndpoints()
+	in.registerInspector()
 	return in, nil
 }
 
@@ -591,6 +592,7 @@ func stateJSON(s map[string]any) string {
 // already resolved and commit what completed, then returns. Batches that were
 // never acknowledged are delivered again after a restart.
 func (in *input) Close(ctx context.Context) error {
+	in.leaveInspector()
 	in.mu.Lock()
 	started := in.started
 	in.started = true
