@@ -28,6 +28,7 @@ import (
 // it (table and chart), the checkpoint as stored, the late catch, and the key
 // nowhere. A screenshot of the final page is saved.
 func TestInspectorInChromiumShowsTheRunningJobThenEachJobAsItsReportSays(t *testing.T) {
+	t.Parallel()
 	chromium(t)
 	const label = "inspected"
 	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
@@ -221,6 +222,7 @@ type checkpointView struct {
 // attribute. Chromium must show the texts as text: no element or attribute
 // of theirs in the DOM, nothing they would have set, the key cut out.
 func TestInspectorEscapesAHostileErrorAndNeverShowsTheKey(t *testing.T) {
+	t.Parallel()
 	chromium(t)
 	const label = "hostile"
 	const script = `<script>document.documentElement.setAttribute('data-pwned','script')</script>`
@@ -275,6 +277,7 @@ func TestInspectorEscapesAHostileErrorAndNeverShowsTheKey(t *testing.T) {
 // credentials or with a wrong password it answers 401, and Chromium given the
 // credentials shows the input and its job.
 func TestInspectorWithBasicAuth(t *testing.T) {
+	t.Parallel()
 	chromium(t)
 	const label = "guarded"
 	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)

@@ -26,6 +26,7 @@ import (
 // input's /compliance/<label>/jobs must still answer its own JSON. After the
 // stream stops, the page lists no input.
 func TestInspectorListsEveryInputAndLeavesTheirEndpointsAlone(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	manual := fakeapi.NewManualClock(t0)
 	_, _, apiURL := newAPI(t, manual.Now, 24, 50, t0.Add(-time.Hour), t0.Add(-3*time.Minute))
