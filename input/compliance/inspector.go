@@ -224,7 +224,6 @@ type checkpointSection struct {
 	Floor      string
 	Until      string
 	LastCommit string
-	FromRunner bool // untracked: scanned_to as this process last moved it
 	HasRecord  bool
 }
 
@@ -372,12 +371,9 @@ func (in *input) endpointSection(ctx context.Context, now time.Time, r *endpoint
 }
 
 func (r *endpointRunner) mode() string {
-	var parts []string
-	switch {
-	case r.once:
-		parts = append(parts, "once (backfill)")
-	default:
-		parts = append(parts, "scheduled")
+	parts := []string{"scheduled"}
+	if r.once {
+		parts[0] = "once (backfill)"
 	}
 	if r.target != nil {
 		parts = append(parts, "state tracking on")
@@ -392,10 +388,8 @@ func (r *endpointRunner) mode() string {
 
 func (in *input) checkpointSection(ctx context.Context, now time.Time, r *endpointRunner, v runnerView) checkpointSection {
 	c := checkpointSection{LastCommit: fmtAge(now, v.lastCommit)}
-	scanned := v.scannedTo
-	if r.target == nil {
-		c.FromRunner = true
-	} else {
+	scanned := v.scannedTo // untracked: as this process last moved it
+	if r.target != nil {
 		c.Tracked = true
 		c.Where = in.clean(r.target.Where())
 		ctx, cancel := context.WithTimeout(ctx, inspectorStoreTimeout)
