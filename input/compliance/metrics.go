@@ -86,6 +86,7 @@ func (in *input) apiHooks() api.Hooks {
 			in.apiClock.observe(r.ServerDate) // the clock state edits are checked against
 			if r.RateLimit.Known {
 				m.rateRemaining.Set(int64(r.RateLimit.Remaining))
+				in.budget.observe(r.RateLimit, in.opts.now())
 			}
 			if r.Status == 401 || r.Status == 403 {
 				in.log.Errorf("the Compliance API refused the key (status %d, request-id %s): check that it is a Compliance Access Key or Admin API key with the read:compliance_activities scope", r.Status, r.RequestID)
@@ -101,6 +102,7 @@ func (in *input) apiHooks() api.Hooks {
 		OnWait: func(w api.WaitInfo) {
 			m.rateWaits.Incr(1, w.Reason)
 			m.rateWaitSeconds.IncrFloat64(w.Wait.Seconds(), w.Reason)
+			in.budget.waited(w, in.opts.now())
 			in.log.Infof("pausing %v for the shared rate budget (%s: %d of %d requests left until %s)", w.Wait.Truncate(time.Millisecond), w.Reason, w.Remaining, w.Limit, w.Reset.UTC().Format(time.RFC3339))
 		},
 	}
@@ -119,6 +121,7 @@ func (in *input) collectorHooks(r *endpointRunner, log inputLog) collector.Hooks
 		OnPage: func(p collector.PageInfo) {
 			m.pages.Incr(1, endpoint)
 			m.deduplicated.Incr(int64(p.Duplicates), endpoint)
+			r.paged(p)
 			mu.Lock()
 			defer mu.Unlock()
 			if t := now(); t.Sub(lastProgress) >= 10*time.Second {
@@ -145,11 +148,13 @@ func (in *input) collectorHooks(r *endpointRunner, log inputLog) collector.Hooks
 		OnLateCatch: func(d time.Duration) {
 			m.lateCatchCount.Incr(1, endpoint)
 			m.lateCatch.Timing(d.Nanoseconds(), endpoint)
+			r.lateCaught(d)
 		},
-		OnClockSkew: func(d time.Duration) { m.clockSkew.Set(int64(d.Seconds())) },
+		OnClockSkew: func(d time.Duration) { m.clockSkew.Set(int64(d.Seconds())); r.skewed(d) },
 		OnOpen: func(n int, oldest time.Time) {
 			m.openSlices.Set(int64(n), endpoint)
 			r.waiting(oldest)
+			r.opened(n)
 			in.reportAgesOf(r)
 		},
 	}
@@ -161,6 +166,7 @@ func (in *input) collectorHooks(r *endpointRunner, log inputLog) collector.Hooks
 func (in *input) jobEnded(r *endpointRunner, rep collector.Report) {
 	m := in.metrics
 	endpoint := r.name
+	r.jobFinished()
 	m.jobs.Incr(1, endpoint, rep.Outcome)
 	in.history.add(rep)
 	if rep.Outcome == collector.OutcomeStandby {

@@ -101,6 +101,7 @@ type input struct {
 	// apiClock and stateMetrics serve the checkpoint (store.go).
 	apiClock     *serverClock
 	stateMetrics *stateMetrics
+	budget       budgetState // for the job inspector
 	shutSig      *shutdown.Signaller
 	done         chan struct{} // closed when every runner has returned
 
@@ -131,6 +132,7 @@ type endpointRunner struct {
 	lastCommit    time.Time // last checkpoint write (zero: none by this process)
 	scannedTo     time.Time // scanned_to after the last commit
 	oldestUnacked time.Time // hand-out time of the oldest unacknowledged batch (zero: none)
+	live          liveJob   // the job in progress and counters, for the job inspector
 }
 
 func newInput(conf *service.ParsedConfig, mgr *service.Resources, o options) (*input, error) {
@@ -171,6 +173,7 @@ func newInput(conf *service.ParsedConfig, mgr *service.Resources, o options) (*i
 		in.runners = append(in.runners, r)
 	}
 	in.registerAdminEndpoints()
+	in.registerInspector()
 	return in, nil
 }
 
@@ -440,6 +443,7 @@ func (in *input) runEndpoint(softCtx, hardCtx context.Context, r *endpointRunner
 				return nil
 			}
 		}
+		r.jobStarting(tick, in.opts.now())
 		rep, err := r.coll.RunJob(hardCtx, tick, in.shutSig.SoftStopChan())
 		in.jobEnded(r, rep)
 		return err
@@ -520,7 +524,9 @@ func (in *input) toMessages(b collector.Batch) (service.MessageBatch, service.Ac
 		batch[i] = m
 	}
 	in.metrics.emitted.Incr(int64(len(batch)), firstEndpoint(b))
+	acked := in.trackBatch(firstEndpoint(b))
 	return batch, func(_ context.Context, err error) error {
+		acked()
 		b.Ack(err)
 		return nil
 	}, nil
@@ -548,6 +554,7 @@ func stateJSON(s map[string]any) string {
 // already resolved and commit what completed, then returns. Batches that were
 // never acknowledged are delivered again after a restart.
 func (in *input) Close(ctx context.Context) error {
+	in.leaveInspector()
 	in.mu.Lock()
 	started := in.started
 	in.started = true
