@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -200,6 +201,9 @@ func checkpointKey(cfg *inputConfig, label string, ep endpointConfig) string {
 		sum := sha256.Sum256([]byte(ep.Raw.Earliest + ".." + ep.Raw.Latest + ".." + ep.Raw.Timezone))
 		key += "/once/" + hex.EncodeToString(sum[:6])
 	}
+	if ep.OnlyIDs != nil {
+		key += "/ids/" + strings.TrimPrefix(ep.OnlyIDs.Digest(), "sha256:")[:12]
+	}
 	return key
 }
 
@@ -224,6 +228,7 @@ func collectorConfig(cfg *inputConfig, ep endpointConfig) collector.Config {
 		DrainGrace:    cfg.DrainGrace,
 		AckWarnAfter:  cfg.AckWarnAfter,
 		BatchSize:     cfg.BatchSize,
+		OnlyIDs:       ep.OnlyIDs,
 	}
 }
 
