@@ -33,6 +33,7 @@ type options struct {
 	// job's tick is now() when it starts.
 	scheduleOnClock bool
 	onceResult      func(label string, err error)
+	jobReport       func(label string, rep collector.Report)
 	cacheType       func(resource string) (typ string, known bool)
 }
 
@@ -60,6 +61,13 @@ func WithTimers(c schedule.TimerClock) Option {
 // exit non-zero after a failed backfill.
 func WithOnceResult(fn func(label string, err error)) Option {
 	return func(o *options) { o.onceResult = fn }
+}
+
+// WithJobReports is given the report of every job as it ends (the report
+// `GET /compliance/<label>/jobs` lists). `compliance-connect audit --repair`
+// reads what its `once` run did from it.
+func WithJobReports(fn func(label string, rep collector.Report)) Option {
+	return func(o *options) { o.jobReport = fn }
 }
 
 // WithCacheTypes tells the input the type of each cache resource, so that it
@@ -485,6 +493,9 @@ func (in *input) runEndpoint(softCtx, hardCtx context.Context, r *endpointRunner
 		}
 		rep, err := r.coll.RunJob(hardCtx, tick, in.shutSig.SoftStopChan())
 		in.jobEnded(r, rep)
+		if in.opts.jobReport != nil {
+			in.opts.jobReport(in.mgr.Label(), rep)
+		}
 		return err
 	})
 	if !r.once {
