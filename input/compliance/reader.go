@@ -502,7 +502,11 @@ func (in *input) runEndpoint(softCtx, hardCtx context.Context, r *endpointRunner
 		return
 	}
 	if err != nil {
-		in.log.With("endpoint", r.name).Errorf("the `once` backfill failed: %v (it resumes from checkpoint %s when run again)", err, r.key)
+		again := "it resumes from checkpoint " + r.key + " when run again"
+		if r.target == nil {
+			again = "state tracking is off: it starts over when run again"
+		}
+		in.log.With("endpoint", r.name).Errorf("the `once` backfill failed: %v (%s)", err, again)
 	} else {
 		in.log.With("endpoint", r.name).Infof("the `once` backfill is complete")
 	}
