@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,7 +135,7 @@ func (r *lateRig) audit(t *testing.T, pipeline, spec string) *audit.Report {
 
 // repair re-sends what rep found missing through the pipeline, as
 // `compliance-connect audit --repair` does, and returns how the run ended.
-func (r *lateRig) repair(t *testing.T, pipeline string, rep *audit.Report) (collector.Report, error) {
+func (r *lateRig) repair(t *testing.T, pipeline string, rep *audit.Report, opts ...func(*repair.Options)) (collector.Report, error) {
 	t.Helper()
 	src, err := compliance.OpenPipelineAPI([]byte(pipeline), "", "activities", "test", api.Hooks{})
 	require.NoError(t, err)
@@ -147,7 +148,11 @@ func (r *lateRig) repair(t *testing.T, pipeline string, rep *audit.Report) (coll
 	assert.GreaterOrEqual(t, plan.Activities, int64(len(r.late)))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	res, err := repair.Run(ctx, repair.Options{Pipeline: []byte(pipeline), Target: target, Env: r.env})
+	o := repair.Options{Pipeline: []byte(pipeline), Target: target, Env: r.env}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	res, err := repair.Run(ctx, o)
 	require.True(t, res.Ran, "the once job ran and reported")
 	return res.Job, err
 }
@@ -247,6 +252,16 @@ func TestAuditFindsExactlyTheLateActivitiesTheInputMissed(t *testing.T) {
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "delivery failed downstream (nack)")
 		assert.Equal(t, collector.OutcomeFailed, job.Outcome)
+		assertOnlyLateMissing(t, r, r.audit(t, p, "file://"+out))
+
+		// A fan_out broker retries a failing output forever and never nacks:
+		// the repair's job_timeout ends it, and the stream is stopped.
+		stuck := strings.Replace(r.pipeline(t, fmt.Sprintf("  broker:\n    pattern: fan_out\n    outputs:\n      - file: { path: %s, codec: lines }\n      - drop: {}\n", t.TempDir())),
+			"    api_key: test-key\n", "    api_key: test-key\n    drain_grace: 1s\n", 1)
+		job, err = r.repair(t, stuck, rep, func(o *repair.Options) { o.Target.JobTimeout, o.StopGrace = time.Second, time.Second })
+		require.Error(t, err)
+		assert.ErrorContains(t, err, "job_timeout")
+		assert.Equal(t, collector.OutcomeTimeout, job.Outcome)
 		assertOnlyLateMissing(t, r, r.audit(t, p, "file://"+out))
 	})
 

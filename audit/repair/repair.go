@@ -149,7 +149,10 @@ type Options struct {
 	Env      Environment
 	// Logger receives the run's logs (nil: discarded).
 	Logger *slog.Logger
-	// StopGrace bounds the shutdown after ctx ends (0: 10s).
+	// StopGrace is how long the stream may take to stop by itself once the
+	// once job has ended (outputs flushing), or after ctx ends, before it is
+	// stopped by force (0: 10s). An output that retries forever (a fan_out
+	// broker, a retry output) holds its messages past the job's end.
 	StopGrace time.Duration
 }
 
@@ -175,6 +178,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		onceErr error
 		ended   bool
 	)
+	endedCh := make(chan struct{})
 	env, err := o.Env(
 		compliance.WithOnceResult(func(label string, err error) {
 			if label != o.Target.Label {
@@ -182,7 +186,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			onceErr, ended = err, true
+			if !ended {
+				onceErr, ended = err, true
+				close(endedCh)
+			}
 		}),
 		compliance.WithJobReports(func(label string, rep collector.Report) {
 			if label != o.Target.Label || rep.Endpoint != o.Target.Endpoint {
@@ -213,14 +220,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("building the pipeline: %w", err)
 	}
-	runErr := stream.Run(ctx)
-	if ctx.Err() != nil {
-		grace := o.StopGrace
-		if grace <= 0 {
-			grace = 10 * time.Second
-		}
-		_ = stream.StopWithin(grace)
-	}
+	runErr := run(ctx, stream, endedCh, o.StopGrace, logger)
 	mu.Lock()
 	defer mu.Unlock()
 	switch {
@@ -232,6 +232,45 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return res, errors.New("the repair run ended before its once job reported (the pipeline stopped early)")
 	}
 	return res, nil
+}
+
+// run runs the stream until it stops by itself, or stops it: grace after
+// the once job ended (outputs may hold messages they retry forever), or at
+// once when ctx ends.
+func run(ctx context.Context, stream *service.Stream, ended <-chan struct{}, grace time.Duration, log *slog.Logger) error {
+	if grace <= 0 {
+		grace = 10 * time.Second
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- stream.Run(runCtx) }()
+	stop := func() error {
+		cancel()
+		<-done
+		return stream.StopWithin(grace)
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		_ = stop()
+		return ctx.Err()
+	case <-ended:
+	}
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		_ = stop()
+		return ctx.Err()
+	case <-timer.C:
+		log.Warn(fmt.Sprintf("the repair's once job has ended but the pipeline still holds messages after %v (an output retrying forever?): stopping it", grace))
+		_ = stop()
+		return nil // the job's own result says what was delivered
+	}
 }
 
 // discardMux takes the HTTP endpoints of the stream (Benthos's and the

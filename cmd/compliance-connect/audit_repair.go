@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/compliance-connect/compliance-connect/audit"
+	"github.com/compliance-connect/compliance-connect/audit/against"
 	"github.com/compliance-connect/compliance-connect/audit/repair"
 	"github.com/compliance-connect/compliance-connect/input/compliance"
 	"github.com/compliance-connect/compliance-connect/input/compliance/collector"
@@ -66,7 +68,41 @@ func newRepairer(ctx context.Context, c *cli.Context, raw []byte, src *complianc
 	if spec != "output" && !strings.HasPrefix(spec, "output:") {
 		r.say("note: the repair writes through the pipeline's output; the re-audit reads %s, which must be where it writes", spec)
 	}
+	if outs, err := destinationOutputs(raw); err == nil && len(outs) > 1 {
+		r.say("note: the pipeline has %d outputs (%s): the repair re-sends through the whole output, so those that already hold "+
+			"these activities may receive them again (their own audits report them as duplicated; nothing is deleted)",
+			len(outs), strings.Join(outs, ", "))
+	}
 	return r, nil
+}
+
+// wrapperOutputs route messages to other outputs, or nowhere.
+var wrapperOutputs = []string{"broker", "switch", "fallback", "retry", "resource", "drop_on", "reject_errored", "dynamic", "drop", "reject", "sync_response"}
+
+// destinationOutputs lists where the pipeline's output tree writes: every
+// output kind of the binary except the wrappers.
+func destinationOutputs(raw []byte) ([]string, error) {
+	env, err := newEnvironment()
+	if err != nil {
+		return nil, err
+	}
+	var kinds []string
+	env.WalkOutputs(func(name string, _ *service.ConfigView) {
+		if !slices.Contains(wrapperOutputs, name) {
+			kinds = append(kinds, name)
+		}
+	})
+	outs, err := against.Outputs(compliance.ExpandEnv(raw), kinds...)
+	if err != nil {
+		return nil, err
+	}
+	var where []string
+	for _, o := range outs {
+		if strings.HasPrefix(o.Where, "output.") {
+			where = append(where, o.Where)
+		}
+	}
+	return where, nil
 }
 
 // edge is how far back a pipeline's input may still collect.

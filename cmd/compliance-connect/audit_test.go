@@ -109,8 +109,11 @@ type repairRig struct {
 	total           int
 	window          []string
 	env             []string
-	pipeline        func(output string) string
+	pipeline        func(output string) string // output: the lines under `output:`
 }
+
+// file is an output block writing NDJSON to path.
+func file(path string) string { return "  file: { path: " + path + ", codec: lines }" }
 
 func newRepairRig(t *testing.T) *repairRig {
 	var shift atomic.Int64 // the fake's clock runs ahead of the binary's by this much
@@ -150,10 +153,10 @@ pipeline:
         root = this
         root.pipeline_mark = "processed"
 output:
-  file: { path: %s, codec: lines }
+%s
 `, srv.URL, r.state, from.Format(time.RFC3339), to.Format(time.RFC3339), output)
 	}
-	cfg := writeConfig(t, strings.Replace(r.pipeline(r.out), "http: { enabled: true, address: 127.0.0.1:1 }", "http: { enabled: false }", 1))
+	cfg := writeConfig(t, strings.Replace(r.pipeline(file(r.out)), "http: { enabled: true, address: 127.0.0.1:1 }", "http: { enabled: false }", 1))
 	_, stderr, code := runBinary(t, r.env, "run", cfg)
 	require.Equal(t, 0, code, stderr)
 	shift.Store(int64(2 * time.Hour)) // the late activities are indexed now
@@ -182,16 +185,19 @@ func (r *repairRig) documents(t *testing.T) map[string][]map[string]any {
 // repair exit 3, and the gaps stay reported.
 func TestAuditRepairFillsExactlyTheMissingActivitiesThroughThePipeline(t *testing.T) {
 	r := newRepairRig(t)
-	cfg := writeConfig(t, r.pipeline(r.out))
+	cfg := writeConfig(t, r.pipeline(file(r.out)))
 	before := r.documents(t)
 	require.Len(t, before, r.total-len(r.late))
 
-	// The output fails every write (its path is a directory): exit 3, nothing
-	// written, the gaps still reported.
-	broken := writeConfig(t, r.pipeline(t.TempDir()))
+	// The outputs fail every write (their paths are directories): exit 3,
+	// nothing written, the gaps still reported.
+	broken := writeConfig(t, r.pipeline(fmt.Sprintf(`  fallback:
+    - file: { path: %s, codec: lines }
+    - file: { path: %s, codec: lines }`, t.TempDir(), t.TempDir())))
 	args := append([]string{"audit", "-c", broken, "--against", "file://" + r.out, "--repair"}, r.window...)
 	stdout, stderr, code := runBinary(t, r.env, args...)
 	require.Equal(t, 3, code, stderr)
+	assert.Contains(t, stderr, "the pipeline has 2 outputs (output.fallback[0].file, output.fallback[1].file)")
 	assert.Contains(t, stderr, "delivery failed downstream (nack)")
 	assert.Contains(t, stdout, fmt.Sprintf("GAPS: %d of %d activities are missing", len(r.late), r.total))
 	assert.Contains(t, stdout, "FAILED")
@@ -256,8 +262,8 @@ func TestAuditRepairRefusesWhatItCannotRepairSafely(t *testing.T) {
 
 	// A scheduled input whose checkpoint reached the window's end: its next
 	// job re-reads the last `overlap` and may deliver late activities itself.
-	scheduled := writeConfig(t, strings.Replace(r.pipeline(r.out), "schedule: once", `schedule: "@every 1h"`, 1))
-	once := writeConfig(t, r.pipeline(r.out))
+	scheduled := writeConfig(t, strings.Replace(r.pipeline(file(r.out)), "schedule: once", `schedule: "@every 1h"`, 1))
+	once := writeConfig(t, r.pipeline(file(r.out)))
 	doc, stderr, code := runBinary(t, r.env, "state", "show", "-c", once)
 	require.Equal(t, 0, code, stderr)
 	var rec map[string]any
@@ -277,7 +283,7 @@ func TestAuditRepairRefusesWhatItCannotRepairSafely(t *testing.T) {
 	assert.Contains(t, stderr, "a repair would duplicate them")
 	assert.NotContains(t, stderr, "plan:", "refused before the audit spends a request")
 
-	two := writeConfig(t, r.pipeline(r.out)+`input_resources:
+	two := writeConfig(t, r.pipeline(file(r.out))+`input_resources:
   - label: other
     anthropic_compliance: { api_key: x }
 `)
