@@ -190,7 +190,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 
 	expected := NewSorter(o.TempDir, o.SortBudget)
 	defer expected.Close()
-	plan, requests, err := walk(ctx, o, expected, prog)
+	rep.density = newDensity(o.Window)
+	plan, requests, err := walk(ctx, o, expected, rep.density, prog)
 	rep.Plan, rep.Requests = plan, requests
 	if err != nil {
 		return nil, err
@@ -232,7 +233,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 
 // walk lists the window's activities into s, newest first, in one
 // after_id walk of PageSize pages.
-func walk(ctx context.Context, o Options, s *Sorter, prog *progress) (Plan, int, error) {
+func walk(ctx context.Context, o Options, s *Sorter, d *density, prog *progress) (Plan, int, error) {
 	params := o.API.Filters
 	params.CreatedAtGTE = o.Window.From.UTC().Format(time.RFC3339Nano)
 	params.CreatedAtLT = o.Window.To.UTC().Format(time.RFC3339Nano)
@@ -260,6 +261,7 @@ func walk(ctx context.Context, o Options, s *Sorter, prog *progress) (Plan, int,
 				return plan, requests, err
 			}
 			reached = a.CreatedAt
+			d.add(a.CreatedAt)
 		}
 		listed += int64(len(page.Activities))
 		if w.Pages() == 1 {

@@ -222,3 +222,28 @@ func TestFieldsReadRawECSAndOCSFDocuments(t *testing.T) {
 	_, err := audit.Fields{}.Extract([]byte(`{"x":1}`))
 	assert.ErrorIs(t, err, audit.ErrNoID)
 }
+
+// What a repair needs from the report: the missing ids, one per line, and how
+// many activities a walk of the range they span returns (its cost).
+func TestReportListsTheMissingIDsAndEstimatesTheActivitiesOfARange(t *testing.T) {
+	var b strings.Builder
+	for i := range 3000 {
+		if i%500 != 7 {
+			b.WriteString(doc(i) + "\n")
+		}
+	}
+	w := audit.Window{From: t0, To: t0.Add(3000 * time.Second)}
+	rep := run(t, newLister(3000), docs(b.String()), w)
+
+	var ids bytes.Buffer
+	n, err := rep.WriteMissingIDs(&ids)
+	require.NoError(t, err)
+	assert.EqualValues(t, 6, n)
+	assert.Equal(t, "activity_00007\nactivity_00507\nactivity_01007\nactivity_01507\nactivity_02007\nactivity_02507\n", ids.String())
+
+	assert.EqualValues(t, 3000, rep.ListedBetween(w.From, w.To))
+	got := rep.ListedBetween(t0.Add(507*time.Second), t0.Add(2508*time.Second))
+	assert.GreaterOrEqual(t, got, int64(2001), "never below the exact count")
+	assert.LessOrEqual(t, got, int64(2001+2*3), "at most a bucket (3 s here) over at each end")
+	assert.Zero(t, rep.ListedBetween(t0.Add(-time.Hour), t0))
+}

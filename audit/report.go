@@ -24,7 +24,8 @@ type Report struct {
 	Started  time.Time
 	Duration time.Duration
 
-	c *comparison
+	c       *comparison
+	density *density
 }
 
 func (r *Report) set(c *comparison) {
@@ -43,6 +44,36 @@ func (r *Report) set(c *comparison) {
 // Complete reports whether every expected activity is at the destination.
 // Duplicates and unexpected documents are reported but are not gaps.
 func (r *Report) Complete() bool { return r.Counts.Missing == 0 }
+
+// ListedBetween estimates how many activities the API listed with a
+// created_at in [from, to): an upper estimate, counted in 1/1024ths of the
+// window (what a walk of that range returns, and so what it costs).
+func (r *Report) ListedBetween(from, to time.Time) int64 {
+	if r.density == nil {
+		return 0
+	}
+	return r.density.between(from, to)
+}
+
+// WriteMissingIDs writes the id of every missing activity, one per line (in
+// id order), and returns how many it wrote.
+func (r *Report) WriteMissingIDs(w io.Writer) (int64, error) {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var n int64
+	err := r.c.missing.each(-1, func(line json.RawMessage) error {
+		var e Entry
+		if err := json.Unmarshal(line, &e); err != nil {
+			return err
+		}
+		n++
+		bw.WriteString(e.ID)
+		return bw.WriteByte('\n')
+	})
+	if err != nil {
+		return n, err
+	}
+	return n, bw.Flush()
+}
 
 // Close removes the report's temporary files.
 func (r *Report) Close() {

@@ -1,11 +1,15 @@
 package against_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,8 +26,10 @@ import (
 	"github.com/compliance-connect/compliance-connect/audit"
 	"github.com/compliance-connect/compliance-connect/audit/against"
 	"github.com/compliance-connect/compliance-connect/audit/internal/fakees"
+	"github.com/compliance-connect/compliance-connect/audit/repair"
 	"github.com/compliance-connect/compliance-connect/input/compliance"
 	"github.com/compliance-connect/compliance-connect/input/compliance/api"
+	"github.com/compliance-connect/compliance-connect/input/compliance/collector"
 	_ "github.com/compliance-connect/compliance-connect/outputs/awss3"
 	_ "github.com/compliance-connect/compliance-connect/outputs/elasticsearch"
 	_ "github.com/compliance-connect/compliance-connect/outputs/kafka"
@@ -63,7 +69,8 @@ func newLateRig(t *testing.T) *lateRig {
 	return r
 }
 
-// pipeline is a `once` backfill of the window into output.
+// pipeline is a `once` backfill of the window, through a processor that
+// marks every document, into output.
 func (r *lateRig) pipeline(t *testing.T, output string) string {
 	return fmt.Sprintf(`
 input:
@@ -78,16 +85,27 @@ input:
         schedule: once
         earliest: %s
         latest: %s
+pipeline:
+  processors:
+    - mapping: |
+        root = this
+        root.pipeline_mark = "processed"
 output:
 %s
 `, r.url, t.TempDir(), r.window.From.Format(time.RFC3339), r.window.To.Format(time.RFC3339), output)
 }
 
+// env is the environment the pipeline runs in: the input on the fake's clock.
+func (r *lateRig) env(opts ...compliance.Option) (*service.Environment, error) {
+	env := service.NewEnvironment()
+	return env, compliance.Register(env, append([]compliance.Option{compliance.WithClock(r.clock.Now)}, opts...)...)
+}
+
 // collect runs the real input, on the fake's clock, until its backfill ends.
 func (r *lateRig) collect(t *testing.T, pipeline string) {
 	t.Helper()
-	env := service.NewEnvironment()
-	require.NoError(t, compliance.Register(env, compliance.WithClock(r.clock.Now)))
+	env, err := r.env()
+	require.NoError(t, err)
 	sb := env.NewStreamBuilder()
 	require.NoError(t, sb.SetYAML(pipeline))
 	require.NoError(t, sb.SetLoggerYAML("level: WARN"))
@@ -113,6 +131,63 @@ func (r *lateRig) audit(t *testing.T, pipeline, spec string) *audit.Report {
 	require.NoError(t, err)
 	t.Cleanup(rep.Close)
 	return rep
+}
+
+// repair re-sends what rep found missing through the pipeline, as
+// `compliance-connect audit --repair` does, and returns how the run ended.
+func (r *lateRig) repair(t *testing.T, pipeline string, rep *audit.Report, opts ...func(*repair.Options)) (collector.Report, error) {
+	t.Helper()
+	src, err := compliance.OpenPipelineAPI([]byte(pipeline), "", "activities", "test", api.Hooks{})
+	require.NoError(t, err)
+	defer src.Close(context.Background())
+	plan, target, err := repair.Prepare(rep, src, t.TempDir())
+	require.NoError(t, err)
+	assert.EqualValues(t, len(r.late), plan.IDs)
+	assert.False(t, plan.Range.From.Before(r.window.From))
+	assert.False(t, plan.Range.To.After(r.window.To))
+	assert.GreaterOrEqual(t, plan.Activities, int64(len(r.late)))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	o := repair.Options{Pipeline: []byte(pipeline), Target: target, Env: r.env}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	res, err := repair.Run(ctx, o)
+	require.True(t, res.Ran, "the once job ran and reported")
+	return res.Job, err
+}
+
+// assertRepaired checks a repair's run and the audit after it: exactly the
+// late activities were sent, and the destination now holds every activity
+// once.
+func assertRepaired(t *testing.T, r *lateRig, job collector.Report, err error, after *audit.Report) {
+	t.Helper()
+	require.NoError(t, err)
+	assert.Equal(t, collector.OutcomeSuccess, job.Outcome)
+	assert.Equal(t, len(r.late), job.Emitted, "exactly the missing activities are re-sent")
+	assert.Equal(t, job.Returned-job.Emitted, job.Filtered)
+	assert.Positive(t, job.Filtered, "the others are walked and left out")
+	c := after.Counts
+	assert.True(t, after.Complete(), "the re-audit is clean")
+	assert.EqualValues(t, r.total, c.Expected)
+	assert.EqualValues(t, r.total, c.Present)
+	assert.Zero(t, c.Missing)
+	assert.Zero(t, c.Duplicated, "no activity already present was sent again")
+	assert.Zero(t, c.Unexpected)
+}
+
+// lines reads an NDJSON file into documents.
+func lines(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var docs []map[string]any
+	for _, l := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
+		var d map[string]any
+		require.NoError(t, json.Unmarshal(l, &d))
+		docs = append(docs, d)
+	}
+	return docs
 }
 
 func missingIDs(t *testing.T, rep *audit.Report) []string {
@@ -146,7 +221,48 @@ func TestAuditFindsExactlyTheLateActivitiesTheInputMissed(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "activities.ndjson")
 		p := r.pipeline(t, fmt.Sprintf("  file:\n    path: %s\n    codec: lines\n", out))
 		r.collect(t, p)
-		assertOnlyLateMissing(t, r, r.audit(t, p, "output"))
+		rep := r.audit(t, p, "output")
+		assertOnlyLateMissing(t, r, rep)
+
+		job, err := r.repair(t, p, rep)
+		assertRepaired(t, r, job, err, r.audit(t, p, "output"))
+		docs := lines(t, out)
+		assert.Equal(t, r.total, len(docs), "every activity once")
+		repaired := 0
+		for _, d := range docs {
+			assert.Equal(t, "processed", d["pipeline_mark"], "every document went through the pipeline's processor")
+			if slices.Contains(r.late, d["id"].(string)) {
+				repaired++
+			}
+		}
+		assert.Equal(t, len(r.late), repaired)
+	})
+
+	t.Run("a repair whose output refuses the activities fails", func(t *testing.T) {
+		r := newLateRig(t)
+		out := filepath.Join(t.TempDir(), "activities.ndjson")
+		p := r.pipeline(t, fmt.Sprintf("  file:\n    path: %s\n    codec: lines\n", out))
+		r.collect(t, p)
+		rep := r.audit(t, p, "file://"+out)
+		assertOnlyLateMissing(t, r, rep)
+
+		// The same pipeline, but its output now fails every write.
+		broken := r.pipeline(t, fmt.Sprintf("  file:\n    path: %s\n    codec: lines\n", t.TempDir()))
+		job, err := r.repair(t, broken, rep)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "delivery failed downstream (nack)")
+		assert.Equal(t, collector.OutcomeFailed, job.Outcome)
+		assertOnlyLateMissing(t, r, r.audit(t, p, "file://"+out))
+
+		// A fan_out broker retries a failing output forever and never nacks:
+		// the repair's job_timeout ends it, and the stream is stopped.
+		stuck := strings.Replace(r.pipeline(t, fmt.Sprintf("  broker:\n    pattern: fan_out\n    outputs:\n      - file: { path: %s, codec: lines }\n      - drop: {}\n", t.TempDir())),
+			"    api_key: test-key\n", "    api_key: test-key\n    drain_grace: 1s\n", 1)
+		job, err = r.repair(t, stuck, rep, func(o *repair.Options) { o.Target.JobTimeout, o.StopGrace = time.Second, time.Second })
+		require.Error(t, err)
+		assert.ErrorContains(t, err, "job_timeout")
+		assert.Equal(t, collector.OutcomeTimeout, job.Outcome)
+		assertOnlyLateMissing(t, r, r.audit(t, p, "file://"+out))
 	})
 
 	t.Run("file output with an interpolated path, named by a file:// directory", func(t *testing.T) {
@@ -174,7 +290,11 @@ func TestAuditFindsExactlyTheLateActivitiesTheInputMissed(t *testing.T) {
     batching: { count: 200, period: 1s }
 `, s3srv.URL))
 		r.collect(t, p)
-		assertOnlyLateMissing(t, r, r.audit(t, p, "output"))
+		rep := r.audit(t, p, "output")
+		assertOnlyLateMissing(t, r, rep)
+
+		job, err := r.repair(t, p, rep)
+		assertRepaired(t, r, job, err, r.audit(t, p, "output"))
 	})
 
 	t.Run("elasticsearch output into a fake bulk/search server", func(t *testing.T) {
@@ -189,7 +309,16 @@ func TestAuditFindsExactlyTheLateActivitiesTheInputMissed(t *testing.T) {
 `, esSrv.URL))
 		r.collect(t, p)
 		require.Equal(t, r.total-len(r.late), es.Len())
-		assertOnlyLateMissing(t, r, r.audit(t, p, "output"))
+		rep := r.audit(t, p, "output")
+		assertOnlyLateMissing(t, r, rep)
+
+		writes := es.Writes()
+		job, err := r.repair(t, p, rep)
+		assertRepaired(t, r, job, err, r.audit(t, p, "output"))
+		assert.Equal(t, len(r.late), es.Writes()-writes, "the output indexed exactly the missing activities (an overwrite by id would hide a duplicate)")
+		for _, id := range r.late {
+			assert.Equal(t, "processed", es.Find(id)["pipeline_mark"], "repaired through the pipeline's processor")
+		}
 	})
 
 	t.Run("kafka output into kfake, by value and by key", func(t *testing.T) {
@@ -205,7 +334,12 @@ func TestAuditFindsExactlyTheLateActivitiesTheInputMissed(t *testing.T) {
     batching: { count: 200, period: 1s }
 `, brokers))
 		r.collect(t, p)
-		assertOnlyLateMissing(t, r, r.audit(t, p, "output"))
+		rep := r.audit(t, p, "output")
+		assertOnlyLateMissing(t, r, rep)
 		assertOnlyLateMissing(t, r, r.audit(t, p, "kafka://"+brokers+"/activities?by=key"))
+
+		job, err := r.repair(t, p, rep)
+		assertRepaired(t, r, job, err, r.audit(t, p, "output"))
+		assertRepaired(t, r, job, err, r.audit(t, p, "kafka://"+brokers+"/activities?by=key"))
 	})
 }

@@ -22,16 +22,17 @@ import (
 
 // Exit codes of `audit`.
 const (
-	auditComplete = 0
-	auditGaps     = 1
-	auditFailed   = 2
+	auditComplete     = 0
+	auditGaps         = 1
+	auditFailed       = 2
+	auditRepairFailed = 3
 )
 
 func auditCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "audit",
 		Usage:     "Prove that a destination holds every activity of a window: compare the API's ids with the destination's",
-		UsageText: "compliance-connect audit -c pipeline.yaml --from <time> --to <time> [--against <destination>] [--json]",
+		UsageText: "compliance-connect audit -c pipeline.yaml --from <time> --to <time> [--against <destination>] [--json] [--repair]",
 		Description: "Lists the window's activity ids from the Compliance API with the filters, key, retries and rate-budget\n" +
 			"headroom of the pipeline's anthropic_compliance input (pages of 5000, ids only), reads the ids the destination\n" +
 			"holds for the window, and reports expected, present, missing, duplicated and unexpected ids. Both sides go\n" +
@@ -39,7 +40,8 @@ func auditCommand() *cli.Command {
 			"Times are RFC 3339 or expressions such as -1d@d; the window is [from, to) of created_at. Choose --to before\n" +
 			"the input's checkpoint (`state show`): activities it has not reached yet are reported missing.\n\n" +
 			against.Help + "\n\n" +
-			"Exit status: 0 complete, 1 gaps (activities missing), 2 the audit could not be made.\n" +
+			repairHelp + "\n\n" +
+			"Exit status: 0 complete, 1 gaps (activities missing), 2 the audit could not be made, 3 the repair failed.\n" +
 			"Duplicates and unexpected documents are reported, never deleted, and do not make the exit status non-zero.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Required: true, Usage: "the pipeline config the input runs with"},
@@ -56,6 +58,8 @@ func auditCommand() *cli.Command {
 			&cli.StringFlag{Name: "temp-dir", Usage: "directory of the sorted runs (default: the system temp directory; about 100 bytes per id per side)"},
 			&cli.IntFlag{Name: "examples", Value: 10, Usage: "ids of each list shown in the summary"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no plan or progress on stderr"},
+			&cli.BoolFlag{Name: "repair", Usage: "re-send the missing activities through the pipeline (a once run of its input restricted to their ids), then audit again (see above)"},
+			&cli.DurationFlag{Name: "repair-timeout", Usage: "longest the repair run may collect (its job_timeout); 0: no limit"},
 		},
 		Action: func(c *cli.Context) error {
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
@@ -107,7 +111,8 @@ func runAudit(ctx context.Context, c *cli.Context, stdout, stderr io.Writer) (in
 	if edge := now.Add(-src.Settle); w.To.After(edge) {
 		say("warning: the window ends after now - settle (%s): the API may not have indexed, nor the input delivered, its last activities yet", edge.Format(time.RFC3339))
 	}
-	dest, err := against.Open(ctx, c.String("against"), against.Options{
+	spec := c.String("against")
+	dest, err := against.Open(ctx, spec, against.Options{
 		Fields:    audit.Fields{ID: c.String("id-field"), Time: c.String("time-field")},
 		TimeField: c.String("time-field"),
 		Slack:     c.Duration("slack"),
@@ -116,14 +121,44 @@ func runAudit(ctx context.Context, c *cli.Context, stdout, stderr io.Writer) (in
 	if err != nil {
 		return 0, err
 	}
-	say("window %s, input %q endpoint %q of %s%s", w, src.Label, src.Endpoint, src.BaseURL, filterText(src.Filters))
-	say("against %s", dest)
-	say("API cost: ceil(N / %d) requests for the N activities of the window (at least 1); each counts against the organisation's shared budget, and rate_limit.headroom %.0f%% of it is left to other tools", audit.PageSize, src.Budget.Headroom*100)
+	a := &auditor{c: c, say: say, window: w, src: src, dest: dest}
+	if !c.Bool("repair") {
+		rep, err := a.run(ctx)
+		if err != nil {
+			return 0, err
+		}
+		defer rep.Close()
+		if err := a.write(stdout, rep); err != nil {
+			return 0, err
+		}
+		return exitCode(rep), nil
+	}
+	r, err := newRepairer(ctx, c, raw, src, w, spec, stderr)
+	if err != nil {
+		return 0, err
+	}
+	return r.run(ctx, a, stdout)
+}
 
-	rep, err := audit.Run(ctx, audit.Options{
-		Window:      w,
+// auditor makes the audit of one window against one destination: once, or
+// before and after a repair.
+type auditor struct {
+	c      *cli.Context
+	say    func(format string, args ...any)
+	window audit.Window
+	src    *compliance.PipelineAPI
+	dest   audit.Destination
+}
+
+func (a *auditor) run(ctx context.Context) (*audit.Report, error) {
+	c, say, src := a.c, a.say, a.src
+	say("window %s, input %q endpoint %q of %s%s", a.window, src.Label, src.Endpoint, src.BaseURL, filterText(src.Filters))
+	say("against %s", a.dest)
+	say("API cost: ceil(N / %d) requests for the N activities of the window (at least 1); each counts against the organisation's shared budget, and rate_limit.headroom %.0f%% of it is left to other tools", audit.PageSize, src.Budget.Headroom*100)
+	return audit.Run(ctx, audit.Options{
+		Window:      a.window,
 		API:         audit.Expected{Lister: src.Client, Filters: src.Filters},
-		Destination: dest,
+		Destination: a.dest,
 		TempDir:     c.String("temp-dir"),
 		MaxRequests: c.Int64("max-requests"),
 		OnPlan: func(p audit.Plan) error {
@@ -149,22 +184,21 @@ func runAudit(ctx context.Context, c *cli.Context, stdout, stderr io.Writer) (in
 			}
 		},
 	})
-	if err != nil {
-		return 0, err
+}
+
+// write prints a report as the flags ask.
+func (a *auditor) write(w io.Writer, rep *audit.Report) error {
+	if a.c.Bool("json") {
+		return rep.WriteJSON(w)
 	}
-	defer rep.Close()
-	if c.Bool("json") {
-		err = rep.WriteJSON(stdout)
-	} else {
-		err = rep.WriteText(stdout, c.Int("examples"))
-	}
-	if err != nil {
-		return 0, err
-	}
+	return rep.WriteText(w, a.c.Int("examples"))
+}
+
+func exitCode(rep *audit.Report) int {
 	if !rep.Complete() {
-		return auditGaps, nil
+		return auditGaps
 	}
-	return auditComplete, nil
+	return auditComplete
 }
 
 func filterText(p api.ListParams) string {

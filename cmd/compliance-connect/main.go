@@ -28,8 +28,7 @@ func run(ctx context.Context, args []string) int {
 	// backfills ended (to exit non-zero after a failed one).
 	var onceFailed atomic.Bool
 	loaded := &loadedConfig{}
-	env := service.NewEnvironment()
-	if err := compliance.Register(env,
+	env, err := newEnvironment(
 		compliance.WithCacheResources(loaded.cacheResource),
 		compliance.WithHTTPServer(loaded.httpServer),
 		compliance.WithOnceResult(func(_ string, err error) {
@@ -37,8 +36,9 @@ func run(ctx context.Context, args []string) int {
 				onceFailed.Store(true)
 			}
 		}),
-	); err != nil {
-		fmt.Fprintf(os.Stderr, "registering %s: %v\n", compliance.Name, err)
+	)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	opts := []service.CLIOptFunc{
@@ -71,4 +71,16 @@ func run(ctx context.Context, args []string) int {
 		code = 1
 	}
 	return code
+}
+
+// newEnvironment is the binary's Benthos environment: every core component
+// and this project's plugins, with the anthropic_compliance input registered
+// again with opts, what only the binary can give it. `run` and
+// `audit --repair` both run pipelines in it.
+func newEnvironment(opts ...compliance.Option) (*service.Environment, error) {
+	env := service.NewEnvironment()
+	if err := compliance.Register(env, opts...); err != nil {
+		return nil, fmt.Errorf("registering %s: %w", compliance.Name, err)
+	}
+	return env, nil
 }

@@ -1,9 +1,11 @@
 package compliance
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -61,6 +63,7 @@ const (
 	fieldEPTimezone    = "timezone"
 	fieldEPJobTimeout  = "job_timeout"
 	fieldEPPageSize    = "page_size"
+	fieldEPOnlyIDsFile = "only_ids_file"
 
 	fieldEPFilters         = "filters"
 	fieldFilterTypes       = "activity_types"
@@ -268,7 +271,7 @@ func defaultEndpoint() map[string]any {
 		fieldEPName: endpointActivities, fieldEPDescription: "", fieldEPEnabled: true,
 		fieldEPSchedule: defaultSchedule, fieldEPRunOnStart: true,
 		fieldEPEarliest: defaultEarliest, fieldEPLatest: defaultLatest, fieldEPTimezone: defaultTimezone,
-		fieldEPJobTimeout: defaultJobTimeout, fieldEPPageSize: defaultPageSize,
+		fieldEPJobTimeout: defaultJobTimeout, fieldEPPageSize: defaultPageSize, fieldEPOnlyIDsFile: "",
 		fieldEPFilters: map[string]any{
 			fieldFilterTypes: []any{}, fieldFilterExcludeType: []any{}, fieldFilterActorIDs: []any{}, fieldFilterOrgIDs: []any{},
 		},
@@ -311,6 +314,10 @@ func endpointFields() []*service.ConfigField {
 		service.NewIntField(fieldEPPageSize).
 			Description("Activities per request, 1 to 5000. The largest pages spend the fewest requests of the shared budget.").
 			Default(defaultPageSize),
+		service.NewStringField(fieldEPOnlyIDsFile).
+			Description("Restrict a `schedule: once` run to the activity ids listed in this file, one per line: the range is walked as usual, but only those activities are emitted (the others are counted as filtered in the job report). `compliance-connect audit --repair` uses it to re-send exactly the activities an audit found missing. The id set is part of the checkpoint key and identity, so such a run never shares or moves another checkpoint. Read at start-up, not by `lint`. Empty: no restriction.").
+			Default("").
+			Advanced(),
 		service.NewObjectField(fieldEPFilters,
 			service.NewStringListField(fieldFilterTypes).Description("Keep only these activity types.").Default([]any{}),
 			service.NewStringListField(fieldFilterExcludeType).Description("Drop these activity types (e.g. `compliance_api_accessed`, this input's own footprint). Not together with `activity_types`.").Default([]any{}),
@@ -370,6 +377,7 @@ type endpointRaw struct {
 	Name, Schedule, Earliest, Latest, Timezone, JobTimeout string
 	PageSize                                               int
 	Filters                                                collector.Filters
+	OnlyIDsFile                                            string
 }
 
 // endpointSettings is an endpoint's settings, checked and parsed.
@@ -394,8 +402,10 @@ func (e endpointRaw) parse(now time.Time, index int) (endpointSettings, []string
 		loc = time.UTC
 	}
 	s.Location = loc
+	scheduleOK := true
 	if s.Schedule, err = schedule.Parse(e.Schedule, loc); err != nil {
 		add(fieldEPSchedule, err)
+		scheduleOK = false
 	}
 	earliestOK, latestOK := true, true
 	if s.Earliest, err = timeexpr.Parse(e.Earliest); err != nil {
@@ -423,6 +433,9 @@ func (e endpointRaw) parse(now time.Time, index int) (endpointSettings, []string
 	if e.Name != endpointActivities {
 		add(fieldEPName, fmt.Errorf("unknown endpoint %q (supported: %s)", e.Name, endpointActivities))
 	}
+	if e.OnlyIDsFile != "" && scheduleOK && !s.Schedule.Once() {
+		add(fieldEPOnlyIDsFile, errors.New("only valid with schedule: once"))
+	}
 	return s, problems
 }
 
@@ -436,6 +449,9 @@ type endpointConfig struct {
 	Tracking    bool
 	Update      *bloblang.Executor // nil: the built-in default
 	Merge       *bloblang.Executor
+	// OnlyIDs is the id set of only_ids_file, read at start-up (nil: no
+	// restriction, or a lint parse).
+	OnlyIDs *collector.IDSet
 }
 
 // inputConfig is the whole parsed spec.
@@ -580,7 +596,7 @@ func checkConfig(conf *service.ParsedConfig, now time.Time, mode parseMode) (*in
 		seen := map[string]bool{}
 		enabled := 0
 		for i, ep := range eps {
-			e, on := parseEndpoint(r.item(fieldEndpoints, i, ep), now, i)
+			e, on := parseEndpoint(r.item(fieldEndpoints, i, ep), now, i, mode)
 			if on {
 				enabled++
 			}
@@ -607,7 +623,7 @@ func checkConfig(conf *service.ParsedConfig, now time.Time, mode parseMode) (*in
 
 // parseEndpoint reads one endpoint; it returns nil for a disabled endpoint
 // or one with problems, which it records in r.
-func parseEndpoint(r fieldReader, now time.Time, i int) (_ *endpointConfig, enabled bool) {
+func parseEndpoint(r fieldReader, now time.Time, i int, mode parseMode) (_ *endpointConfig, enabled bool) {
 	if !r.boolean(fieldEPEnabled) {
 		return nil, false
 	}
@@ -622,6 +638,7 @@ func parseEndpoint(r fieldReader, now time.Time, i int) (_ *endpointConfig, enab
 	raw.Timezone, _ = r.str(fieldEPTimezone)
 	raw.JobTimeout, _ = r.str(fieldEPJobTimeout)
 	raw.PageSize = r.integer(fieldEPPageSize)
+	raw.OnlyIDsFile, _ = r.str(fieldEPOnlyIDsFile)
 	raw.Filters.ActivityTypes = r.strList(fieldEPFilters, fieldFilterTypes)
 	raw.Filters.ExcludeActivityTypes = r.strList(fieldEPFilters, fieldFilterExcludeType)
 	raw.Filters.ActorIDs = r.strList(fieldEPFilters, fieldFilterActorIDs)
@@ -646,10 +663,52 @@ func parseEndpoint(r fieldReader, now time.Time, i int) (_ *endpointConfig, enab
 	}
 	e.Update = mapping(fieldSTUpdate, DefaultStateUpdate)
 	e.Merge = mapping(fieldSTMerge, DefaultStateMerge)
+	if raw.OnlyIDsFile != "" && mode == atStartup && len(*r.p) == before {
+		set, err := readIDsFile(raw.OnlyIDsFile)
+		r.check(err, fieldEPOnlyIDsFile)
+		e.OnlyIDs = set
+	}
 	if len(*r.p) > before {
 		return nil, true
 	}
 	return &e, true
+}
+
+// readIDsFile reads an only_ids_file: one activity id per line, blank lines
+// ignored.
+func readIDsFile(path string) (*collector.IDSet, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var ids []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 64<<10)
+	for n := 1; sc.Scan(); n++ {
+		id := strings.TrimSpace(sc.Text())
+		if strings.ContainsAny(id, " \t,;\"'{}[]") {
+			return nil, fmt.Errorf("%s line %d: %q is not an activity id (the file holds one id per line)", path, n, truncate(id, 80))
+		}
+		if id != "" {
+			ids = append(ids, id)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	set := collector.NewIDSet(ids)
+	if set.Len() == 0 {
+		return nil, fmt.Errorf("%s holds no activity ids", path)
+	}
+	return set, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // problems collects what is wrong with a config, each entry naming its

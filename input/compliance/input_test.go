@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -161,6 +162,17 @@ func TestLintAndStartUpReportTheSameMessageForEachBadValue(t *testing.T) {
 		{name: "api_key with a newline", fields: "  api_key: \"sk-ant-api01-validation\\n\"\n  state:\n    path: " + dir,
 			want:        "api_key: has leading or trailing whitespace",
 			startUpOnly: "a secret"},
+		{name: "only_ids_file on a scheduled endpoint", fields: endpoint("      only_ids_file: " + filepath.Join(dir, "ids.txt")),
+			want: "endpoints[0].only_ids_file: only valid with schedule: once"},
+		{name: "only_ids_file missing", fields: endpoint("      schedule: once\n      earliest: -2h\n      latest: -1h\n      only_ids_file: " + filepath.Join(dir, "none.txt")),
+			want:        "endpoints[0].only_ids_file: open " + filepath.Join(dir, "none.txt") + ": no such file or directory",
+			startUpOnly: "lint reads nothing from disk"},
+		{name: "only_ids_file not a list of ids", fields: endpoint("      schedule: once\n      earliest: -2h\n      latest: -1h\n      only_ids_file: " + writeFile(t, dir, "report.json", "{\"missing\": []}\n")),
+			want:        "endpoints[0].only_ids_file: " + filepath.Join(dir, "report.json") + ` line 1: "{\"missing\": []}" is not an activity id (the file holds one id per line)`,
+			startUpOnly: "lint reads nothing from disk"},
+		{name: "only_ids_file empty", fields: endpoint("      schedule: once\n      earliest: -2h\n      latest: -1h\n      only_ids_file: " + writeFile(t, dir, "empty.txt", "\n \n")),
+			want:        "endpoints[0].only_ids_file: " + filepath.Join(dir, "empty.txt") + " holds no activity ids",
+			startUpOnly: "lint reads nothing from disk"},
 		{name: "missing cache resource", fields: "  api_key: sk-ant-api01-validation\n  state:\n    cache: nowhere",
 			want:        `state.cache: cache resource "nowhere" was not found`,
 			startUpOnly: "Benthos v4.60 lints one component at a time: a field lint rule cannot see cache_resources"},

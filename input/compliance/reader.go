@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +33,7 @@ type options struct {
 	onceResult      func(label string, err error)
 	cacheResource   func(resource string) (CacheResource, bool)
 	httpServer      func() (HTTPServer, bool)
+	jobReport       func(label string, rep collector.Report)
 }
 
 // WithClock replaces the time the input reads (tests drive windows with it).
@@ -58,6 +60,13 @@ func WithTimers(c schedule.TimerClock) Option {
 // exit non-zero after a failed backfill.
 func WithOnceResult(fn func(label string, err error)) Option {
 	return func(o *options) { o.onceResult = fn }
+}
+
+// WithJobReports is given the report of every job as it ends (the report
+// `GET /compliance/<label>/jobs` lists). `compliance-connect audit --repair`
+// reads what its `once` run did from it.
+func WithJobReports(fn func(label string, rep collector.Report)) Option {
+	return func(o *options) { o.jobReport = fn }
 }
 
 func init() {
@@ -194,6 +203,9 @@ func checkpointKey(cfg *inputConfig, label string, ep endpointConfig) string {
 		sum := sha256.Sum256([]byte(ep.Raw.Earliest + ".." + ep.Raw.Latest + ".." + ep.Raw.Timezone))
 		key += "/once/" + hex.EncodeToString(sum[:6])
 	}
+	if ep.OnlyIDs != nil {
+		key += "/ids/" + strings.TrimPrefix(ep.OnlyIDs.Digest(), "sha256:")[:12]
+	}
 	return key
 }
 
@@ -218,6 +230,7 @@ func collectorConfig(cfg *inputConfig, ep endpointConfig) collector.Config {
 		DrainGrace:    cfg.DrainGrace,
 		AckWarnAfter:  cfg.AckWarnAfter,
 		BatchSize:     cfg.BatchSize,
+		OnlyIDs:       ep.OnlyIDs,
 	}
 }
 
@@ -446,13 +459,20 @@ func (in *input) runEndpoint(softCtx, hardCtx context.Context, r *endpointRunner
 		r.jobStarting(tick, in.opts.now())
 		rep, err := r.coll.RunJob(hardCtx, tick, in.shutSig.SoftStopChan())
 		in.jobEnded(r, rep)
+		if in.opts.jobReport != nil {
+			in.opts.jobReport(in.mgr.Label(), rep)
+		}
 		return err
 	})
 	if !r.once {
 		return
 	}
 	if err != nil {
-		in.log.With("endpoint", r.name).Errorf("the `once` backfill failed: %v (it resumes from checkpoint %s when run again)", err, r.key)
+		again := "it resumes from checkpoint " + r.key + " when run again"
+		if r.target == nil {
+			again = "state tracking is off: it starts over when run again"
+		}
+		in.log.With("endpoint", r.name).Errorf("the `once` backfill failed: %v (%s)", err, again)
 	} else {
 		in.log.With("endpoint", r.name).Infof("the `once` backfill is complete")
 	}

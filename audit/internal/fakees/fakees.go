@@ -57,6 +57,25 @@ func (s *Server) Len() int {
 	return len(s.docs)
 }
 
+// Writes is the number of documents indexed so far, overwrites included.
+func (s *Server) Writes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seq
+}
+
+// Find returns the source of the document with this _id in any index, or nil.
+func (s *Server) Find(id string) map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range s.docs {
+		if d.id == id {
+			return d.source
+		}
+	}
+	return nil
+}
+
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/_bulk"):

@@ -11,6 +11,8 @@ package collector
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
@@ -52,6 +54,10 @@ type Config struct {
 	// Adopt rewrites the identity of a checkpoint written with another base
 	// URL or filter set instead of refusing it.
 	Adopt bool
+	// OnlyIDs restricts a `once` job to these activity ids: the others its
+	// walk returns count as returned and filtered, never emitted. The set is
+	// part of the checkpoint identity. nil: no restriction.
+	OnlyIDs *IDSet
 
 	JobTimeout   time.Duration // 0 = unlimited; stops fetching, then drains
 	DrainGrace   time.Duration // how long an ending job waits for outstanding acks
@@ -90,6 +96,12 @@ func (c *Config) Validate() error {
 	if err := c.Filters.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	switch {
+	case c.OnlyIDs != nil && !c.Once:
+		errs = append(errs, errors.New("an id restriction (only_ids_file) needs schedule: once"))
+	case c.OnlyIDs != nil && c.OnlyIDs.Len() == 0:
+		errs = append(errs, errors.New("the id restriction (only_ids_file) holds no ids"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -98,6 +110,12 @@ func (c Config) Identity() checkpoint.Identity {
 	id := checkpoint.Identity{Endpoint: c.Endpoint, BaseURL: c.BaseURL, Filters: c.Filters.Hash()}
 	if c.Once {
 		id.Mode = "once"
+	}
+	if c.OnlyIDs != nil {
+		// A run restricted to other ids is another collector: it never
+		// resumes, nor is resumed by, a checkpoint of another id set.
+		sum := sha256.Sum256([]byte(id.Filters + "\nonly_ids " + c.OnlyIDs.Digest()))
+		id.Filters = "sha256:" + hex.EncodeToString(sum[:])
 	}
 	return id
 }

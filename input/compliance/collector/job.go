@@ -52,6 +52,7 @@ type Report struct {
 	Returned        int       `json:"activities_returned"`
 	Emitted         int       `json:"activities_emitted"`
 	Duplicates      int       `json:"activities_deduplicated"`
+	Filtered        int       `json:"activities_filtered,omitempty"` // left out by an id restriction (Config.OnlyIDs)
 	LateCatches     int       `json:"late_catches"`
 	OrderViolations int       `json:"order_violations"`
 	TieViolations   int       `json:"tie_order_violations"`
@@ -679,6 +680,10 @@ func (j *job) emitPage(s *slice, page *api.Page, pageNo int) bool {
 	for _, a := range page.Activities {
 		s.returned++
 		j.rep.Returned++
+		if only := c.cfg.OnlyIDs; only != nil && !only.Has(a.ID) {
+			j.rep.Filtered++
+			continue
+		}
 		sec := a.CreatedAt.Unix()
 		if j.known(a.ID) {
 			s.ids[a.ID] = sec
