@@ -40,10 +40,14 @@ func (r *run) httpServer() {
 	}
 	v := &verdict{status: OK}
 	v.note(fmt.Sprintf("%s: listens on %s", desc, reach))
+	writes := stateWritesOn(r.root)
 	switch {
+	case !authOn && writes:
+		v.worse(Fail, "bind it to 127.0.0.1:4195 (http.address), or enable http.basic_auth (with TLS: http.cert_file and key_file), or turn admin.state_writes off",
+			"admin.state_writes is on: the input refuses to start, since anyone who can reach this listener could replace, rewind or delete the checkpoint without credentials")
 	case !authOn:
 		v.worse(Warn, "bind it to 127.0.0.1:4195 (http.address) behind your reverse proxy or scraper, or enable http.basic_auth (with TLS: http.cert_file and key_file)",
-			"anyone who can reach it reads /metrics and the job reports, and can replace, rewind or delete the checkpoint (PUT, POST, DELETE /compliance/<label>/state) without credentials")
+			"anyone who can reach it reads /metrics, the job reports and the checkpoint (recent activity ids) without credentials; checkpoint writes are off (admin.state_writes)")
 	case !tlsOn:
 		v.worse(Warn, "set http.cert_file and http.key_file, or terminate TLS in front of it and bind it to 127.0.0.1",
 			"basic auth credentials cross the network in clear text (no http.cert_file)")
@@ -82,4 +86,31 @@ func onOff(b bool) string {
 		return "on"
 	}
 	return "off"
+}
+
+// stateWritesOn reports whether any anthropic_compliance input of the config
+// (at any depth: input, input_resources, brokers) turns admin.state_writes on.
+func stateWritesOn(node any) bool {
+	switch v := node.(type) {
+	case map[string]any:
+		if in, ok := v["anthropic_compliance"].(map[string]any); ok {
+			if admin, ok := in["admin"].(map[string]any); ok {
+				if on, _ := admin["state_writes"].(bool); on {
+					return true
+				}
+			}
+		}
+		for _, child := range v {
+			if stateWritesOn(child) {
+				return true
+			}
+		}
+	case []any:
+		for _, child := range v {
+			if stateWritesOn(child) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -8,11 +8,15 @@ import (
 
 func TestHTTPServerCheck(t *testing.T) {
 	tests := []struct {
-		name, http string
-		want       expect
+		name, http, input string
+		want              expect
 	}{
 		{name: "the default address without auth warns: anyone can change the checkpoint", http: "enabled: true",
-			want: expect{status: preflight.Warn, contains: []string{"http://0.0.0.0:4195, basic auth off", "every interface", "DELETE /compliance/<label>/state"}, fix: "127.0.0.1:4195"}},
+			want: expect{status: preflight.Warn, contains: []string{"http://0.0.0.0:4195, basic auth off", "every interface", "checkpoint writes are off"}, fix: "127.0.0.1:4195"}},
+		{name: "state writes on an open listener fail: the input refuses to start", http: "enabled: true", input: "admin: { state_writes: true }",
+			want: expect{status: preflight.Fail, contains: []string{"admin.state_writes is on", "refuses to start"}, fix: "basic_auth"}},
+		{name: "state writes on a loopback listener pass", http: "address: 127.0.0.1:4195", input: "admin: { state_writes: true }",
+			want: expect{status: preflight.OK, contains: []string{"loopback 127.0.0.1"}}},
 		{name: "a loopback address passes", http: "address: 127.0.0.1:4195",
 			want: expect{status: preflight.OK, contains: []string{"loopback 127.0.0.1"}}},
 		{name: "localhost passes", http: "address: localhost:4195",
@@ -34,7 +38,7 @@ func TestHTTPServerCheck(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newRig(t, 1)
-			r.http = tt.http
+			r.http, r.input = tt.http, tt.input
 			tt.want.assert(t, result(t, r.check(), preflight.CheckHTTP, "http"))
 		})
 	}
