@@ -328,6 +328,7 @@ func endpointFields() []*service.ConfigField {
 				Description("State merge mapping, run when a slice that delivered activities commits, on `{\"prev\": <saved state>, \"new\": <slice state>}`; its result is saved.").
 				Default(DefaultStateMerge),
 		).Description("User state folded over delivered activities, kept in the checkpoint and exposed as metadata `compliance_state`."),
+		reconcileField(),
 	}
 }
 
@@ -436,6 +437,7 @@ type endpointConfig struct {
 	Tracking    bool
 	Update      *bloblang.Executor // nil: the built-in default
 	Merge       *bloblang.Executor
+	Reconcile   *reconcileConfig // nil: no reconciliation (reconcile.go)
 }
 
 // inputConfig is the whole parsed spec.
@@ -646,6 +648,7 @@ func parseEndpoint(r fieldReader, now time.Time, i int) (_ *endpointConfig, enab
 	}
 	e.Update = mapping(fieldSTUpdate, DefaultStateUpdate)
 	e.Merge = mapping(fieldSTMerge, DefaultStateMerge)
+	e.Reconcile = parseReconcile(r, &e, now)
 	if len(*r.p) > before {
 		return nil, true
 	}
