@@ -70,6 +70,10 @@ func TestReconcileCatchesLateArrivalsTheRegularJobsMissWithNoDuplicates(t *testi
 	assert.Equal(t, strconv.Itoa(len(missedBefore)), first["late_found"], "it finds exactly what the regular jobs missed")
 	assert.Empty(t, first["unreconciled"], "the record covers everything the regular jobs collected")
 	assert.NotEqual(t, "0", first["already_delivered"])
+	// One request per covered part of a 10-minute bucket here (about 300
+	// activities each, page_size 1000): [11:15, 11:20), five whole buckets,
+	// [12:10, 12:15).
+	assert.Equal(t, "7", first["pages"])
 	assert.Equal(t, "success", second["outcome"], second["error"])
 	assert.Equal(t, "2026-11-25T12:15:00Z", second["window_from"])
 
