@@ -112,9 +112,9 @@ has been walked to its end **and** every message of it was acknowledged by the o
 
 At least once. A crash or a hard stop re-delivers at most the open slices (`+"`max_open_slices × target_per_slice`"+`
 activities). Activities indexed by the API later than `+"`settle + overlap`"+` (7 minutes by default) after they happened
-cannot be collected by this model; the input counts the late ones it still catches (metric
-`+"`compliance_late_catch_seconds`"+`) so you can see how much of that margin is used. Latency is at least `+"`settle`"+`
-plus the schedule interval.
+are missed by the regular jobs; the input counts the late ones it still catches (metric
+`+"`compliance_late_catch_seconds`"+`) so you can see how much of that margin is used. An endpoint's `+"`reconcile`"+` collects them
+on a slower schedule (see that field). Latency is at least `+"`settle`"+` plus the schedule interval.
 
 == Order
 
