@@ -339,7 +339,8 @@ func (j *rjob) closing() bool {
 func (j *rjob) collect(ctx context.Context) {
 	r := j.r
 	length := r.deps.Ledger.BucketLength()
-	first := j.rng.From.Truncate(length) // bucket bounds are multiples of the length since the epoch
+	l := int64(length / time.Second) // bucket bounds are multiples of the length since the Unix epoch
+	first := time.Unix(j.rng.From.Unix()/l*l, 0).UTC()
 	for b := first; b.Before(j.rng.To); b = b.Add(length) {
 		part := window.Range{From: latest(b, j.rng.From), To: earliest(b.Add(length), j.rng.To)}
 		if j.stopped() {

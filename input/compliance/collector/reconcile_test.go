@@ -31,11 +31,11 @@ type reconcileEnv struct {
 	late   []api.Activity
 }
 
-func newReconcileEnv(t *testing.T) *reconcileEnv {
+func newReconcileEnv(t *testing.T, opts ...checkpoint.DeliveredOption) *reconcileEnv {
 	e := &reconcileEnv{testEnv: newEnv(t, "2026-11-25T11:10:00Z"), out: make(chan collector.Batch)}
 	e.cfg.Earliest = timeexpr.MustParse("2026-11-25T10:00:00Z")
 	e.rcfg = collector.ReconcileConfig{Lookback: 2 * time.Hour, Settle: 10 * time.Minute}
-	e.ledger = checkpoint.NewDelivered(e.store, key, e.cfg.Identity(), e.rcfg.Lookback+e.rcfg.Settle)
+	e.ledger = checkpoint.NewDelivered(e.store, key, e.cfg.Identity(), e.rcfg.Lookback+e.rcfg.Settle, opts...)
 	e.acts = spread("a", 60, at("2026-11-25T10:00:00Z"), time.Hour)
 	e.feed.add(e.acts...)
 	e.late = spread("late", 5, at("2026-11-25T10:20:00Z"), 20*time.Minute)
@@ -82,9 +82,16 @@ func reconcile(t *testing.T, r *collector.Reconciler) (collector.Report, error) 
 // The regular jobs miss activities indexed later than settle + overlap; a
 // reconciliation walks the window again and emits exactly those, once: the
 // next reconciliation of the same window emits nothing, and neither do the
-// regular jobs that follow.
+// regular jobs that follow. (Also with buckets whose length does not divide
+// a day: their bounds are multiples of it since the Unix epoch.)
 func TestReconcileEmitsOnlyTheActivitiesTheRegularJobsMissed(t *testing.T) {
-	e := newReconcileEnv(t)
+	for _, bucket := range []time.Duration{checkpoint.DefaultBucket, 7 * time.Minute} {
+		t.Run(bucket.String(), func(t *testing.T) { reconcileEmitsOnlyMissed(t, bucket) })
+	}
+}
+
+func reconcileEmitsOnlyMissed(t *testing.T, bucket time.Duration) {
+	e := newReconcileEnv(t, checkpoint.WithBucket(bucket))
 	c := e.regular(true)
 	k, stop := consume(t, c, nil)
 	defer stop()
