@@ -15,10 +15,11 @@ import (
 // API: the feed grows at 0.5 activities a second, 4% of them indexed up to
 // 40 minutes after their created_at, far beyond settle + overlap (7 minutes).
 // The regular jobs (every 10 minutes) miss some of them; the hourly
-// reconciliation (lookback 1h, settle 45m) finds exactly those and emits
-// nothing that was delivered before, and the next reconciliation repeats
-// none of what the first found. Over both reconciled windows every activity
-// is acknowledged exactly once.
+// reconciliation (lookback 2h, settle 45m) finds exactly those and emits
+// nothing that was delivered before, and the next reconciliation, whose
+// window overlaps the first one's by an hour, repeats none of what the
+// first found. Over both reconciled windows every activity is acknowledged
+// exactly once.
 func TestReconcileCatchesLateArrivalsTheRegularJobsMissWithNoDuplicates(t *testing.T) {
 	start := at("2026-11-25T12:00:00Z")
 	growth := fakeapi.Growth{PerSecond: 0.5, LateFraction: 0.04, MaxLateness: 40 * time.Minute, Seed: 16, Start: start.Add(-2 * time.Hour)}
@@ -31,7 +32,7 @@ func TestReconcileCatchesLateArrivalsTheRegularJobsMissWithNoDuplicates(t *testi
       page_size: 1000
       reconcile:
         schedule: "@every 1h"
-        lookback: 1h
+        lookback: 2h
         settle: 45m
 `), streamOptions{metrics: true})
 
@@ -51,7 +52,7 @@ func TestReconcileCatchesLateArrivalsTheRegularJobsMissWithNoDuplicates(t *testi
 			// Everything created in the first window is indexed by now
 			// (40 minutes at most); the regular jobs missed some of it.
 			r.api.Sync()
-			window := between(r.api.Visible(tick.Add(-5*time.Minute)), at("2026-11-25T11:15:00Z"), at("2026-11-25T12:15:00Z"))
+			window := between(r.api.Visible(tick.Add(-5*time.Minute)), at("2026-11-25T10:15:00Z"), at("2026-11-25T12:15:00Z"))
 			missedBefore = missing(window, r.sink.ackedIDs())
 			require.NotEmpty(t, missedBefore, "the seed must produce late arrivals beyond the margin")
 		}
@@ -66,16 +67,16 @@ func TestReconcileCatchesLateArrivalsTheRegularJobsMissWithNoDuplicates(t *testi
 	}
 
 	assert.Equal(t, "success", first["outcome"], first["error"])
-	assert.Equal(t, "2026-11-25T11:15:00Z", first["window_from"])
+	assert.Equal(t, "2026-11-25T10:15:00Z", first["window_from"])
 	assert.Equal(t, strconv.Itoa(len(missedBefore)), first["late_found"], "it finds exactly what the regular jobs missed")
 	assert.Empty(t, first["unreconciled"], "the record covers everything the regular jobs collected")
 	assert.NotEqual(t, "0", first["already_delivered"])
 	// One request per covered part of a 10-minute bucket here (about 300
-	// activities each, page_size 1000): [11:15, 11:20), five whole buckets,
-	// [12:10, 12:15).
-	assert.Equal(t, "7", first["pages"])
+	// activities each, page_size 1000): [10:15, 10:20), eleven whole
+	// buckets, [12:10, 12:15).
+	assert.Equal(t, "13", first["pages"])
 	assert.Equal(t, "success", second["outcome"], second["error"])
-	assert.Equal(t, "2026-11-25T12:15:00Z", second["window_from"])
+	assert.Equal(t, "2026-11-25T11:15:00Z", second["window_from"])
 
 	// Who delivered what: every activity the reconciliations delivered was
 	// indexed later than settle + overlap, and was never delivered before.
@@ -100,11 +101,11 @@ func TestReconcileCatchesLateArrivalsTheRegularJobsMissWithNoDuplicates(t *testi
 	assert.Equal(t, float64(byReconcile), st.scrape().must(t, "compliance_reconcile_late_found", "endpoint", "activities"))
 	assert.Equal(t, 2.0, st.scrape().must(t, "compliance_reconcile_jobs", "outcome", "success"))
 
-	// Both windows, [11:15, 13:15), are complete: every activity created
+	// Both windows, [10:15, 13:15), are complete: every activity created
 	// there is acknowledged exactly once; nothing at all twice.
 	r.api.Sync()
 	acked := r.sink.ackedIDs()
-	requireEachAckedOnce(t, between(r.api.Visible(tl.now()), at("2026-11-25T11:15:00Z"), at("2026-11-25T13:15:00Z")), acked)
+	requireEachAckedOnce(t, between(r.api.Visible(tl.now()), at("2026-11-25T10:15:00Z"), at("2026-11-25T13:15:00Z")), acked)
 	for id, n := range acked {
 		require.Equal(t, 1, n, "%s acknowledged %d times", id, n)
 	}
