@@ -115,9 +115,9 @@ has been walked to its end **and** every message of it was acknowledged by the o
 
 At least once. A crash or a hard stop re-delivers at most the open slices (`+"`max_open_slices × target_per_slice`"+`
 activities). Activities indexed by the API later than `+"`settle + overlap`"+` (7 minutes by default) after they happened
-cannot be collected by this model; the input counts the late ones it still catches (metric
-`+"`compliance_late_catch_seconds`"+`) so you can see how much of that margin is used. Latency is at least `+"`settle`"+`
-plus the schedule interval.
+are missed by the regular jobs; the input counts the late ones it still catches (metric
+`+"`compliance_late_catch_seconds`"+`) so you can see how much of that margin is used. An endpoint's `+"`reconcile`"+` collects them
+on a slower schedule (see that field). Latency is at least `+"`settle`"+` plus the schedule interval.
 
 == Order
 
@@ -335,6 +335,7 @@ func endpointFields() []*service.ConfigField {
 				Description("State merge mapping, run when a slice that delivered activities commits, on `{\"prev\": <saved state>, \"new\": <slice state>}`; its result is saved.").
 				Default(DefaultStateMerge),
 		).Description("User state folded over delivered activities, kept in the checkpoint and exposed as metadata `compliance_state`."),
+		reconcileField(),
 	}
 }
 
@@ -451,7 +452,8 @@ type endpointConfig struct {
 	Merge       *bloblang.Executor
 	// OnlyIDs is the id set of only_ids_file, read at start-up (nil: no
 	// restriction, or a lint parse).
-	OnlyIDs *collector.IDSet
+	OnlyIDs   *collector.IDSet
+	Reconcile *reconcileConfig // nil: no reconciliation (reconcile.go)
 }
 
 // inputConfig is the whole parsed spec.
@@ -668,6 +670,7 @@ func parseEndpoint(r fieldReader, now time.Time, i int, mode parseMode) (_ *endp
 		r.check(err, fieldEPOnlyIDsFile)
 		e.OnlyIDs = set
 	}
+	e.Reconcile = parseReconcile(r, &e, now)
 	if len(*r.p) > before {
 		return nil, true
 	}

@@ -114,6 +114,9 @@ type input struct {
 	shutSig      *shutdown.Signaller
 	done         chan struct{} // closed when every runner has returned
 
+	// reconcileMetrics: nil unless an endpoint reconciles (reconcile.go).
+	reconcileMetrics *reconcileMetrics
+
 	mu      sync.Mutex
 	started bool
 	stash   *collector.Batch // a batch taken by Connect while unhealthy
@@ -135,6 +138,9 @@ type endpointRunner struct {
 	standby bool
 
 	staleAfter time.Duration // 0: never stale
+
+	// reconcile: nil unless the endpoint reconciles (reconcile.go).
+	reconcile *reconcileRunner
 
 	mu            sync.Mutex
 	lastSuccess   time.Time // start-up, then the end of the last successful job
@@ -274,11 +280,15 @@ func (in *input) newRunner(ep endpointConfig, store *stateStore, client *api.Cli
 			r.leaseReady = make(chan struct{})
 		}
 	}
+	in.attachDelivered(r, ep, store, &deps, log)
 	coll, err := collector.New(ccfg, deps)
 	if err != nil {
 		return nil, fmt.Errorf("%s[%s]: %w", fieldEndpoints, ep.Name, err)
 	}
 	r.coll = coll
+	if err := in.attachReconciler(r, ep, store, client, log); err != nil {
+		return nil, err
+	}
 	switch {
 	case r.once || cfg.StaleAfter == 0:
 	case cfg.StaleAfter > 0:
@@ -427,6 +437,13 @@ func (in *input) run() {
 			defer runners.Done()
 			in.runEndpoint(softCtx, hardCtx, r)
 		}()
+		if r.reconcile != nil {
+			runners.Add(1)
+			go func() {
+				defer runners.Done()
+				in.runReconcile(softCtx, hardCtx, r)
+			}()
+		}
 	}
 	helpers.Add(1)
 	go func() {

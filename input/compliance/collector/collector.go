@@ -151,6 +151,9 @@ type Deps struct {
 	// Fence, when set, is asked before every checkpoint write; an error
 	// (e.g. the HA lease was lost) refuses the write and fails the job.
 	Fence func(ctx context.Context) error
+	// Delivered, when set (the endpoint reconciles), records the ids of
+	// every committing slice before the checkpoint write (reconcile.go).
+	Delivered DeliveredRecorder
 }
 
 // Collector runs jobs for one endpoint, one at a time. Batches are handed

@@ -70,6 +70,16 @@ type Report struct {
 	Error           string  `json:"error,omitempty"`
 	// Complete is true when a `once` backfill has collected its whole range.
 	Complete bool `json:"complete,omitempty"`
+
+	// Kind is KindReconcile for a reconciliation job (reconcile.go), empty
+	// for a regular one. A reconciliation's Emitted are the activities it
+	// found late (LateFound), Duplicates those already delivered, Recorded
+	// the acknowledged ones it added to the record of delivered ids, and
+	// Unreconciled the parts of its window that record does not cover.
+	Kind         string   `json:"kind,omitempty"`
+	LateFound    int      `json:"late_found,omitempty"`
+	Recorded     int      `json:"recorded,omitempty"`
+	Unreconciled []string `json:"unreconciled,omitempty"`
 }
 
 // Duration is how long the job ran.
@@ -887,6 +897,9 @@ func (j *job) tryCommit(ctx context.Context) {
 	}
 	next.Commit(commits, overlap, state, c.deps.Clock.Now())
 	info := CommitInfo{JobID: j.id, ScannedTo: next.ScannedToTime(), Slices: len(ready), Seen: next.Seen.Len(), Pending: len(next.Pending)}
+	if j.keeper != nil && c.deps.Delivered != nil {
+		j.recordDelivered(context.WithoutCancel(ctx), ready) // before the checkpoint moves past them
+	}
 	if j.keeper != nil {
 		if err := j.save(context.WithoutCancel(ctx), next); err != nil {
 			info.Err = err
