@@ -69,6 +69,9 @@ type Report struct {
 	Error           string  `json:"error,omitempty"`
 	// Complete is true when a `once` backfill has collected its whole range.
 	Complete bool `json:"complete,omitempty"`
+	// Counts are the tallies of an endpoint other than activities, which
+	// reports through this type too (records by type, changes, messages).
+	Counts map[string]int `json:"counts,omitempty"`
 }
 
 // Duration is how long the job ran.
