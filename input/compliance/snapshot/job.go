@@ -261,6 +261,9 @@ func (j *job) runChanges() error {
 	if sendErr == nil {
 		sendErr = j.waitAcks()
 	}
+	if sendErr != nil && !errors.Is(sendErr, ErrJobTimeout) {
+		j.drain() // a refused batch: the others already delivered may still be acknowledged
+	}
 	if j.ctx.Err() != nil {
 		return errStopped // a hard stop writes nothing
 	}
@@ -606,6 +609,29 @@ func (j *job) waitAcks() error {
 				"Likely causes: an output batching by count with no `period`, or a message that fails downstream and is replayed forever "+
 				"(auto_replay_nacks); add a `period` or a dead-letter `fallback` output", j.id, n, clock.Now().Sub(waitStart).Truncate(time.Second))
 			warn = clock.NewTimer(c.cfg.AckWarnAfter)
+		}
+	}
+}
+
+// drain waits, for at most drain_grace, until every batch handed out was
+// acknowledged or refused, so that a failed run records every change that
+// was delivered. It does not wait when the input is closing.
+func (j *job) drain() {
+	c := j.c
+	if j.acks.Outstanding() == 0 {
+		return
+	}
+	t := c.deps.Clock.NewTimer(c.cfg.DrainGrace)
+	defer t.Stop()
+	for j.acks.Outstanding() > 0 {
+		select {
+		case <-j.acks.Changed():
+		case <-t.C():
+			return
+		case <-j.soft:
+			return
+		case <-j.ctx.Done():
+			return
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/compliance-connect/compliance-connect/input/compliance/api"
@@ -179,10 +180,13 @@ type Collector struct {
 	ckpt     *keeper    // nil without a store
 	slots    [2]*keeper // the records documents, <key>/records/a and /b
 	jobSeq   int
-	last     *emit.Acks    // the last job's batches: the next job waits for them
 	late     *pendingWrite // changes of an ended job whose acks may still arrive
 	failed   int
 	lastFail string
+
+	// last holds the last job's batches: the next job waits for them
+	// (HeldBatches reads it from the metrics goroutine).
+	last atomic.Pointer[emit.Acks]
 
 	healthMu  sync.Mutex
 	unhealthy error
@@ -211,7 +215,8 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 	if deps.Log == nil {
 		deps.Log = nopLogger{}
 	}
-	c := &Collector{cfg: cfg, deps: deps, last: emit.NewAcks()}
+	c := &Collector{cfg: cfg, deps: deps}
+	c.last.Store(emit.NewAcks())
 	if deps.Store != nil {
 		c.ckpt = &keeper{store: deps.Store, key: deps.Key, fence: deps.Fence}
 		for i, s := range []string{"a", "b"} {
@@ -237,7 +242,7 @@ func (c *Collector) setHealth(err error) {
 
 // HeldBatches is the number of batches of ended jobs the pipeline still
 // holds; jobs are skipped (awaiting_acks) until it is zero.
-func (c *Collector) HeldBatches() int { return c.last.Outstanding() }
+func (c *Collector) HeldBatches() int { return c.last.Load().Outstanding() }
 
 var (
 	errStopped = errors.New("the input is stopping")
@@ -265,7 +270,7 @@ func (c *Collector) RunJob(ctx context.Context, tick time.Time, soft <-chan stru
 	}
 	j := &job{c: c, id: c.newJobID(start), soft: soft, ctx: ctx, acks: emit.NewAcks(), counts: map[string]int{}, deadline: make(chan struct{})}
 	j.rep = collector.Report{JobID: j.id, Endpoint: c.cfg.Endpoint, Tick: tick, Start: start}
-	if n := c.last.Outstanding(); n > 0 {
+	if n := c.last.Load().Outstanding(); n > 0 {
 		c.deps.Log.Warnf("job %s skipped: %d batches of an earlier job are still held by the pipeline, not yet acknowledged "+
 			"(likely an output outage: with auto_replay_nacks Benthos keeps re-sending them); the next job runs once they are acknowledged", j.id, n)
 		j.rep.Outstanding = n
@@ -275,7 +280,7 @@ func (c *Collector) RunJob(ctx context.Context, tick time.Time, soft <-chan stru
 		j.rep.DurationSeconds = j.rep.End.Sub(start).Seconds()
 		return j.rep, nil
 	}
-	c.last = j.acks
+	c.last.Store(j.acks)
 
 	ended := make(chan struct{})
 	defer close(ended)

@@ -529,3 +529,50 @@ func TestCheckpointOfAnotherIdentityIsRefused(t *testing.T) {
 		assert.False(t, strings.HasPrefix(k, "user:"+cfg.OrganizationIDs[0]+"/"), "the adopted hashes of the kept organisation stay")
 	}
 }
+
+// TestARefusedBatchFailsTheRunAndTheDeliveredChangesAreRecorded: the output
+// refuses the second batch of a changes run while the first is still in
+// flight; the run stops emitting, waits (drain_grace) for the first, records
+// its changes, and fails. The next run emits exactly the other changes.
+func TestARefusedBatchFailsTheRunAndTheDeliveredChangesAreRecorded(t *testing.T) {
+	r := newRig(t, small(13), nil)
+	c := r.collector(config(snapshot.Users, snapshot.EmitChanges))
+	mustRun(t, c)
+	before := r.api.Snapshot()
+	r.clock.Advance(2 * time.Hour)
+	after := r.api.Snapshot()
+	want := len(minus(userKeys(after), userKeys(before))) + len(minus(userKeys(before), userKeys(after)))
+	require.Greater(t, want, 10, "more than two batches of 5")
+
+	r.sink.reset()
+	k := 0 // batches of this run (the policy runs on the sink's goroutine)
+	r.sink.setPolicy(func(int, emit.Batch) verdict {
+		switch k++; k {
+		case 1:
+			return holdIt
+		case 2:
+			return nackIt
+		}
+		return ackIt
+	})
+	done := make(chan collector.Report, 1)
+	go func() { rep, _ := run(t, c); done <- rep }()
+	// The run may hand out another batch before it sees the refusal.
+	require.Eventually(t, func() bool { return len(r.sink.received()) >= 10 && r.sink.heldCount() == 1 }, 10*time.Second, time.Millisecond)
+	r.sink.release() // acknowledged after the refusal
+	rep := <-done
+	assert.Equal(t, collector.OutcomeFailed, rep.Outcome)
+	assert.Contains(t, rep.Error, "the output refused a batch")
+	first := r.sink.ackedMsgs()
+	assert.GreaterOrEqual(t, len(first), 5)
+	assert.Equal(t, len(first), rep.Counts["changes_recorded"], "the first batch, acknowledged late, is recorded")
+
+	r.sink.setPolicy(nil)
+	r.sink.reset()
+	mustRun(t, c)
+	second := keys(r.sink.received())
+	assert.Len(t, second, want-len(first), "everything but the recorded changes is emitted again")
+	for _, k := range keys(first) {
+		assert.NotContains(t, second, k, "a recorded change is not emitted again")
+	}
+}
