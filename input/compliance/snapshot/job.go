@@ -64,6 +64,11 @@ func (j *job) loadCheckpoint() error {
 	if data == nil {
 		return nil
 	}
+	if isTombstone(data) {
+		c.deps.Log.Infof("job %s: the checkpoint %s was deleted by an operator: starting over", j.id, c.deps.Store.Describe(c.ckpt.key))
+		c.late = nil
+		return nil // the next write continues its revisions
+	}
 	cp, err := DecodeCheckpoint(data)
 	if err != nil {
 		return &checkpoint.CorruptError{Where: c.deps.Store.Describe(c.ckpt.key), Err: err}
@@ -82,6 +87,16 @@ func (j *job) loadCheckpoint() error {
 	}
 	j.cp = cp
 	return nil
+}
+
+// isTombstone reports whether a stored document is the tombstone an
+// operator's delete leaves (a small document: a checkpoint is not decoded).
+func isTombstone(data []byte) bool {
+	if len(data) > 4<<10 {
+		return false
+	}
+	_, err := checkpoint.Decode(data)
+	return errors.Is(err, checkpoint.ErrDeleted)
 }
 
 // --- emit: snapshot -----------------------------------------------------

@@ -3,6 +3,7 @@ package snapshot_test
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -134,3 +135,20 @@ func BenchmarkSnapshotOfUsers(b *testing.B) {
 		})
 	}
 }
+
+// TestADeletedCheckpointStartsOver: the tombstone an operator's delete
+// leaves makes the next run start over (every record added again), and the
+// revisions continue past it.
+func TestADeletedCheckpointStartsOver(t *testing.T) {
+	r := newRig(t, small(14), nil)
+	c := r.collector(config(snapshot.Users, snapshot.EmitChanges))
+	mustRun(t, c)
+	rev := r.stored(snapshot.Users).Rev
+	r.store.Put("anthropic_compliance/test/users", []byte(`{"rev":`+itoa(rev+1)+`,"version":1,"deleted_at":"2026-11-25T10:00:00Z","identity":{"endpoint":"users","base_url":"https://api.example","filters":"x"}}`))
+	r.sink.reset()
+	rep := mustRun(t, r.collector(config(snapshot.Users, snapshot.EmitChanges)))
+	assert.Equal(t, rep.Counts["records"], rep.Counts[snapshot.Added])
+	assert.Equal(t, rev+2, r.stored(snapshot.Users).Rev)
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
