@@ -135,7 +135,7 @@ func inputSpec() *service.ConfigSpec {
 		Beta().
 		Categories("Services").
 		Version("0.1.0").
-		Summary("Collects the Activity Feed of Anthropic's Compliance API (`GET /v1/compliance/activities`) with no gaps and no silent loss, one message per activity.").
+		Summary("Collects Anthropic's Compliance API with no gaps and no silent loss: the Activity Feed (`GET /v1/compliance/activities`), one message per activity, and the directory (organizations, users, roles, groups, settings) and projects, as snapshots or changes.").
 		Description(`
 Each scheduled job reads the window `+"`[scanned_to - overlap, now - settle)`"+` of `+"`created_at`"+` in slices, oldest slice
 first, walking every slice with cursor pagination (`+"`after_id`"+`) until `+"`has_more`"+` is false. Activities already
@@ -171,7 +171,27 @@ poison message is replayed forever and the checkpoint stops moving.
 
 Each message is the activity's raw JSON, unchanged, with this metadata:
 `+"`activity_id`, `activity_type`, `activity_created_at`, `compliance_endpoint`, `compliance_job_id`, `compliance_slice_from`, `compliance_slice_to`, `compliance_page`, `compliance_request_id`"+`
-and `+"`compliance_state`"+` (the saved user state as JSON).`).
+and `+"`compliance_state`"+` (the saved user state as JSON).
+
+== Directory snapshots and projects
+
+The endpoints `+"`organizations`, `users`, `roles`, `groups`, `organization_settings` and `projects`"+` walk their whole
+list on every run (page by page, children included: permissions, members, attachments, collaborators). Each record is
+one message, its body the record as the API returned it, with metadata `+"`compliance_endpoint`, `compliance_job_id`, `compliance_record_type` (`user`, `member`, ...), `compliance_record_key` (`user:<org>/<user id>`, ...), `compliance_snapshot_id`"+`
+and `+"`compliance_request_id`"+`.
+
+With `+"`emit: snapshot`"+` (the default) a run emits every record, then, once the outputs acknowledged all of them, one
+marker message (`+"`compliance_snapshot_complete: true`"+`); the checkpoint records the run when the marker is
+acknowledged. A run that fails emits no marker: drop records whose snapshot id never completes. Delivery is at least
+once; a restart emits a whole new snapshot.
+
+With `+"`emit: changes`"+` a run walks the whole list first, then emits only the records `+"`added`, `changed` or `removed`"+`
+since the last complete run (metadata `+"`compliance_change`"+`, body `+"`{change, key, current, previous}`"+`), compared by an
+8-byte hash per record kept in the checkpoint. A run that fails while walking emits nothing, no `+"`removed`"+` above all.
+The run is complete when every change was acknowledged; the changes of acknowledged batches of a run that did not
+complete (a refused batch, a timeout, a stop) are recorded too, so the next run emits exactly the others: each change
+is delivered exactly once across restarts, and at least once across a crash (what was delivered but not recorded is
+emitted again). A walk is not an atomic read: a record that changes during it shows in the next run.`).
 		Fields(
 			service.NewStringField(fieldAPIKey).
 				Description("Compliance Access Key (`sk-ant-api01-…`, scope `read:compliance_activities`) or Admin API key (`sk-ant-admin01-…`). Sent as `x-api-key`; never logged. Use an environment variable: `${ANTHROPIC_COMPLIANCE_API_KEY}`. Checked at start-up, not by `lint` (which CI runs with `--skip-env-var-check`, without secrets): empty is refused then.").
@@ -266,7 +286,7 @@ and `+"`compliance_state`"+` (the saved user state as JSON).`).
 				Default("").
 				Advanced(),
 			service.NewObjectListField(fieldEndpoints, endpointFields()...).
-				Description("The Compliance API endpoints to collect, each on its own schedule with its own checkpoint. Only `activities` exists for now.").
+				Description("The Compliance API endpoints to collect, each on its own schedule with its own checkpoint (`anthropic_compliance/<label>/<name>`), job reports and metrics (label `endpoint`). Every endpoint of one input shares one API client: one rate budget, headroom and retry policy.").
 				Default([]any{defaultEndpoint()}),
 		).
 		Field(adminField()).
