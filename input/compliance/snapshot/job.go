@@ -81,7 +81,7 @@ func (j *job) loadCheckpoint() error {
 		}
 		c.deps.Log.Warnf("adopting checkpoint %s written for %+v (state.adopt)", c.deps.Store.Describe(c.ckpt.key), cp.Identity)
 		if cp.Identity.Emit != want.Emit {
-			cp.Hashes, cp.RecordsDoc = nil, ""
+			cp.Hashes, cp.RecordsDoc, cp.RecordsID = nil, "", ""
 		}
 		cp.Identity = want
 	}
@@ -160,7 +160,7 @@ func (j *job) runSnapshot() error {
 	}
 	next := *cp
 	next.SnapshotID, next.CompletedAt, next.Records = j.id, completed, walked
-	next.Hashes, next.RecordsDoc = nil, ""
+	next.Hashes, next.RecordsDoc, next.RecordsID = nil, "", ""
 	if err := j.save(&next, nil, 0, true); err != nil {
 		return err
 	}
@@ -199,8 +199,10 @@ type pendingWrite struct {
 	acks    *emit.Acks
 	applied map[int]bool // batches recorded
 	// records are the records the checkpoint's hashes describe (with
-	// include_previous), updated as changes are recorded.
-	records map[string]json.RawMessage
+	// include_previous), updated as changes are recorded; recordsStale says
+	// that the stored document must be written even without a change.
+	records      map[string]json.RawMessage
+	recordsStale bool
 }
 
 // runChanges walks the whole list into memory, compares it with the
@@ -236,31 +238,41 @@ func (j *job) runChanges() error {
 	}
 
 	var hashes map[string]uint64
-	var prevRecords map[string]json.RawMessage
 	if j.cp != nil {
 		hashes = j.cp.Hashes
-		if c.cfg.IncludePrevious {
-			if prevRecords, err = j.loadRecords(); err != nil {
-				return err
-			}
-		}
 	}
-	changes := diff(hashes, records, order, prevRecords)
+	changes := diff(hashes, records, order)
 	for _, ch := range changes {
 		j.counts[ch.kind]++
 	}
 	pw := &pendingWrite{jobID: j.id, changes: changes, acks: j.acks, applied: map[int]bool{}}
 	if c.cfg.IncludePrevious {
-		// The records document describes the recorded hashes: the previous
-		// records, and this walk's version of every unchanged record (which
-		// also repairs a document that was missing).
+		// The previous versions are read only when a change needs them.
+		var prev map[string]json.RawMessage
+		if j.counts[Changed]+j.counts[Removed] > 0 {
+			if prev, err = j.loadRecords(); err != nil {
+				return err
+			}
+		}
+		// The records document describes the recorded hashes: this walk's
+		// version of every unchanged record, and the recorded version of
+		// each changed or removed one until its change is recorded.
 		pw.records = make(map[string]json.RawMessage, len(records))
-		maps.Copy(pw.records, prevRecords)
 		for key, r := range records {
 			if h, ok := hashes[key]; ok && h == r.hash {
 				pw.records[key] = r.raw
 			}
 		}
+		for i := range changes {
+			ch := &changes[i]
+			if ch.kind != Added {
+				ch.prev = prev[ch.key]
+				if ch.prev != nil {
+					pw.records[ch.key] = ch.prev
+				}
+			}
+		}
+		pw.recordsStale = j.cp == nil || j.cp.RecordsID == ""
 	}
 	if j.cp == nil && c.cfg.SilentBaseline {
 		c.deps.Log.Infof("job %s: first run with baseline: silent: recording %d records without emitting them", j.id, len(changes))
@@ -293,7 +305,7 @@ func (j *job) runChanges() error {
 
 // diff compares this run's records with the recorded hashes: added and
 // changed in walk order, then removed in key order.
-func diff(hashes map[string]uint64, records map[string]*current, order []string, prev map[string]json.RawMessage) []change {
+func diff(hashes map[string]uint64, records map[string]*current, order []string) []change {
 	var out []change
 	for _, key := range order {
 		r := records[key]
@@ -302,7 +314,7 @@ func diff(hashes map[string]uint64, records map[string]*current, order []string,
 		case !known:
 			out = append(out, change{kind: Added, key: key, typ: r.typ, hash: r.hash, cur: r.raw, rid: r.rid})
 		case old != r.hash:
-			out = append(out, change{kind: Changed, key: key, typ: r.typ, hash: r.hash, cur: r.raw, prev: prev[key], rid: r.rid})
+			out = append(out, change{kind: Changed, key: key, typ: r.typ, hash: r.hash, cur: r.raw, rid: r.rid})
 		}
 	}
 	for _, key := range slices.Sorted(maps.Keys(hashes)) {
@@ -311,7 +323,7 @@ func diff(hashes map[string]uint64, records map[string]*current, order []string,
 			if i := indexByte(key, ':'); i >= 0 {
 				typ = key[:i]
 			}
-			out = append(out, change{kind: Removed, key: key, typ: typ, prev: prev[key]})
+			out = append(out, change{kind: Removed, key: key, typ: typ})
 		}
 	}
 	return out
@@ -413,8 +425,15 @@ func (j *job) recordChanges(pw *pendingWrite, acked func(n int) bool) error {
 	if complete {
 		next.SnapshotID, next.CompletedAt, next.Records = pw.jobID, c.deps.Clock.Now(), len(hashes)
 	}
-	if err := j.save(next, pw.records, applied, complete); err != nil {
+	records := pw.records
+	if applied == 0 && !pw.recordsStale {
+		records = nil // unchanged: the checkpoint keeps naming the stored document
+	}
+	if err := j.save(next, records, applied, complete); err != nil {
 		return err
+	}
+	if records != nil {
+		pw.recordsStale = false
 	}
 	j.counts["changes_recorded"] += applied
 	if complete && pw.jobID == j.id {
@@ -464,8 +483,8 @@ func (j *job) loadRecords() (map[string]json.RawMessage, error) {
 			return nil, &checkpoint.CorruptError{Where: c.deps.Store.Describe(k.key), Err: err}
 		}
 	}
-	if data == nil || doc.CheckpointRev != cp.Rev {
-		c.deps.Log.Warnf("job %s: records document %s does not belong to checkpoint revision %d: previous versions are left out this run", j.id, cp.RecordsDoc, cp.Rev)
+	if data == nil || doc.ID != cp.RecordsID {
+		c.deps.Log.Warnf("job %s: records document %s is not the one the checkpoint names (%q): previous versions are left out this run", j.id, cp.RecordsDoc, cp.RecordsID)
 		return nil, nil
 	}
 	return doc.Records, nil
@@ -672,7 +691,6 @@ func (j *job) save(next *Checkpoint, records map[string]json.RawMessage, changes
 		}
 	}
 	next.UpdatedAt = c.deps.Clock.Now()
-	next.RecordsDoc = ""
 	if records != nil {
 		// The records go to the slot the checkpoint does not name, so that
 		// a crash before the checkpoint's write leaves the named one intact.
@@ -690,11 +708,11 @@ func (j *job) save(next *Checkpoint, records map[string]json.RawMessage, changes
 				return fail(err)
 			}
 		}
-		ckptRev := c.ckpt.rev + 1
-		if _, err := slot.save(ctx, func(rev int64) ([]byte, error) { return encodeRecords(rev, ckptRev, records) }); err != nil {
+		id := fmt.Sprintf("%s/%d", j.id, c.ckpt.rev+1)
+		if _, err := slot.save(ctx, func(rev int64) ([]byte, error) { return encodeRecords(rev, id, records) }); err != nil {
 			return fail(err)
 		}
-		next.RecordsDoc = slot.key
+		next.RecordsDoc, next.RecordsID = slot.key, id
 	}
 	rev, err := c.ckpt.save(ctx, func(rev int64) ([]byte, error) {
 		next.Rev = rev

@@ -232,11 +232,14 @@ func TestChangesFollowTheGrowingWorld(t *testing.T) {
 	assert.Empty(t, got[snapshot.Removed])
 
 	// A run over an unchanged world emits nothing and still records the run.
+	// The records document is not written again for it.
 	for endpoint, c := range colls {
 		r.sink.reset()
+		doc := r.stored(endpoint).RecordsID
 		rep := mustRun(t, c)
 		assert.Empty(t, r.sink.received(), endpoint)
 		assert.Equal(t, rep.JobID, r.stored(endpoint).SnapshotID, endpoint)
+		assert.Equal(t, doc, r.stored(endpoint).RecordsID, "%s: the same records document", endpoint)
 	}
 }
 

@@ -38,8 +38,9 @@ type Checkpoint struct {
 	CompletedAt time.Time
 	Records     int
 	// RecordsDoc is the key of the document holding the records Hashes
-	// describe (emit: changes with include_previous), "" without one.
-	RecordsDoc string
+	// describe (emit: changes with include_previous), "" without one, and
+	// RecordsID the id that document must carry.
+	RecordsDoc, RecordsID string
 	Hashes     map[string]uint64
 	Rev        int64
 	UpdatedAt  time.Time
@@ -55,6 +56,7 @@ type wireCheckpoint struct {
 	CompletedAt string                       `json:"completed_at,omitempty"`
 	Records     int                          `json:"records"`
 	RecordsDoc  string                       `json:"records_doc,omitempty"`
+	RecordsID   string                       `json:"records_id,omitempty"`
 	UpdatedAt   string                       `json:"updated_at"`
 	Hashes      map[string]map[string]string `json:"hashes,omitempty"`
 }
@@ -64,7 +66,7 @@ type wireCheckpoint struct {
 // users checkpoint spells each organisation once: about 46 bytes a record.
 func (c *Checkpoint) Encode() ([]byte, error) {
 	w := wireCheckpoint{Rev: c.Rev, Version: Version, Identity: c.Identity, SnapshotID: c.SnapshotID,
-		Records: c.Records, RecordsDoc: c.RecordsDoc, UpdatedAt: formatTime(c.UpdatedAt)}
+		Records: c.Records, RecordsDoc: c.RecordsDoc, RecordsID: c.RecordsID, UpdatedAt: formatTime(c.UpdatedAt)}
 	if !c.CompletedAt.IsZero() {
 		w.CompletedAt = formatTime(c.CompletedAt)
 	}
@@ -93,7 +95,7 @@ func DecodeCheckpoint(data []byte) (*Checkpoint, error) {
 	if w.Version != Version {
 		return nil, fmt.Errorf("version %d is not a snapshot checkpoint (version %d)", w.Version, Version)
 	}
-	c := &Checkpoint{Identity: w.Identity, SnapshotID: w.SnapshotID, Records: w.Records, RecordsDoc: w.RecordsDoc, Rev: w.Rev}
+	c := &Checkpoint{Identity: w.Identity, SnapshotID: w.SnapshotID, Records: w.Records, RecordsDoc: w.RecordsDoc, RecordsID: w.RecordsID, Rev: w.Rev}
 	var err error
 	if c.CompletedAt, err = parseTime("completed_at", w.CompletedAt); err != nil {
 		return nil, err
@@ -171,13 +173,13 @@ func parseTime(field, s string) (time.Time, error) {
 }
 
 // recordsDoc is the document of the records a checkpoint's Hashes describe,
-// for the `previous` of changes. It names the snapshot and the checkpoint
-// revision it was written for, so that an orphan (written by a run that
-// crashed before its commit) is never taken for the current one.
+// for the `previous` of changes. Its id is named by the checkpoint, so that
+// an orphan (written by a run that crashed before its commit) is never taken
+// for the current one. It is rewritten only when a change is recorded.
 type recordsDoc struct {
-	Rev           int64                      `json:"rev"`
-	CheckpointRev int64                      `json:"checkpoint_rev"`
-	Records       map[string]json.RawMessage `json:"records"`
+	Rev     int64                      `json:"rev"`
+	ID      string                     `json:"id"`
+	Records map[string]json.RawMessage `json:"records"`
 }
 
 //------------------------------------------------------------------------------
@@ -235,6 +237,6 @@ func (k *keeper) save(ctx context.Context, enc func(rev int64) ([]byte, error)) 
 
 // encodeRecords renders a records document at rev (json.Marshal sorts the
 // keys; the records are copied verbatim).
-func encodeRecords(rev, checkpointRev int64, records map[string]json.RawMessage) ([]byte, error) {
-	return json.Marshal(recordsDoc{Rev: rev, CheckpointRev: checkpointRev, Records: records})
+func encodeRecords(rev int64, id string, records map[string]json.RawMessage) ([]byte, error) {
+	return json.Marshal(recordsDoc{Rev: rev, ID: id, Records: records})
 }

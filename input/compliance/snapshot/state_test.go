@@ -75,7 +75,7 @@ func TestAMismatchedRecordsDocumentLeavesPreviousOutOnceAndIsRepaired(t *testing
 	require.NoError(t, err)
 	var parsed map[string]any
 	require.NoError(t, json.Unmarshal(doc, &parsed))
-	parsed["checkpoint_rev"] = cp.Rev + 5
+	parsed["id"] = "another run"
 	tampered, err := json.Marshal(parsed)
 	require.NoError(t, err)
 	r.store.Put(cp.RecordsDoc, tampered)
