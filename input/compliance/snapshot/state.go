@@ -41,9 +41,9 @@ type Checkpoint struct {
 	// describe (emit: changes with include_previous), "" without one, and
 	// RecordsID the id that document must carry.
 	RecordsDoc, RecordsID string
-	Hashes     map[string]uint64
-	Rev        int64
-	UpdatedAt  time.Time
+	Hashes                map[string]uint64
+	Rev                   int64
+	UpdatedAt             time.Time
 }
 
 // wireCheckpoint is the JSON form; rev comes first (the compare-and-swap
