@@ -99,8 +99,8 @@ type endpointKind struct {
 	scopes []string
 	// pageSize is the default and maxPageSize the largest page_size.
 	pageSize, maxPageSize int
-	// schedule is the default schedule.
-	schedule string
+	// schedule and jobTimeout are the defaults of schedule and job_timeout.
+	schedule, jobTimeout string
 	// fields are the endpoint fields it accepts besides the common ones
 	// (paths such as "filters.organization_ids").
 	fields []string
@@ -119,26 +119,26 @@ var (
 // endpointKinds is every endpoint, in the order the docs list them.
 var endpointKinds = []endpointKind{
 	{name: endpointActivities, family: familyFeed, scopes: []string{scopeActivities}, pageSize: defaultPageSize, maxPageSize: 5000,
-		schedule: defaultSchedule, build: buildActivities,
+		schedule: defaultSchedule, jobTimeout: defaultJobTimeout, build: buildActivities,
 		fields: append(slices.Clone(feedWindowFields), fieldEPFilters+"."+fieldFilterTypes, fieldEPFilters+"."+fieldFilterExcludeType,
 			fieldEPFilters+"."+fieldFilterActorIDs, orgFilter)},
 	{name: endpointOrganizations, family: familySnapshot, scopes: []string{scopeOrgData}, pageSize: api.MaxDirectoryLimit, maxPageSize: api.MaxDirectoryLimit,
-		schedule: defaultSnapshotSchedule, build: buildSnapshot, fields: snapshotFields},
+		schedule: defaultSnapshotSchedule, jobTimeout: defaultSnapshotJobTimeout, build: buildSnapshot, fields: snapshotFields},
 	{name: endpointUsers, family: familySnapshot, scopes: []string{scopeUserData, scopeOrgData}, pageSize: api.MaxDirectoryLimit, maxPageSize: api.MaxDirectoryLimit,
-		schedule: defaultSnapshotSchedule, build: buildSnapshot, fields: append(slices.Clone(snapshotFields), orgFilter)},
+		schedule: defaultSnapshotSchedule, jobTimeout: defaultSnapshotJobTimeout, build: buildSnapshot, fields: append(slices.Clone(snapshotFields), orgFilter)},
 	{name: endpointRoles, family: familySnapshot, scopes: []string{scopeOrgData}, pageSize: api.MaxDirectoryLimit, maxPageSize: api.MaxDirectoryLimit,
-		schedule: defaultSnapshotSchedule, build: buildSnapshot, fields: append(slices.Clone(snapshotFields), orgFilter)},
+		schedule: defaultSnapshotSchedule, jobTimeout: defaultSnapshotJobTimeout, build: buildSnapshot, fields: append(slices.Clone(snapshotFields), orgFilter)},
 	{name: endpointGroups, family: familySnapshot, scopes: []string{scopeOrgData, scopeUserData}, pageSize: api.MaxDirectoryLimit, maxPageSize: api.MaxDirectoryLimit,
-		schedule: defaultSnapshotSchedule, build: buildSnapshot, fields: snapshotFields},
+		schedule: defaultSnapshotSchedule, jobTimeout: defaultSnapshotJobTimeout, build: buildSnapshot, fields: snapshotFields},
 	{name: endpointOrganizationSettings, family: familySnapshot, scopes: []string{scopeOrgData}, pageSize: api.MaxDirectoryLimit, maxPageSize: api.MaxDirectoryLimit,
-		schedule: defaultSnapshotSchedule, build: buildSnapshot, fields: append(slices.Clone(snapshotFields), orgFilter)},
+		schedule: defaultSnapshotSchedule, jobTimeout: defaultSnapshotJobTimeout, build: buildSnapshot, fields: append(slices.Clone(snapshotFields), orgFilter)},
 	{name: endpointProjects, family: familySnapshot, scopes: []string{scopeUserData}, pageSize: api.MaxProjectsLimit, maxPageSize: api.MaxProjectsLimit,
-		schedule: defaultSnapshotSchedule, build: buildSnapshot, fields: append(slices.Clone(snapshotFields), orgFilter)},
+		schedule: defaultSnapshotSchedule, jobTimeout: defaultSnapshotJobTimeout, build: buildSnapshot, fields: append(slices.Clone(snapshotFields), orgFilter)},
 	{name: endpointChats, family: familyIncremental, scopes: []string{scopeUserData}, pageSize: 1000, maxPageSize: 1000,
-		schedule: defaultSchedule, build: nil, // engineer G3's content collector plugs in here
+		schedule: defaultSchedule, jobTimeout: defaultJobTimeout, build: nil, // engineer G3's content collector plugs in here
 		fields: slices.Concat(feedWindowFields, contentFilters, []string{fieldEPIncludeMessages, fieldEPMessageMode, fieldEPMessagesSince})},
 	{name: endpointFiles, family: familyIncremental, scopes: []string{scopeUserData}, pageSize: 1000, maxPageSize: 1000,
-		schedule: defaultSchedule, build: nil, // engineer G3's content collector plugs in here
+		schedule: defaultSchedule, jobTimeout: defaultJobTimeout, build: nil, // engineer G3's content collector plugs in here
 		fields: slices.Concat(feedWindowFields, contentFilters, []string{fieldEPMaxFileSize, fieldEPFileWorkers, fieldEPFileRetries,
 			fieldEPIncludeGenerated, fieldEPIncludeProjectFiles, fieldEPEmitSkipped})},
 }

@@ -106,11 +106,12 @@ const (
 	defaultJobTimeout = "300s"
 	defaultPageSize   = 5000
 
-	defaultSnapshotSchedule = "0 * * * *"
-	defaultMaxRecords       = 1_000_000
-	defaultMaxFileSize      = "100MiB"
-	defaultFileWorkers      = 1
-	defaultFileRetries      = 2
+	defaultSnapshotSchedule   = "0 * * * *"
+	defaultSnapshotJobTimeout = "1h"
+	defaultMaxRecords         = 1_000_000
+	defaultMaxFileSize        = "100MiB"
+	defaultFileWorkers        = 1
+	defaultFileRetries        = 2
 
 	emitSnapshot        = "snapshot"
 	emitChanges         = "changes"
@@ -364,9 +365,9 @@ func endpointFields() []*service.ConfigField {
 			Description("IANA time zone for snaps and cron (e.g. `Europe/Berlin`).").
 			Default(defaultTimezone),
 		service.NewStringField(fieldEPJobTimeout).
-			Description("Longest a job may fetch: when it passes the job stops fetching, lets delivered messages drain for `drain_grace`, commits what completed and ends. `0` = unlimited; a bare number is seconds (`30`); durations such as `45s` or `15m`. A job that commits nothing halves the next slice so it fits next time.").
+			Description("Longest a job may fetch: when it passes the job stops fetching, lets delivered messages drain for `drain_grace`, commits what completed and ends. `0` = unlimited; a bare number is seconds (`30`); durations such as `45s` or `15m`. A job that commits nothing halves the next slice so it fits next time. Default `"+defaultJobTimeout+"`; `"+defaultSnapshotJobTimeout+"` for the directory and projects snapshots, whose run is recorded only when its whole list was walked and acknowledged.").
 			Examples("300s", "0", "30", "15m").
-			Default(defaultJobTimeout),
+			Optional(),
 		service.NewIntField(fieldEPPageSize).
 			Description("Records per request. `activities`: 1 to 5000, default 5000; directory endpoints: 1 to 1000, default 1000; `projects`: 1 to 100, default 100; `chats`, `files`: 1 to 1000, default 1000. The largest pages spend the fewest requests of the shared budget.").
 			Optional(),
@@ -761,7 +762,7 @@ func parseEndpoint(r fieldReader, now time.Time, i int) (_ *endpointConfig, enab
 		raw.Earliest, raw.Latest = "", ""
 	}
 	raw.Timezone, _ = r.str(fieldEPTimezone)
-	raw.JobTimeout, _ = r.str(fieldEPJobTimeout)
+	raw.JobTimeout = r.optStr(k.jobTimeout, fieldEPJobTimeout)
 	raw.PageSize = r.optInt(k.pageSize, fieldEPPageSize)
 	raw.Filters.ActivityTypes = r.optStrList(fieldEPFilters, fieldFilterTypes)
 	raw.Filters.ExcludeActivityTypes = r.optStrList(fieldEPFilters, fieldFilterExcludeType)

@@ -407,3 +407,28 @@ func orEmpty(m map[string]any) map[string]any {
 	}
 	return m
 }
+
+// TestEndpointDefaultsFollowTheirKind: a directory or projects endpoint with
+// only its name parses to the documented defaults of its kind, next to an
+// activities endpoint with the feed's.
+func TestEndpointDefaultsFollowTheirKind(t *testing.T) {
+	conf, err := inputSpec().ParseYAML("api_key: sk-ant-api01-defaults\nendpoints:\n  - name: activities\n  - name: users\n  - name: projects\n", nil)
+	require.NoError(t, err)
+	cfg, err := parseConfig(conf, time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	require.NoError(t, err)
+	require.Len(t, cfg.Endpoints, 3)
+	feed, users, projects := cfg.Endpoints[0], cfg.Endpoints[1], cfg.Endpoints[2]
+	assert.Equal(t, "*/5 * * * *", feed.Raw.Schedule)
+	assert.Equal(t, 300*time.Second, feed.Settings.JobTimeout)
+	assert.Equal(t, 5000, feed.Raw.PageSize)
+	assert.Equal(t, "-7d@d", feed.Raw.Earliest)
+	for _, ep := range []endpointConfig{users, projects} {
+		assert.Equal(t, "0 * * * *", ep.Raw.Schedule, ep.Name)
+		assert.Equal(t, time.Hour, ep.Settings.JobTimeout, ep.Name)
+		assert.Empty(t, ep.Raw.Earliest, "%s walks the whole list", ep.Name)
+		assert.Equal(t, snapshotSettings{Emit: "snapshot", IncludePrevious: true, Baseline: "emit", MaxRecords: 1_000_000}, ep.Snapshot, ep.Name)
+	}
+	assert.Equal(t, 1000, users.Raw.PageSize)
+	assert.Equal(t, 100, projects.Raw.PageSize)
+	assert.NotEqual(t, checkpointKey(cfg, "x", users), checkpointKey(cfg, "x", projects))
+}

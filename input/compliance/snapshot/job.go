@@ -76,10 +76,10 @@ func (j *job) loadCheckpoint() error {
 	want := c.cfg.Identity()
 	if cp.Identity != want {
 		if !c.cfg.Adopt {
-			return fmt.Errorf("checkpoint %s was written for %+v, this config collects %+v: refusing to reuse it "+
+			return fmt.Errorf("checkpoint %s was written for %v, this config collects %v: refusing to reuse it "+
 				"(set state.adopt to take it over for one run, or give this endpoint its own state.key)", c.deps.Store.Describe(c.ckpt.key), cp.Identity, want)
 		}
-		c.deps.Log.Warnf("adopting checkpoint %s written for %+v (state.adopt)", c.deps.Store.Describe(c.ckpt.key), cp.Identity)
+		c.deps.Log.Warnf("adopting checkpoint %s written for %v (state.adopt)", c.deps.Store.Describe(c.ckpt.key), cp.Identity)
 		if cp.Identity.Emit != want.Emit {
 			cp.Hashes, cp.RecordsDoc, cp.RecordsID = nil, "", ""
 		}

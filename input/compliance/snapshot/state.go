@@ -27,6 +27,11 @@ type Identity struct {
 	Emit     string `json:"emit"`
 }
 
+// String names the identity in messages.
+func (id Identity) String() string {
+	return fmt.Sprintf("endpoint %s, base_url %s, emit %s, filters %s", id.Endpoint, id.BaseURL, id.Emit, id.Filters)
+}
+
 // Checkpoint is a snapshot endpoint's document. Its position is the last
 // complete run (SnapshotID, CompletedAt, Records); with emit: changes,
 // Hashes hold the hash of every record the outputs acknowledged, which a
