@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -75,20 +76,54 @@ const (
 	fieldSTEnabled       = "enabled"
 	fieldSTUpdate        = "update"
 	fieldSTMerge         = "merge"
+
+	// Directory snapshots and projects.
+	fieldEPEmit            = "emit"
+	fieldEPIncludePrevious = "include_previous"
+	fieldEPBaseline        = "baseline"
+	fieldEPMaxRecords      = "max_records"
+
+	// Chats and files (the content collector).
+	fieldFilterUserIDs         = "user_ids"
+	fieldFilterProjectIDs      = "project_ids"
+	fieldEPIncludeMessages     = "include_messages"
+	fieldEPMessageMode         = "message_mode"
+	fieldEPMessagesSince       = "messages_since"
+	fieldEPMaxFileSize         = "max_file_size"
+	fieldEPFileWorkers         = "file_workers"
+	fieldEPFileRetries         = "file_retries"
+	fieldEPIncludeGenerated    = "include_generated"
+	fieldEPIncludeProjectFiles = "include_project_files"
+	fieldEPEmitSkipped         = "emit_skipped"
 )
 
 // Defaults shared by the spec, the lint method and parseConfig.
 const (
-	defaultBaseURL     = "https://api.anthropic.com"
-	defaultVersion     = "2023-06-01"
-	defaultStatePath   = "./compliance-state"
-	defaultSchedule    = "*/5 * * * *"
-	defaultEarliest    = "-7d@d"
-	defaultLatest      = "now"
-	defaultTimezone    = "UTC"
-	defaultJobTimeout  = "300s"
-	defaultPageSize    = 5000
-	endpointActivities = "activities"
+	defaultBaseURL    = "https://api.anthropic.com"
+	defaultVersion    = "2023-06-01"
+	defaultStatePath  = "./compliance-state"
+	defaultSchedule   = "*/5 * * * *"
+	defaultEarliest   = "-7d@d"
+	defaultLatest     = "now"
+	defaultTimezone   = "UTC"
+	defaultJobTimeout = "300s"
+	defaultPageSize   = 5000
+
+	defaultSnapshotSchedule   = "0 * * * *"
+	defaultSnapshotJobTimeout = "1h"
+	defaultMaxRecords         = 1_000_000
+	defaultMaxFileSize        = "100MiB"
+	defaultFileWorkers        = 1
+	defaultFileRetries        = 2
+
+	emitSnapshot        = "snapshot"
+	emitChanges         = "changes"
+	baselineEmit        = "emit"
+	baselineSilent      = "silent"
+	messagePerMessage   = "per_message"
+	messagePerChat      = "per_chat"
+	messagesSinceWindow = "window"
+	messagesSinceAll    = "all"
 
 	// DefaultStateUpdate is the Bloblang equivalent of the built-in state
 	// update: latestTime is the largest created_at, in epoch milliseconds.
@@ -104,7 +139,7 @@ func inputSpec() *service.ConfigSpec {
 		Beta().
 		Categories("Services").
 		Version("0.1.0").
-		Summary("Collects the Activity Feed of Anthropic's Compliance API (`GET /v1/compliance/activities`) with no gaps and no silent loss, one message per activity.").
+		Summary("Collects Anthropic's Compliance API with no gaps and no silent loss: the Activity Feed (`GET /v1/compliance/activities`), one message per activity, and the directory (organizations, users, roles, groups, settings) and projects, as snapshots or changes.").
 		Description(`
 Each scheduled job reads the window `+"`[scanned_to - overlap, now - settle)`"+` of `+"`created_at`"+` in slices, oldest slice
 first, walking every slice with cursor pagination (`+"`after_id`"+`) until `+"`has_more`"+` is false. Activities already
@@ -140,7 +175,27 @@ poison message is replayed forever and the checkpoint stops moving.
 
 Each message is the activity's raw JSON, unchanged, with this metadata:
 `+"`activity_id`, `activity_type`, `activity_created_at`, `compliance_endpoint`, `compliance_job_id`, `compliance_slice_from`, `compliance_slice_to`, `compliance_page`, `compliance_request_id`"+`
-and `+"`compliance_state`"+` (the saved user state as JSON).`).
+and `+"`compliance_state`"+` (the saved user state as JSON).
+
+== Directory snapshots and projects
+
+The endpoints `+"`organizations`, `users`, `roles`, `groups`, `organization_settings` and `projects`"+` walk their whole
+list on every run (page by page, children included: permissions, members, attachments, collaborators). Each record is
+one message, its body the record as the API returned it, with metadata `+"`compliance_endpoint`, `compliance_job_id`, `compliance_record_type` (`user`, `member`, ...), `compliance_record_key` (`user:<org>/<user id>`, ...), `compliance_snapshot_id`"+`
+and `+"`compliance_request_id`"+`.
+
+With `+"`emit: snapshot`"+` (the default) a run emits every record, then, once the outputs acknowledged all of them, one
+marker message (`+"`compliance_snapshot_complete: true`"+`); the checkpoint records the run when the marker is
+acknowledged. A run that fails emits no marker: drop records whose snapshot id never completes. Delivery is at least
+once; a restart emits a whole new snapshot.
+
+With `+"`emit: changes`"+` a run walks the whole list first, then emits only the records `+"`added`, `changed` or `removed`"+`
+since the last complete run (metadata `+"`compliance_change`"+`, body `+"`{change, key, current, previous}`"+`), compared by an
+8-byte hash per record kept in the checkpoint. A run that fails while walking emits nothing, no `+"`removed`"+` above all.
+The run is complete when every change was acknowledged; the changes of acknowledged batches of a run that did not
+complete (a refused batch, a timeout, a stop) are recorded too, so the next run emits exactly the others: each change
+is delivered exactly once across restarts, and at least once across a crash (what was delivered but not recorded is
+emitted again). A walk is not an atomic read: a record that changes during it shows in the next run.`).
 		Fields(
 			service.NewStringField(fieldAPIKey).
 				Description("Compliance Access Key (`sk-ant-api01-…`, scope `read:compliance_activities`) or Admin API key (`sk-ant-admin01-…`). Sent as `x-api-key`; never logged. Use an environment variable: `${ANTHROPIC_COMPLIANCE_API_KEY}`. Checked at start-up, not by `lint` (which CI runs with `--skip-env-var-check`, without secrets): empty is refused then.").
@@ -235,7 +290,7 @@ and `+"`compliance_state`"+` (the saved user state as JSON).`).
 				Default("").
 				Advanced(),
 			service.NewObjectListField(fieldEndpoints, endpointFields()...).
-				Description("The Compliance API endpoints to collect, each on its own schedule with its own checkpoint. Only `activities` exists for now.").
+				Description("The Compliance API endpoints to collect, each on its own schedule with its own checkpoint (`anthropic_compliance/<label>/<name>`), job reports and metrics (label `endpoint`). Every endpoint of one input shares one API client: one rate budget, headroom and retry policy.").
 				Default([]any{defaultEndpoint()}),
 		).
 		Field(adminField()).
@@ -280,9 +335,14 @@ func defaultEndpoint() map[string]any {
 }
 
 func endpointFields() []*service.ConfigField {
+	feedOnly := "Only `activities`, `chats` and `files` (a directory or projects snapshot walks the whole list)."
 	return []*service.ConfigField{
-		service.NewStringEnumField(fieldEPName, endpointActivities).
-			Description("The endpoint: `activities` is Compliance Activities (`GET /v1/compliance/activities`)."),
+		service.NewStringEnumField(fieldEPName, endpointNames()...).
+			Description("The endpoint. `activities`: the Activity Feed (`GET /v1/compliance/activities`, scope `read:compliance_activities`). " +
+				"Directory snapshots, each run walking the whole list: `organizations`; `users` (each organization's members; scopes `read:compliance_user_data` and `read:compliance_org_data`); " +
+				"`roles` (+ each role's permissions); `groups` (+ each group's members; `read:compliance_org_data` and `read:compliance_user_data`); `organization_settings` (one record per organization); " +
+				"`projects` (+ each project's attachments and collaborators; `read:compliance_user_data`). `chats` and `files` are named for the content collector and refused until it is built. " +
+				"Every endpoint of one input shares one API client: one rate budget, headroom and retry policy."),
 		service.NewStringField(fieldEPDescription).
 			Description("Free text for operators.").
 			Default(""),
@@ -290,52 +350,98 @@ func endpointFields() []*service.ConfigField {
 			Description("Collect this endpoint.").
 			Default(true),
 		service.NewStringField(fieldEPSchedule).
-			Description("When jobs start: a 5-field cron expression in `timezone`, `@every <duration>` (values under 30s spend the shared API budget fast), or `once` for one batch job over exactly `[earliest, latest)` under its own checkpoint key, after which the input ends (the process exits non-zero if the job failed). A tick that arrives while a job runs is skipped and logged.").
+			Description("When jobs start: a 5-field cron expression in `timezone`, `@every <duration>` (values under 30s spend the shared API budget fast), or `once` for one batch job under its own checkpoint key, after which the input ends (the process exits non-zero if the job failed): over exactly `[earliest, latest)` for `activities`, one walk for a snapshot endpoint. A tick that arrives while a job runs is skipped and logged. Default `*/5 * * * *`; `0 * * * *` (hourly) for the directory and projects snapshots.").
 			Examples("*/5 * * * *", "@every 1m", "0 * * * *", "once").
-			Default(defaultSchedule),
+			Optional(),
 		service.NewBoolField(fieldEPRunOnStart).
 			Description("Also run a job at start-up, not only on the schedule's ticks.").
 			Default(true),
 		service.NewStringField(fieldEPEarliest).
-			Description("Start of collection, resolved **once** by the first job and saved in the checkpoint before any request; later jobs resume from the checkpoint. Syntax: `[+|-]<int><unit>[@<snap>]` with units `s m h d w mon q y` (long forms such as `min`, `hour`, `day`, `month`, `quarter`, `year` too) and snaps `@s @m @h @d @w @w0`…`@w6 @mon @q @y` (round down); `now`; a signed bare integer is seconds (`-1` = `-1s`); an RFC 3339 time or epoch seconds (9+ digits) is absolute.").
+			Description("Start of collection, resolved **once** by the first job and saved in the checkpoint before any request; later jobs resume from the checkpoint. Syntax: `[+|-]<int><unit>[@<snap>]` with units `s m h d w mon q y` (long forms such as `min`, `hour`, `day`, `month`, `quarter`, `year` too) and snaps `@s @m @h @d @w @w0`…`@w6 @mon @q @y` (round down); `now`; a signed bare integer is seconds (`-1` = `-1s`); an RFC 3339 time or epoch seconds (9+ digits) is absolute. Default `"+defaultEarliest+"`. "+feedOnly).
 			Examples("-7d@d", "-24h", "@d", "-1q@q", "2026-01-01T00:00:00Z").
-			Default(defaultEarliest),
+			Optional(),
 		service.NewStringField(fieldEPLatest).
-			Description("End of collection, same syntax as `earliest`, resolved on every job (`now` follows the present). Collection never reads newer than `now - settle`.").
+			Description("End of collection, same syntax as `earliest`, resolved on every job (`now` follows the present). Collection never reads newer than `now - settle`. Default `"+defaultLatest+"`. "+feedOnly).
 			Examples("now", "@d", "+128m@h").
-			Default(defaultLatest),
+			Optional(),
 		service.NewStringField(fieldEPTimezone).
 			Description("IANA time zone for snaps and cron (e.g. `Europe/Berlin`).").
 			Default(defaultTimezone),
 		service.NewStringField(fieldEPJobTimeout).
-			Description("Longest a job may fetch: when it passes the job stops fetching, lets delivered messages drain for `drain_grace`, commits what completed and ends. `0` = unlimited; a bare number is seconds (`30`); durations such as `45s` or `15m`. A job that commits nothing halves the next slice so it fits next time.").
+			Description("Longest a job may fetch: when it passes the job stops fetching, lets delivered messages drain for `drain_grace`, commits what completed and ends. `0` = unlimited; a bare number is seconds (`30`); durations such as `45s` or `15m`. A job that commits nothing halves the next slice so it fits next time. Default `"+defaultJobTimeout+"`; `"+defaultSnapshotJobTimeout+"` for the directory and projects snapshots, whose run is recorded only when its whole list was walked and acknowledged.").
 			Examples("300s", "0", "30", "15m").
-			Default(defaultJobTimeout),
+			Optional(),
 		service.NewIntField(fieldEPPageSize).
-			Description("Activities per request, 1 to 5000. The largest pages spend the fewest requests of the shared budget.").
-			Default(defaultPageSize),
+			Description("Records per request. `activities`: 1 to 5000, default 5000; directory endpoints: 1 to 1000, default 1000; `projects`: 1 to 100, default 100; `chats`, `files`: 1 to 1000, default 1000. The largest pages spend the fewest requests of the shared budget.").
+			Optional(),
 		service.NewStringField(fieldEPOnlyIDsFile).
-			Description("Restrict a `schedule: once` run to the activity ids listed in this file, one per line: the range is walked as usual, but only those activities are emitted (the others are counted as filtered in the job report). `compliance-connect audit --repair` uses it to re-send exactly the activities an audit found missing. The id set is part of the checkpoint key and identity, so such a run never shares or moves another checkpoint. Read at start-up, not by `lint`. Empty: no restriction.").
-			Default("").
+			Description("Restrict a `schedule: once` run to the activity ids listed in this file, one per line: the range is walked as usual, but only those activities are emitted (the others are counted as filtered in the job report). `compliance-connect audit --repair` uses it to re-send exactly the activities an audit found missing. The id set is part of the checkpoint key and identity, so such a run never shares or moves another checkpoint. Read at start-up, not by `lint`. Empty: no restriction. Only `activities`.").
+			Optional().
 			Advanced(),
 		service.NewObjectField(fieldEPFilters,
-			service.NewStringListField(fieldFilterTypes).Description("Keep only these activity types.").Default([]any{}),
-			service.NewStringListField(fieldFilterExcludeType).Description("Drop these activity types (e.g. `compliance_api_accessed`, this input's own footprint). Not together with `activity_types`.").Default([]any{}),
-			service.NewStringListField(fieldFilterActorIDs).Description("Keep only activities of these actors (`user_…` ids).").Default([]any{}),
-			service.NewStringListField(fieldFilterOrgIDs).Description("Keep only activities of these organisations (`org_…` ids or organisation UUIDs).").Default([]any{}),
-		).Description("Filters sent with every request. They are part of the checkpoint's identity: changing them is refused unless `state.adopt` is set."),
+			service.NewStringListField(fieldFilterTypes).Description("Keep only these activity types. Only `activities`.").Optional(),
+			service.NewStringListField(fieldFilterExcludeType).Description("Drop these activity types (e.g. `compliance_api_accessed`, this input's own footprint). Not together with `activity_types`. Only `activities`.").Optional(),
+			service.NewStringListField(fieldFilterActorIDs).Description("Keep only activities of these actors (`user_…` ids). Only `activities`.").Optional(),
+			service.NewStringListField(fieldFilterOrgIDs).Description("Keep only these organisations. `activities`, `chats`, `files`, `projects`: `org_…` ids or organisation UUIDs, sent to the API. `users`, `roles`, `organization_settings`: organisation UUIDs, the organisations walked.").Optional(),
+			service.NewStringListField(fieldFilterUserIDs).Description("Keep only chats created by these users (`user_…` ids), applied by the input (the API refuses them with `updated_at` windows). Only `chats` and `files`.").Optional(),
+			service.NewStringListField(fieldFilterProjectIDs).Description("Keep only chats of these projects, applied by the input. Only `chats` and `files`.").Optional(),
+		).Description("Filters. They are part of the checkpoint's identity: changing them is refused unless `state.adopt` is set.").Optional(),
 		service.NewObjectField(fieldEPStateTracking,
 			service.NewBoolField(fieldSTEnabled).
-				Description("Keep a checkpoint between jobs. Off: every job collects `[earliest - settle, latest - settle)` on its own and nothing is saved (shifting by `settle` makes tiling windows such as `-5m@m`..`@m` every 5 minutes leave no gap).").
+				Description("Keep a checkpoint between jobs. Off: every job collects `[earliest - settle, latest - settle)` on its own and nothing is saved (shifting by `settle` makes tiling windows such as `-5m@m`..`@m` every 5 minutes leave no gap). For a snapshot endpoint off means no checkpoint at all (only with `emit: snapshot`).").
 				Default(true),
 			service.NewBloblangField(fieldSTUpdate).
-				Description("State update mapping (Cribl's state update expression), run once per delivered activity. `this` is the activity; `@state` is the slice's state so far (each slice starts from `{}`). A result that is not an object leaves the state unchanged. The saved state never moves the collection window.").
+				Description("State update mapping (Cribl's state update expression), run once per delivered activity. `this` is the activity; `@state` is the slice's state so far (each slice starts from `{}`). A result that is not an object leaves the state unchanged. The saved state never moves the collection window. Only `activities`.").
 				Default(DefaultStateUpdate),
 			service.NewBloblangField(fieldSTMerge).
-				Description("State merge mapping, run when a slice that delivered activities commits, on `{\"prev\": <saved state>, \"new\": <slice state>}`; its result is saved.").
+				Description("State merge mapping, run when a slice that delivered activities commits, on `{\"prev\": <saved state>, \"new\": <slice state>}`; its result is saved. Only `activities`.").
 				Default(DefaultStateMerge),
 		).Description("User state folded over delivered activities, kept in the checkpoint and exposed as metadata `compliance_state`."),
 		reconcileField(),
+
+		// Directory snapshots and projects.
+		service.NewStringEnumField(fieldEPEmit, emitSnapshot, emitChanges).
+			Description("Directory and projects endpoints: what a run emits. `snapshot` (default): every record, each with metadata `compliance_snapshot_id`, then, once every record was acknowledged, one marker message (metadata `compliance_snapshot_complete: true`, body `{snapshot_id, endpoint, records, by_type, started_at, completed_at}`): swap a lookup table on the marker and drop records of snapshot ids that never complete. " +
+				"`changes`: only what changed since the last complete run, one message per record with metadata `compliance_change` (`added`, `changed`, `removed`) and body `{change, key, current, previous}`, from a per-record hash kept in the checkpoint; nothing is emitted before the whole list was walked, so a run that fails midway emits no `removed`.").
+			Optional(),
+		service.NewBoolField(fieldEPIncludePrevious).
+			Description("With `emit: changes`: put the previous version of each `changed` and `removed` record in `previous` (default true). The previous versions are kept in a second document next to the checkpoint (`<key>/records/a` or `/b`), as large as the records themselves.").
+			Optional(),
+		service.NewStringEnumField(fieldEPBaseline, baselineEmit, baselineSilent).
+			Description("With `emit: changes`: what the first run (no checkpoint yet) does. `emit` (default): every record as `added`. `silent`: record the hashes and emit nothing.").
+			Optional(),
+		service.NewIntField(fieldEPMaxRecords).
+			Description("Directory and projects endpoints: most records one run may walk (default 1,000,000); a run that walks more fails with an error naming it. With `emit: changes` the run holds every record in memory (and the previous versions with `include_previous`).").
+			Optional(),
+
+		// Chats and files.
+		service.NewBoolField(fieldEPIncludeMessages).
+			Description("`chats`: also fetch and emit the messages of each new chat version (default false).").
+			Optional(),
+		service.NewStringEnumField(fieldEPMessageMode, messagePerMessage, messagePerChat).
+			Description("`chats` with `include_messages`: `per_message` (default), one message per chat message; `per_chat`, one message per chat version with its new messages in `chat_messages`.").
+			Optional(),
+		service.NewStringEnumField(fieldEPMessagesSince, messagesSinceWindow, messagesSinceAll).
+			Description("`chats` with `include_messages`: `window` (default) fetches the messages created in the job's slice; `all` every message of the chat.").
+			Optional(),
+		service.NewStringField(fieldEPMaxFileSize).
+			Description("`files`: largest file downloaded (default `" + defaultMaxFileSize + "`); a larger one is skipped (reported in metadata and a metric). Bytes, or with `KiB`, `MiB`, `GiB`.").
+			Optional(),
+		service.NewIntField(fieldEPFileWorkers).
+			Description("`files`: parallel downloads, each holding at most one file of `max_file_size` in memory (default 1).").
+			Optional(),
+		service.NewIntField(fieldEPFileRetries).
+			Description("`files`: downloads of a file whose checksum or body failed before it is skipped (default 2).").
+			Optional(),
+		service.NewBoolField(fieldEPIncludeGenerated).
+			Description("`files`: also download the files Claude generated (default false).").
+			Optional(),
+		service.NewBoolField(fieldEPIncludeProjectFiles).
+			Description("`files`: also download project files (default false).").
+			Optional(),
+		service.NewBoolField(fieldEPEmitSkipped).
+			Description("`files`: emit a zero-length message with the metadata of each skipped file instead of only logging it (default false).").
+			Optional(),
 	}
 }
 
@@ -379,19 +485,22 @@ type endpointRaw struct {
 	PageSize                                               int
 	Filters                                                collector.Filters
 	OnlyIDsFile                                            string
+	// UserIDs and ProjectIDs filter chats and files, applied by the input.
+	UserIDs, ProjectIDs []string
 }
 
 // endpointSettings is an endpoint's settings, checked and parsed.
 type endpointSettings struct {
 	Schedule   schedule.Spec
-	Earliest   timeexpr.Expr
+	Earliest   timeexpr.Expr // zero for a snapshot endpoint
 	Latest     timeexpr.Expr
 	Location   *time.Location
 	JobTimeout time.Duration
 }
 
-// parse checks every setting; each problem names its field path.
-func (e endpointRaw) parse(now time.Time, index int) (endpointSettings, []string) {
+// parse checks every setting of an endpoint of kind k; each problem names
+// its field path.
+func (e endpointRaw) parse(k endpointKind, now time.Time, index int) (endpointSettings, []string) {
 	var s endpointSettings
 	var problems []string
 	path := fmt.Sprintf("%s[%d].", fieldEndpoints, index)
@@ -408,31 +517,30 @@ func (e endpointRaw) parse(now time.Time, index int) (endpointSettings, []string
 		add(fieldEPSchedule, err)
 		scheduleOK = false
 	}
-	earliestOK, latestOK := true, true
-	if s.Earliest, err = timeexpr.Parse(e.Earliest); err != nil {
-		add(fieldEPEarliest, err)
-		earliestOK = false
-	}
-	if s.Latest, err = timeexpr.Parse(e.Latest); err != nil {
-		add(fieldEPLatest, err)
-		latestOK = false
-	}
-	if earliestOK && latestOK {
-		if from, to := s.Earliest.Resolve(now, loc), s.Latest.Resolve(now, loc); from.After(to) {
-			add(fieldEPEarliest, fmt.Errorf("%q (%s) is later than latest %q (%s)", e.Earliest, from.UTC().Format(time.RFC3339), e.Latest, to.UTC().Format(time.RFC3339)))
+	if k.family != familySnapshot {
+		earliestOK, latestOK := true, true
+		if s.Earliest, err = timeexpr.Parse(e.Earliest); err != nil {
+			add(fieldEPEarliest, err)
+			earliestOK = false
+		}
+		if s.Latest, err = timeexpr.Parse(e.Latest); err != nil {
+			add(fieldEPLatest, err)
+			latestOK = false
+		}
+		if earliestOK && latestOK {
+			if from, to := s.Earliest.Resolve(now, loc), s.Latest.Resolve(now, loc); from.After(to) {
+				add(fieldEPEarliest, fmt.Errorf("%q (%s) is later than latest %q (%s)", e.Earliest, from.UTC().Format(time.RFC3339), e.Latest, to.UTC().Format(time.RFC3339)))
+			}
 		}
 	}
 	if s.JobTimeout, err = timeexpr.ParseDurationSeconds(e.JobTimeout); err != nil {
 		add(fieldEPJobTimeout, err)
 	}
-	if e.PageSize < 1 || e.PageSize > 5000 {
-		add(fieldEPPageSize, fmt.Errorf("must be between 1 and 5000, got %d", e.PageSize))
+	if e.PageSize < 1 || e.PageSize > k.maxPageSize {
+		add(fieldEPPageSize, fmt.Errorf("must be between 1 and %d, got %d", k.maxPageSize, e.PageSize))
 	}
 	if err := e.Filters.Validate(); err != nil {
 		add(fieldEPFilters, errors.New(strings.TrimPrefix(err.Error(), "filters: ")))
-	}
-	if e.Name != endpointActivities {
-		add(fieldEPName, fmt.Errorf("unknown endpoint %q (supported: %s)", e.Name, endpointActivities))
 	}
 	if e.OnlyIDsFile != "" && scheduleOK && !s.Schedule.Once() {
 		add(fieldEPOnlyIDsFile, errors.New("only valid with schedule: once"))
@@ -440,9 +548,27 @@ func (e endpointRaw) parse(now time.Time, index int) (endpointSettings, []string
 	return s, problems
 }
 
-// endpointConfig is one enabled endpoint, ready to build a collector.
+// snapshotSettings are the settings of a directory or projects endpoint.
+type snapshotSettings struct {
+	Emit            string // emitSnapshot or emitChanges
+	IncludePrevious bool
+	Baseline        string // baselineEmit or baselineSilent
+	MaxRecords      int
+}
+
+// contentSettings are the settings of the chats and files endpoints.
+type contentSettings struct {
+	IncludeMessages                                 bool
+	MessageMode, MessagesSince                      string
+	MaxFileSize                                     int64
+	FileWorkers, FileRetries                        int
+	IncludeGenerated, IncludeProjectFiles, EmitSkip bool
+}
+
+// endpointConfig is one enabled endpoint, ready to build a runner.
 type endpointConfig struct {
 	Name        string
+	Kind        endpointKind
 	Description string
 	RunOnStart  bool
 	Settings    endpointSettings
@@ -450,6 +576,8 @@ type endpointConfig struct {
 	Tracking    bool
 	Update      *bloblang.Executor // nil: the built-in default
 	Merge       *bloblang.Executor
+	Snapshot    snapshotSettings // directory and projects endpoints
+	Content     contentSettings  // chats and files
 	// OnlyIDs is the id set of only_ids_file, read at start-up (nil: no
 	// restriction, or a lint parse).
 	OnlyIDs   *collector.IDSet
@@ -633,24 +761,46 @@ func parseEndpoint(r fieldReader, now time.Time, i int, mode parseMode) (_ *endp
 	var e endpointConfig
 	var raw endpointRaw
 	raw.Name, _ = r.str(fieldEPName)
+	k, known := kindOf(raw.Name)
+	switch {
+	case !known:
+		r.add(fieldEPName, "unknown endpoint %q (supported: %s)", raw.Name, strings.Join(endpointNames(), ", "))
+		return nil, true
+	case k.build == nil:
+		r.add(fieldEPName, "endpoint %q is not built yet in this version; remove it or disable it", raw.Name)
+		return nil, true
+	}
+	r.refuseFieldsOf(k)
+	e.Kind = k
 	e.Description, _ = r.str(fieldEPDescription)
-	raw.Schedule, _ = r.str(fieldEPSchedule)
-	raw.Earliest, _ = r.str(fieldEPEarliest)
-	raw.Latest, _ = r.str(fieldEPLatest)
+	raw.Schedule = r.optStr(k.schedule, fieldEPSchedule)
+	raw.Earliest = r.optStr(defaultEarliest, fieldEPEarliest)
+	raw.Latest = r.optStr(defaultLatest, fieldEPLatest)
+	if k.family == familySnapshot {
+		raw.Earliest, raw.Latest = "", ""
+	}
 	raw.Timezone, _ = r.str(fieldEPTimezone)
-	raw.JobTimeout, _ = r.str(fieldEPJobTimeout)
-	raw.PageSize = r.integer(fieldEPPageSize)
-	raw.OnlyIDsFile, _ = r.str(fieldEPOnlyIDsFile)
-	raw.Filters.ActivityTypes = r.strList(fieldEPFilters, fieldFilterTypes)
-	raw.Filters.ExcludeActivityTypes = r.strList(fieldEPFilters, fieldFilterExcludeType)
-	raw.Filters.ActorIDs = r.strList(fieldEPFilters, fieldFilterActorIDs)
-	raw.Filters.OrganizationIDs = r.strList(fieldEPFilters, fieldFilterOrgIDs)
+	raw.JobTimeout = r.optStr(k.jobTimeout, fieldEPJobTimeout)
+	raw.PageSize = r.optInt(k.pageSize, fieldEPPageSize)
+	raw.OnlyIDsFile = r.optStr("", fieldEPOnlyIDsFile)
+	raw.Filters.ActivityTypes = r.optStrList(fieldEPFilters, fieldFilterTypes)
+	raw.Filters.ExcludeActivityTypes = r.optStrList(fieldEPFilters, fieldFilterExcludeType)
+	raw.Filters.ActorIDs = r.optStrList(fieldEPFilters, fieldFilterActorIDs)
+	raw.Filters.OrganizationIDs = r.optStrList(fieldEPFilters, fieldFilterOrgIDs)
+	raw.UserIDs = r.optStrList(fieldEPFilters, fieldFilterUserIDs)
+	raw.ProjectIDs = r.optStrList(fieldEPFilters, fieldFilterProjectIDs)
 	e.RunOnStart = r.boolean(fieldEPRunOnStart)
 	e.Tracking = r.boolean(fieldEPStateTracking, fieldSTEnabled)
+	switch k.family {
+	case familySnapshot:
+		e.Snapshot = r.snapshotSettings(k, e.Tracking, raw.Filters.OrganizationIDs)
+	case familyIncremental:
+		e.Content = r.contentSettings()
+	}
 	if len(*r.p) > before {
 		return nil, true
 	}
-	settings, problems := raw.parse(now, i)
+	settings, problems := raw.parse(k, now, i)
 	*r.p = append(*r.p, problems...)
 	e.Name, e.Raw, e.Settings = raw.Name, raw, settings
 
@@ -658,6 +808,10 @@ func parseEndpoint(r fieldReader, now time.Time, i int, mode parseMode) (_ *endp
 		text, _ := r.str(fieldEPStateTracking, field)
 		if strings.TrimSpace(text) == strings.TrimSpace(def) {
 			return nil // the built-in, native equivalent
+		}
+		if k.family != familyFeed {
+			r.add(fieldEPStateTracking+"."+field, "applies only to %s, not to %s", endpointActivities, k.name)
+			return nil
 		}
 		exe, err := r.conf.FieldBloblang(fieldEPStateTracking, field)
 		r.check(err, fieldEPStateTracking, field)
@@ -670,7 +824,9 @@ func parseEndpoint(r fieldReader, now time.Time, i int, mode parseMode) (_ *endp
 		r.check(err, fieldEPOnlyIDsFile)
 		e.OnlyIDs = set
 	}
-	e.Reconcile = parseReconcile(r, &e, now)
+	if slices.Contains(k.fields, fieldEPReconcile) {
+		e.Reconcile = parseReconcile(r, &e, now) // elsewhere refused by refuseFieldsOf
+	}
 	if len(*r.p) > before {
 		return nil, true
 	}
@@ -712,6 +868,87 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// kindFields are the endpoint fields that only some kinds accept.
+var kindFields = slices.Concat(feedWindowFields, snapshotFields, feedOnlyFields,
+	[]string{fieldEPFilters + "." + fieldFilterTypes, fieldEPFilters + "." + fieldFilterExcludeType, fieldEPFilters + "." + fieldFilterActorIDs},
+	contentFilters,
+	[]string{fieldEPIncludeMessages, fieldEPMessageMode, fieldEPMessagesSince, fieldEPMaxFileSize, fieldEPFileWorkers,
+		fieldEPFileRetries, fieldEPIncludeGenerated, fieldEPIncludeProjectFiles, fieldEPEmitSkipped})
+
+// refuseFieldsOf records a problem for each field written on this endpoint
+// that its kind does not take, naming the endpoints that do.
+func (r fieldReader) refuseFieldsOf(k endpointKind) {
+	for _, f := range kindFields {
+		if r.written(strings.Split(f, ".")...) && !slices.Contains(k.fields, f) {
+			r.p.add(r.name(f), "applies only to %s, not to %s", kindsTaking(f), k.name)
+		}
+	}
+}
+
+// snapshotSettings reads the fields of a directory or projects endpoint.
+func (r fieldReader) snapshotSettings(k endpointKind, tracking bool, orgIDs []string) snapshotSettings {
+	s := snapshotSettings{
+		Emit:            r.optStr(emitSnapshot, fieldEPEmit),
+		IncludePrevious: r.optBool(true, fieldEPIncludePrevious),
+		Baseline:        r.optStr(baselineEmit, fieldEPBaseline),
+		MaxRecords:      r.optInt(defaultMaxRecords, fieldEPMaxRecords),
+	}
+	if s.MaxRecords < 1 {
+		r.add(fieldEPMaxRecords, "must be at least 1, got %d", s.MaxRecords)
+	}
+	if s.Emit != emitChanges {
+		for _, f := range []string{fieldEPIncludePrevious, fieldEPBaseline} {
+			if r.conf.Contains(f) {
+				r.add(f, "applies only with %s: %s", fieldEPEmit, emitChanges)
+			}
+		}
+	} else if !tracking {
+		r.add(fieldEPEmit, "%s needs %s.%s (the per-record hashes live in the checkpoint)", emitChanges, fieldEPStateTracking, fieldSTEnabled)
+	}
+	if k.name != endpointProjects {
+		for _, id := range orgIDs {
+			if strings.HasPrefix(id, "org_") {
+				r.add(fieldEPFilters+"."+fieldFilterOrgIDs, "%q: %s filters the organisations it walks by their UUID (organization records carry no org_ id); use the UUID", id, k.name)
+			}
+		}
+	}
+	return s
+}
+
+// contentSettings reads the fields of the chats and files endpoints.
+func (r fieldReader) contentSettings() contentSettings {
+	c := contentSettings{
+		IncludeMessages:     r.optBool(false, fieldEPIncludeMessages),
+		MessageMode:         r.optStr(messagePerMessage, fieldEPMessageMode),
+		MessagesSince:       r.optStr(messagesSinceWindow, fieldEPMessagesSince),
+		FileWorkers:         r.optInt(defaultFileWorkers, fieldEPFileWorkers),
+		FileRetries:         r.optInt(defaultFileRetries, fieldEPFileRetries),
+		IncludeGenerated:    r.optBool(false, fieldEPIncludeGenerated),
+		IncludeProjectFiles: r.optBool(false, fieldEPIncludeProjectFiles),
+		EmitSkip:            r.optBool(false, fieldEPEmitSkipped),
+	}
+	size, err := parseByteSize(r.optStr(defaultMaxFileSize, fieldEPMaxFileSize))
+	if err == nil && size < 1 {
+		err = fmt.Errorf("must be at least 1 byte, got %d", size)
+	}
+	r.check(err, fieldEPMaxFileSize)
+	c.MaxFileSize = size
+	if c.FileWorkers < 1 {
+		r.add(fieldEPFileWorkers, "must be at least 1, got %d", c.FileWorkers)
+	}
+	if c.FileRetries < 0 {
+		r.add(fieldEPFileRetries, "must be 0 or more, got %d", c.FileRetries)
+	}
+	if !c.IncludeMessages {
+		for _, f := range []string{fieldEPMessageMode, fieldEPMessagesSince} {
+			if r.conf.Contains(f) {
+				r.add(f, "applies only with %s: true", fieldEPIncludeMessages)
+			}
+		}
+	}
+	return c
 }
 
 // problems collects what is wrong with a config, each entry naming its
@@ -769,6 +1006,55 @@ func (r fieldReader) strList(field ...string) []string {
 	v, err := r.conf.FieldStringList(field...)
 	r.check(err, field...)
 	return v
+}
+
+// written reports whether an optional field is written in the config. An
+// empty list counts as not written: Benthos fills optional list fields with
+// [].
+func (r fieldReader) written(field ...string) bool {
+	if !r.conf.Contains(field...) {
+		return false
+	}
+	if v, err := r.conf.FieldAny(field...); err == nil {
+		if list, ok := v.([]any); ok {
+			return len(list) > 0
+		}
+	}
+	return true
+}
+
+// optStr reads an optional string field, def when it is not written.
+func (r fieldReader) optStr(def string, field ...string) string {
+	if !r.conf.Contains(field...) {
+		return def
+	}
+	v, _ := r.str(field...)
+	return v
+}
+
+// optInt reads an optional int field, def when it is not written.
+func (r fieldReader) optInt(def int, field ...string) int {
+	if !r.conf.Contains(field...) {
+		return def
+	}
+	return r.integer(field...)
+}
+
+// optBool reads an optional bool field, def when it is not written.
+func (r fieldReader) optBool(def bool, field ...string) bool {
+	if !r.conf.Contains(field...) {
+		return def
+	}
+	return r.boolean(field...)
+}
+
+// optStrList reads an optional string list field, empty when it is not
+// written.
+func (r fieldReader) optStrList(field ...string) []string {
+	if !r.conf.Contains(field...) {
+		return []string{}
+	}
+	return r.strList(field...)
 }
 
 func (r fieldReader) boolean(field ...string) bool {

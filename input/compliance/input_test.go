@@ -109,8 +109,36 @@ func TestLintAndStartUpReportTheSameMessageForEachBadValue(t *testing.T) {
 			want: "endpoints[0].page_size: must be between 1 and 5000, got 5001"},
 		{name: "both type filters", fields: endpoint("      filters:\n        activity_types: [a]\n        exclude_activity_types: [b]"),
 			want: "endpoints[0].filters: "},
-		{name: "unknown endpoint", fields: base("  endpoints:\n    - name: users"),
-			want: `endpoints[0].name: unknown endpoint "users" (supported: activities)`},
+		{name: "unknown endpoint", fields: base("  endpoints:\n    - name: sessions"),
+			want: `endpoints[0].name: unknown endpoint "sessions" (supported: activities, organizations, users, roles, groups, organization_settings, projects, chats, files)`},
+		{name: "endpoint not built yet", fields: base("  endpoints:\n    - name: chats"),
+			want: `endpoints[0].name: endpoint "chats" is not built yet in this version; remove it or disable it`},
+		{name: "snapshot field on activities", fields: endpoint("      emit: changes"),
+			want: "endpoints[0].emit: applies only to organizations, users, roles, groups, organization_settings, projects, not to activities"},
+		{name: "content field on a snapshot endpoint", fields: base("  endpoints:\n    - name: users\n      include_messages: true"),
+			want: "endpoints[0].include_messages: applies only to chats, not to users"},
+		{name: "file field on a snapshot endpoint", fields: base("  endpoints:\n    - name: groups\n      max_file_size: 1MiB"),
+			want: "endpoints[0].max_file_size: applies only to files, not to groups"},
+		{name: "earliest on a snapshot endpoint", fields: base("  endpoints:\n    - name: roles\n      earliest: -1d"),
+			want: "endpoints[0].earliest: applies only to activities, chats, files, not to roles"},
+		{name: "activity filter on a snapshot endpoint", fields: base("  endpoints:\n    - name: users\n      filters:\n        actor_ids: [user_1]"),
+			want: "endpoints[0].filters.actor_ids: applies only to activities, not to users"},
+		{name: "organization filter on groups", fields: base("  endpoints:\n    - name: groups\n      filters:\n        organization_ids: [91012d09-0000-4000-8000-000000000000]"),
+			want: "endpoints[0].filters.organization_ids: applies only to activities, users, roles, organization_settings, projects, chats, files, not to groups"},
+		{name: "org_ id where a UUID is walked", fields: base("  endpoints:\n    - name: users\n      filters:\n        organization_ids: [org_01abc]"),
+			want: `endpoints[0].filters.organization_ids: "org_01abc": users filters the organisations it walks by their UUID (organization records carry no org_ id); use the UUID`},
+		{name: "directory page_size above 1000", fields: base("  endpoints:\n    - name: users\n      page_size: 1001"),
+			want: "endpoints[0].page_size: must be between 1 and 1000, got 1001"},
+		{name: "projects page_size above 100", fields: base("  endpoints:\n    - name: projects\n      page_size: 101"),
+			want: "endpoints[0].page_size: must be between 1 and 100, got 101"},
+		{name: "changes without state tracking", fields: base("  endpoints:\n    - name: users\n      emit: changes\n      state_tracking:\n        enabled: false"),
+			want: "endpoints[0].emit: changes needs state_tracking.enabled (the per-record hashes live in the checkpoint)"},
+		{name: "include_previous with emit snapshot", fields: base("  endpoints:\n    - name: users\n      include_previous: false"),
+			want: "endpoints[0].include_previous: applies only with emit: changes"},
+		{name: "max_records zero", fields: base("  endpoints:\n    - name: users\n      max_records: 0"),
+			want: "endpoints[0].max_records: must be at least 1, got 0"},
+		{name: "state mapping on a snapshot endpoint", fields: base("  endpoints:\n    - name: groups\n      state_tracking:\n        update: root = {}"),
+			want: "endpoints[0].state_tracking.update: applies only to activities, not to groups"},
 		{name: "unknown timezone", fields: endpoint("      timezone: Mars/Olympus_Mons"),
 			want: `endpoints[0].timezone: unknown time zone "Mars/Olympus_Mons"`},
 		{name: "bad job_timeout", fields: endpoint("      job_timeout: soon"),
@@ -221,6 +249,7 @@ func TestValidConfigsLintClean(t *testing.T) {
 		"once, abs":     "  api_key: k\n  endpoints:\n    - name: activities\n      schedule: once\n      earliest: \"2026-01-01T00:00:00Z\"\n      latest: \"2026-02-01T00:00:00Z\"\n      job_timeout: 0",
 		"every syntax":  "  api_key: k\n  endpoints:\n    - name: activities\n      schedule: \"@every 30s\"\n      earliest: -1q@q\n      latest: \"+128m@h\"\n      timezone: Europe/Berlin\n      job_timeout: \"30\"",
 		"exclude only":  "  api_key: k\n  endpoints:\n    - name: activities\n      filters:\n        exclude_activity_types: [compliance_api_accessed]",
+		"directory":     "  api_key: k\n  endpoints:\n    - name: activities\n    - name: organizations\n    - name: users\n      emit: changes\n      include_previous: false\n      baseline: silent\n      max_records: 5\n      page_size: 1000\n    - name: roles\n      schedule: once\n      filters:\n        organization_ids: [91012d09-0000-4000-8000-000000000000]\n    - name: groups\n      state_tracking:\n        enabled: false\n    - name: organization_settings\n    - name: projects\n      page_size: 100\n      filters:\n        organization_ids: [org_01abc]",
 	} {
 		t.Run(name, func(t *testing.T) {
 			assert.Empty(t, lintInput(t, env, inputYAML(fields)))
@@ -389,4 +418,29 @@ func orEmpty(m map[string]any) map[string]any {
 		return map[string]any{}
 	}
 	return m
+}
+
+// TestEndpointDefaultsFollowTheirKind: a directory or projects endpoint with
+// only its name parses to the documented defaults of its kind, next to an
+// activities endpoint with the feed's.
+func TestEndpointDefaultsFollowTheirKind(t *testing.T) {
+	conf, err := inputSpec().ParseYAML("api_key: sk-ant-api01-defaults\nendpoints:\n  - name: activities\n  - name: users\n  - name: projects\n", nil)
+	require.NoError(t, err)
+	cfg, err := parseConfig(conf, time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	require.NoError(t, err)
+	require.Len(t, cfg.Endpoints, 3)
+	feed, users, projects := cfg.Endpoints[0], cfg.Endpoints[1], cfg.Endpoints[2]
+	assert.Equal(t, "*/5 * * * *", feed.Raw.Schedule)
+	assert.Equal(t, 300*time.Second, feed.Settings.JobTimeout)
+	assert.Equal(t, 5000, feed.Raw.PageSize)
+	assert.Equal(t, "-7d@d", feed.Raw.Earliest)
+	for _, ep := range []endpointConfig{users, projects} {
+		assert.Equal(t, "0 * * * *", ep.Raw.Schedule, ep.Name)
+		assert.Equal(t, time.Hour, ep.Settings.JobTimeout, ep.Name)
+		assert.Empty(t, ep.Raw.Earliest, "%s walks the whole list", ep.Name)
+		assert.Equal(t, snapshotSettings{Emit: "snapshot", IncludePrevious: true, Baseline: "emit", MaxRecords: 1_000_000}, ep.Snapshot, ep.Name)
+	}
+	assert.Equal(t, 1000, users.Raw.PageSize)
+	assert.Equal(t, 100, projects.Raw.PageSize)
+	assert.NotEqual(t, checkpointKey(cfg, "x", users), checkpointKey(cfg, "x", projects))
 }

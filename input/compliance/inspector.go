@@ -211,6 +211,7 @@ type endpointSection struct {
 
 type checkpointSection struct {
 	Tracked    bool
+	Note       string // a checkpoint that is not a feed record (snapshot endpoints)
 	Where      string
 	Missing    bool
 	Err        string
@@ -326,7 +327,7 @@ func (in *input) endpointSection(ctx context.Context, now time.Time, r *endpoint
 		Schedule:      r.runner.Spec.String(),
 		Mode:          r.mode(),
 		Outstanding:   v.live.outstanding,
-		HeldBatches:   r.coll.HeldBatches(),
+		HeldBatches:   r.job.HeldBatches(),
 		OpenSlices:    v.live.openSlices,
 		OldestUnacked: fmtAge(now, v.oldestUnacked),
 		LastSuccess:   fmtTime(v.lastSuccess),
@@ -375,7 +376,10 @@ func (r *endpointRunner) mode() string {
 	if r.once {
 		parts[0] = "once (backfill)"
 	}
-	if r.target != nil {
+	if r.kind.family == familySnapshot {
+		parts = append(parts, "snapshot (emit: "+r.emit+")")
+	}
+	if r.tracking {
 		parts = append(parts, "state tracking on")
 	} else {
 		parts = append(parts, "state tracking off")
@@ -389,6 +393,12 @@ func (r *endpointRunner) mode() string {
 func (in *input) checkpointSection(ctx context.Context, now time.Time, r *endpointRunner, v runnerView) checkpointSection {
 	c := checkpointSection{LastCommit: fmtAge(now, v.lastCommit)}
 	scanned := v.scannedTo // untracked: as this process last moved it
+	if r.tracking && r.target == nil {
+		// A snapshot endpoint: its checkpoint records runs, not a window.
+		c.Note = "a snapshot's checkpoint: the last complete run and its per-record hashes (no window, no scanned_to)"
+		c.Where = in.clean(r.where)
+		return c
+	}
 	if r.target != nil {
 		c.Tracked = true
 		c.Where = in.clean(r.target.Where())

@@ -2,6 +2,9 @@ package compliance
 
 import (
 	"context"
+	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -39,6 +42,12 @@ type inputMetrics struct {
 	lateCatchCount *service.MetricCounter // endpoint
 	skippedTicks   *service.MetricCounter // endpoint
 	heldBatches    *service.MetricGauge   // endpoint (batches of ended jobs still held by the pipeline)
+
+	// Endpoints other than activities.
+	recordsEmitted  *service.MetricCounter // endpoint, record_type
+	snapshots       *service.MetricCounter // endpoint, outcome
+	snapshotRecords *service.MetricGauge   // endpoint (records of the last complete run)
+	changes         *service.MetricCounter // endpoint, change
 }
 
 func newInputMetrics(m *service.Metrics) *inputMetrics {
@@ -67,6 +76,11 @@ func newInputMetrics(m *service.Metrics) *inputMetrics {
 		lateCatchCount: m.NewCounter("compliance_late_catches", "endpoint"),
 		skippedTicks:   m.NewCounter("compliance_skipped_ticks", "endpoint"),
 		heldBatches:    m.NewGauge("compliance_held_batches", "endpoint"),
+
+		recordsEmitted:  m.NewCounter("compliance_records_emitted", "endpoint", "record_type"),
+		snapshots:       m.NewCounter("compliance_snapshots", "endpoint", "outcome"),
+		snapshotRecords: m.NewGauge("compliance_snapshot_records", "endpoint"),
+		changes:         m.NewCounter("compliance_changes", "endpoint", "change"),
 	}
 }
 
@@ -89,7 +103,7 @@ func (in *input) apiHooks() api.Hooks {
 				in.budget.observe(r.RateLimit, in.opts.now())
 			}
 			if r.Status == 401 || r.Status == 403 {
-				in.log.Errorf("the Compliance API refused the key (status %d, request-id %s): check that it is a Compliance Access Key or Admin API key with the read:compliance_activities scope", r.Status, r.RequestID)
+				in.log.Errorf("the Compliance API refused the key (status %d, request-id %s): %s", r.Status, r.RequestID, keyAdvice(r.Endpoint))
 			}
 		},
 		OnRetry: func(r api.RetryInfo) {
@@ -106,6 +120,19 @@ func (in *input) apiHooks() api.Hooks {
 			in.log.Infof("pausing %v for the shared rate budget (%s: %d of %d requests left until %s)", w.Wait.Truncate(time.Millisecond), w.Reason, w.Remaining, w.Limit, w.Reset.UTC().Format(time.RFC3339))
 		},
 	}
+}
+
+// keyAdvice says what key a request to an API endpoint (a hook's endpoint
+// name) needs.
+func keyAdvice(apiEndpoint string) string {
+	scope := requestScope(apiEndpoint)
+	switch {
+	case apiEndpoint == api.EndpointActivities:
+		return "check that it is a Compliance Access Key or Admin API key with the " + scope + " scope"
+	case scope != "":
+		return fmt.Sprintf("check that it is a Compliance Access Key (an Admin API key reads only the Activity Feed) with the %s scope (%s requests)", scope, apiEndpoint)
+	}
+	return "check that it is a Compliance Access Key with the scopes of the configured endpoints"
 }
 
 // collectorHooks observe pages and commits of one endpoint (metrics, the age
@@ -181,6 +208,10 @@ func (in *input) jobEnded(r *endpointRunner, rep collector.Report) {
 		r.succeeded(rep.End)
 	}
 	in.reportAgesOf(r)
+	if rep.Counts != nil {
+		in.recordJobEnded(endpoint, rep)
+		return
+	}
 	l := in.log.With("endpoint", endpoint).With(
 		"job_id", rep.JobID, "window_from", rep.From, "window_to", rep.To, "slices", rep.Slices,
 		"slices_committed", rep.SlicesCommitted, "pages", rep.Pages, "activities_emitted", rep.Emitted,
@@ -195,6 +226,26 @@ func (in *input) jobEnded(r *endpointRunner, rep collector.Report) {
 	if rep.SlicesCut > 0 {
 		l = l.With("slices_cut", rep.SlicesCut)
 	}
+	if rep.Outstanding > 0 {
+		l = l.With("outstanding_batches", rep.Outstanding)
+	}
+	if rep.Error != "" {
+		l.With("error", rep.Error).Error("job report")
+		return
+	}
+	l.Info("job report")
+}
+
+// recordJobEnded logs the report of a job of an endpoint other than
+// activities: its counts (records by type, changes, messages) are
+// attributes of the line.
+func (in *input) recordJobEnded(endpoint string, rep collector.Report) {
+	kv := []any{"job_id", rep.JobID, "requests", rep.Pages, "messages_emitted", rep.Emitted}
+	for _, k := range slices.Sorted(maps.Keys(rep.Counts)) {
+		kv = append(kv, k, rep.Counts[k])
+	}
+	kv = append(kv, "final_request_id", rep.FinalRequestID, "duration", rep.Duration().String(), "outcome", rep.Outcome)
+	l := in.log.With("endpoint", endpoint).With(kv...)
 	if rep.Outstanding > 0 {
 		l = l.With("outstanding_batches", rep.Outstanding)
 	}
@@ -234,5 +285,5 @@ func (in *input) reportAgesOf(r *endpointRunner) {
 		unacked = 0
 	}
 	in.metrics.oldestUnacked.Set(int64(unacked.Seconds()), r.name)
-	in.metrics.heldBatches.Set(int64(r.coll.HeldBatches()), r.name)
+	in.metrics.heldBatches.Set(int64(r.job.HeldBatches()), r.name)
 }

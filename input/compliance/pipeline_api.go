@@ -22,17 +22,6 @@ import (
 	"github.com/compliance-connect/compliance-connect/input/compliance/window"
 )
 
-// EndpointScope is the key scope an endpoint needs (the 403 permission_error
-// names it). It is the one table of endpoint scopes: an endpoint added to the
-// spec adds its row here, and OpenPipeline refuses an endpoint without one.
-func EndpointScope(endpoint string) string {
-	switch endpoint {
-	case endpointActivities:
-		return "read:compliance_activities"
-	}
-	return ""
-}
-
 // VolatileCache reports whether a cache type forgets what it holds (on
 // restart, eviction or a default TTL); the input refuses it as a checkpoint
 // store unless state.allow_volatile is set.
@@ -116,7 +105,9 @@ type PipelineOptions struct {
 // pipeline config.
 type Pipeline struct {
 	// Inputs are the labels of the inputs read, in config order.
-	Inputs    []string
+	Inputs []string
+	// Endpoints are the enabled Activity Feed endpoints (the directory and
+	// content endpoints are not listed).
 	Endpoints []*PipelineAPI
 	// Close releases the cache and rate_limit resources the config declared.
 	Close func(context.Context) error
@@ -250,6 +241,9 @@ func OpenPipeline(pipeline []byte, o PipelineOptions) (*Pipeline, error) {
 			store, cs = inspectStateStore(cfg, res, cacheTypes)
 		}
 		for _, ep := range cfg.Endpoints {
+			if k, _ := kindOf(ep.Name); k.family != familyFeed {
+				continue // a PipelineAPI lists the Activity Feed
+			}
 			scope := EndpointScope(ep.Name)
 			if scope == "" {
 				return fail(fmt.Errorf("endpoint %q has no entry in the table of scopes (compliance.EndpointScope)", ep.Name))

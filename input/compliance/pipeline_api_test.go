@@ -12,11 +12,29 @@ import (
 )
 
 func TestEveryEndpointHasAScope(t *testing.T) {
-	for _, name := range []string{endpointActivities} { // one row per endpoint of the spec's enum
+	for _, name := range endpointNames() { // one row per endpoint of the spec's enum
 		assert.NotEmpty(t, EndpointScope(name), name)
 	}
-	assert.Equal(t, "read:compliance_activities", EndpointScope(endpointActivities))
-	assert.Empty(t, EndpointScope("chats"), "an endpoint without a row has no scope")
+	for name, want := range map[string]string{
+		"activities":            "read:compliance_activities",
+		"organizations":         "read:compliance_org_data",
+		"users":                 "read:compliance_user_data and read:compliance_org_data",
+		"roles":                 "read:compliance_org_data",
+		"groups":                "read:compliance_org_data and read:compliance_user_data",
+		"organization_settings": "read:compliance_org_data",
+		"projects":              "read:compliance_user_data",
+		"chats":                 "read:compliance_user_data",
+		"files":                 "read:compliance_user_data",
+	} {
+		assert.Equal(t, want, EndpointScope(name), name)
+	}
+	assert.Empty(t, EndpointScope("sessions"), "an endpoint without a row has no scope")
+	for _, e := range []string{api.EndpointUsers, api.EndpointGroupMembers, api.EndpointProjectCollaborators} {
+		assert.Equal(t, "read:compliance_user_data", requestScope(e), e)
+	}
+	for _, e := range []string{api.EndpointOrganizations, api.EndpointRoles, api.EndpointRolePermissions, api.EndpointGroups, api.EndpointOrganizationSettings} {
+		assert.Equal(t, "read:compliance_org_data", requestScope(e), e)
+	}
 }
 
 func TestOpenPipelineReadsEveryInputWithoutTouchingItsStore(t *testing.T) {

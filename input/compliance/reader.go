@@ -17,6 +17,7 @@ import (
 
 	"github.com/compliance-connect/compliance-connect/input/compliance/api"
 	"github.com/compliance-connect/compliance-connect/input/compliance/collector"
+	"github.com/compliance-connect/compliance-connect/input/compliance/emit"
 	"github.com/compliance-connect/compliance-connect/input/compliance/schedule"
 )
 
@@ -96,15 +97,16 @@ func Register(env *service.Environment, opts ...Option) error {
 //------------------------------------------------------------------------------
 
 // input adapts collectors to Benthos. One runner goroutine per endpoint owns
-// its collector and calls RunJob on schedule; ReadBatch only receives from the
-// shared channel; AckFuncs only report back to the job.
+// its collector (a jobRunner) and calls RunJob on schedule; ReadBatch only
+// receives from the shared channels; AckFuncs only report back to the job.
 type input struct {
 	log     inputLog
 	mgr     *service.Resources
 	opts    options
 	cfg     *inputConfig
 	runners []*endpointRunner
-	out     chan collector.Batch
+	out     chan collector.Batch // the Activity Feed's batches
+	records chan emit.Batch      // every other endpoint's batches
 	metrics *inputMetrics
 	history *jobHistory
 	// apiClock and stateMetrics serve the checkpoint (store.go).
@@ -119,7 +121,13 @@ type input struct {
 
 	mu      sync.Mutex
 	started bool
-	stash   *collector.Batch // a batch taken by Connect while unhealthy
+	stash   *readBatch // a batch taken by Connect while unhealthy
+}
+
+// readBatch is a batch turned into Benthos messages, with its AckFunc.
+type readBatch struct {
+	msgs service.MessageBatch
+	ack  service.AckFunc
 }
 
 type endpointRunner struct {
@@ -127,9 +135,15 @@ type endpointRunner struct {
 	key        string
 	once       bool
 	jobTimeout time.Duration
-	coll       *collector.Collector
+	job        jobRunner
 	runner     schedule.Runner
-	target     *StateTarget // nil when state tracking is off
+	kind       endpointKind
+	// tracking is state_tracking.enabled; where is then the checkpoint's
+	// place in the store (for the job inspector).
+	tracking bool
+	where    string
+	emit     string       // a snapshot endpoint's emit setting
+	target   *StateTarget // nil when state tracking is off, and for a snapshot endpoint (its checkpoint is not a feed record)
 	lease      *lease       // nil unless state.lease.enabled
 	// leaseReady is closed once the lease's first refresh has a result.
 	leaseReady chan struct{}
@@ -161,6 +175,7 @@ func newInput(conf *service.ParsedConfig, mgr *service.Resources, o options) (*i
 		opts:    o,
 		cfg:     cfg,
 		out:     make(chan collector.Batch),
+		records: make(chan emit.Batch),
 		shutSig: shutdown.NewSignaller(),
 		done:    make(chan struct{}),
 	}
@@ -264,31 +279,22 @@ func (in *input) newRunner(ep endpointConfig, store *stateStore, client *api.Cli
 		name: ep.Name, once: ep.Settings.Schedule.Once(), jobTimeout: ep.Settings.JobTimeout,
 		key: checkpointKey(cfg, in.mgr.Label(), ep), lastSuccess: in.opts.now(),
 	}
-	ccfg := collectorConfig(cfg, ep)
 	log := in.log.With("endpoint", ep.Name)
-	deps := collector.Deps{
-		Lister: client,
-		State:  newStateFuncs(ep.Update, ep.Merge),
-		Clock:  in.opts.clock,
-		Log:    log,
-		Hooks:  in.collectorHooks(r, log),
-		Out:    in.out,
+	if ep.Tracking && cfg.Lease {
+		r.lease = newLease(in.mgr, cfg.StateCache, store.leaser, r.key, cfg.LeaseTTL, in.opts.now, log.l)
+		r.leaseReady = make(chan struct{})
 	}
+	r.kind, r.tracking, r.emit = ep.Kind, ep.Tracking, ep.Snapshot.Emit
+	env := runnerEnv{runner: r, client: client, log: log}
 	if ep.Tracking {
-		in.attachState(r, ep, store, &deps, log)
-		if r.lease != nil {
-			r.leaseReady = make(chan struct{})
-		}
+		env.store = store
+		r.where = store.Describe(r.key)
 	}
-	in.attachDelivered(r, ep, store, &deps, log)
-	coll, err := collector.New(ccfg, deps)
+	job, err := ep.Kind.build(in, ep, env)
 	if err != nil {
 		return nil, fmt.Errorf("%s[%s]: %w", fieldEndpoints, ep.Name, err)
 	}
-	r.coll = coll
-	if err := in.attachReconciler(r, ep, store, client, log); err != nil {
-		return nil, err
-	}
+	r.job = job
 	switch {
 	case r.once || cfg.StaleAfter == 0:
 	case cfg.StaleAfter > 0:
@@ -310,10 +316,37 @@ func (in *input) newRunner(ep endpointConfig, store *stateStore, client *api.Cli
 	return r, nil
 }
 
+// buildActivities makes the runner of the Activity Feed: the collector.
+func buildActivities(in *input, ep endpointConfig, env runnerEnv) (jobRunner, error) {
+	deps := collector.Deps{
+		Lister: env.client,
+		State:  newStateFuncs(ep.Update, ep.Merge),
+		Clock:  in.opts.clock,
+		Log:    env.log,
+		Hooks:  in.collectorHooks(env.runner, env.log),
+		Out:    in.out,
+	}
+	if env.store != nil {
+		in.attachState(env.runner, ep, env.store, &deps)
+	}
+	// The record of delivered ids is written by the regular jobs, so it is
+	// attached before the collector is built; the reconciler reads the
+	// collector (its held batches), so it is built after.
+	in.attachDelivered(env.runner, ep, env.store, &deps, env.log)
+	coll, err := collector.New(collectorConfig(in.cfg, ep), deps)
+	if err != nil {
+		return nil, err
+	}
+	if err := in.attachReconciler(env.runner, coll, ep, env.store, env.client, env.log); err != nil {
+		return nil, err
+	}
+	return coll, nil
+}
+
 // health is nil while the endpoint works: its collector is healthy and, unless
 // it stands by for the lease, a job succeeded within stale_after.
 func (r *endpointRunner) health(now time.Time) error {
-	if err := r.coll.Health(); err != nil {
+	if err := r.job.Health(); err != nil {
 		return err
 	}
 	if r.lease != nil {
@@ -390,11 +423,15 @@ func (in *input) Connect(ctx context.Context) error {
 		return nil
 	}
 	if err := in.health(); err != nil {
-		// A job delivering right now (a retry after recovery) must not be
-		// blocked by the not-ready state: take its batch and reconnect.
+		// A job delivering right now (a retry after recovery, or another
+		// endpoint that works) must not be blocked by the not-ready state:
+		// take its batch and reconnect.
 		select {
 		case b := <-in.out:
-			in.stash = &b
+			in.stash = in.feedBatch(b)
+			return nil
+		case b := <-in.records:
+			in.stash = in.recordBatch(b)
 			return nil
 		default:
 		}
@@ -474,7 +511,7 @@ func (in *input) runEndpoint(softCtx, hardCtx context.Context, r *endpointRunner
 			}
 		}
 		r.jobStarting(tick, in.opts.now())
-		rep, err := r.coll.RunJob(hardCtx, tick, in.shutSig.SoftStopChan())
+		rep, err := r.job.RunJob(hardCtx, tick, in.shutSig.SoftStopChan())
 		in.jobEnded(r, rep)
 		if in.opts.jobReport != nil {
 			in.opts.jobReport(in.mgr.Label(), rep)
@@ -501,19 +538,22 @@ func (in *input) runEndpoint(softCtx, hardCtx context.Context, r *endpointRunner
 // notRun is the report of a job that did not run.
 func notRun(endpoint string, tick, now time.Time, outcome string, err error) collector.Report {
 	rep := collector.Report{Endpoint: endpoint, Tick: tick, Start: now, End: now, Outcome: outcome}
+	if k, _ := kindOf(endpoint); k.family != familyFeed {
+		rep.Counts = map[string]int{} // reported like that endpoint's jobs
+	}
 	if err != nil {
 		rep.Error = err.Error()
 	}
 	return rep
 }
 
-// ReadBatch hands out the next batch of activities.
+// ReadBatch hands out the next batch of any endpoint.
 func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
 	in.mu.Lock()
 	if b := in.stash; b != nil {
 		in.stash = nil
 		in.mu.Unlock()
-		return in.toMessages(*b)
+		return b.msgs, b.ack, nil
 	}
 	in.mu.Unlock()
 	healthCheck := time.NewTicker(time.Second)
@@ -521,7 +561,11 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 	for {
 		select {
 		case b := <-in.out:
-			return in.toMessages(b)
+			rb := in.feedBatch(b)
+			return rb.msgs, rb.ack, nil
+		case b := <-in.records:
+			rb := in.recordBatch(b)
+			return rb.msgs, rb.ack, nil
 		case <-in.done:
 			return nil, nil, service.ErrEndOfInput
 		case <-ctx.Done():
@@ -534,7 +578,8 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 	}
 }
 
-func (in *input) toMessages(b collector.Batch) (service.MessageBatch, service.AckFunc, error) {
+// feedBatch turns a batch of activities into messages.
+func (in *input) feedBatch(b collector.Batch) *readBatch {
 	batch := make(service.MessageBatch, len(b.Items))
 	var origin *collector.Origin
 	var tmpl *service.Message
@@ -562,12 +607,43 @@ func (in *input) toMessages(b collector.Batch) (service.MessageBatch, service.Ac
 	}
 	in.metrics.emitted.Incr(int64(len(batch)), firstEndpoint(b))
 	acked := in.trackBatch(firstEndpoint(b))
-	return batch, func(_ context.Context, err error) error {
+	return &readBatch{msgs: batch, ack: func(_ context.Context, err error) error {
 		acked()
 		b.Ack(err)
 		return nil
-	}, nil
+	}}
 }
+
+// recordBatch turns a batch of another endpoint into messages, counting
+// them by compliance_record_type.
+func (in *input) recordBatch(b emit.Batch) *readBatch {
+	batch := make(service.MessageBatch, len(b.Messages))
+	byType := map[string]int64{}
+	for i, msg := range b.Messages {
+		m := service.NewMessage(msg.Body)
+		typ := ""
+		for _, kv := range msg.Meta {
+			m.MetaSetMut(kv.Key, kv.Value)
+			if kv.Key == metaRecordType {
+				typ = kv.Value
+			}
+		}
+		byType[typ]++
+		batch[i] = m
+	}
+	for typ, n := range byType {
+		in.metrics.recordsEmitted.Incr(n, b.Endpoint, typ)
+	}
+	acked := in.trackBatch(b.Endpoint)
+	return &readBatch{msgs: batch, ack: func(_ context.Context, err error) error {
+		acked()
+		b.Ack(err)
+		return nil
+	}}
+}
+
+// metaRecordType is the metadata naming a record's type (chat, user, ...).
+const metaRecordType = "compliance_record_type"
 
 func firstEndpoint(b collector.Batch) string {
 	if len(b.Items) == 0 {

@@ -184,7 +184,8 @@ func (d *deliveredRecord) Record(ctx context.Context, ids checkpoint.IDSet, cove
 
 // attachDelivered gives an endpoint that reconciles the record of delivered
 // ids that its regular jobs write before each checkpoint commit (fenced by
-// the HA lease like the checkpoint). It runs before the collector is built.
+// the HA lease like the checkpoint). It runs before the collector is built
+// (buildActivities); store is nil without state tracking.
 func (in *input) attachDelivered(r *endpointRunner, ep endpointConfig, store *stateStore, deps *collector.Deps, log inputLog) {
 	if ep.Reconcile == nil || !ep.Tracking || r.once {
 		return
@@ -203,9 +204,9 @@ func (in *input) attachDelivered(r *endpointRunner, ep endpointConfig, store *st
 }
 
 // attachReconciler builds the endpoint's reconciler and its schedule, once
-// its collector exists. The reconciler shares the endpoint's API client (one
+// its collector coll exists (buildActivities). The reconciler shares the endpoint's API client (one
 // rate budget) and output channel.
-func (in *input) attachReconciler(r *endpointRunner, ep endpointConfig, store *stateStore, client *api.Client, log inputLog) error {
+func (in *input) attachReconciler(r *endpointRunner, coll *collector.Collector, ep endpointConfig, store *stateStore, client *api.Client, log inputLog) error {
 	if r.reconcile == nil {
 		return nil
 	}
@@ -219,7 +220,7 @@ func (in *input) attachReconciler(r *endpointRunner, ep endpointConfig, store *s
 				return checkpoint.LoadHead(ctx, store, r.key)
 			},
 			Ledger:  r.reconcile.ledger,
-			Regular: r.coll,
+			Regular: coll,
 			Clock:   in.opts.clock,
 			Log:     rlog,
 			OnPage:  func(collector.PageInfo) { in.metrics.pages.Incr(1, ep.Name) },

@@ -109,9 +109,9 @@ func (pi pipelineInput) parse() (*inputConfig, error) {
 }
 
 // OpenStateTargets reads a pipeline config (the file given to `run`) and
-// returns the checkpoint of every endpoint of every anthropic_compliance input
-// in it (`input` and `input_resources`), opened the way the running input
-// opens them. The returned func releases the cache resources it opened;
+// returns the checkpoint of every Activity Feed endpoint of every
+// anthropic_compliance input in it (`input` and `input_resources`), opened
+// the way the running input opens them. The returned func releases the cache resources it opened;
 // warnings are about the store (its permissions, a cache that forgets).
 func OpenStateTargets(ctx context.Context, pipeline []byte) (targets []*StateTarget, warnings []string, closeFn func(context.Context) error, err error) {
 	p, err := readPipeline(pipeline)
@@ -158,6 +158,9 @@ func OpenStateTargets(ctx context.Context, pipeline []byte) (targets []*StateTar
 			warnings = append(warnings, fmt.Sprintf("input %q: %s", in.label, w))
 		}
 		for _, ep := range cfg.Endpoints {
+			if ep.Kind.family != familyFeed {
+				continue // its checkpoint is not a feed record (README "Directory snapshots and projects")
+			}
 			targets = append(targets, newStateTarget(cfg, in.label, ep, store, time.Now))
 		}
 	}

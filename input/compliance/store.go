@@ -308,13 +308,13 @@ func (in *input) openStore() (*stateStore, error) {
 	return st, nil
 }
 
-// attachState gives an endpoint with state tracking its keeper (fenced by
-// the HA lease, with the seen cap), its lease and its state target.
-func (in *input) attachState(r *endpointRunner, ep endpointConfig, store *stateStore, deps *collector.Deps, log inputLog) {
+// attachState gives the Activity Feed endpoint with state tracking its
+// keeper (fenced by the HA lease, with the seen cap) and its state target.
+func (in *input) attachState(r *endpointRunner, ep endpointConfig, store *stateStore, deps *collector.Deps) {
 	cfg := in.cfg
+	log := in.log.With("endpoint", ep.Name)
 	opts := []checkpoint.Option{checkpoint.WithSeenCap(cfg.MaxSeenIDs, in.stateMetrics.observeSeen(ep.Name, cfg.MaxSeenIDs, log))}
-	if cfg.Lease {
-		r.lease = newLease(in.mgr, cfg.StateCache, store.leaser, r.key, cfg.LeaseTTL, in.opts.now, log.l)
+	if r.lease != nil {
 		deps.Fence = r.lease.fence
 		opts = append(opts, checkpoint.WithFence(r.lease.Fence()))
 	}

@@ -294,6 +294,7 @@ func (c *Client) ListActivities(ctx context.Context, p ListParams) (*Page, error
 			return nil, c.stopped(ctx, err, attempt-1, last)
 		}
 		pg, f, err := c.attempt(ctx, u, attempt, p.Limit)
+		c.budget.settled()
 		switch {
 		case err != nil:
 			return nil, err
@@ -350,7 +351,9 @@ func (c *Client) retryWait(f *failure, n int) (time.Duration, bool) {
 	return p.delay(n, c.cfg.Rand()), false
 }
 
-// gate waits for the headroom and the Limiter before an attempt.
+// gate waits for the headroom and the Limiter before an attempt. When it
+// returns nil the attempt counts as in flight: settle it once its answer
+// was observed.
 func (c *Client) gate(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -362,10 +365,13 @@ func (c *Client) gate(ctx context.Context) error {
 		if err := c.sleep(ctx, wait); err != nil {
 			return err
 		}
+		c.budget.begin()
 	}
+	// From here the attempt counts as in flight until the caller settles it.
 	if c.cfg.Limiter != nil {
 		start := c.cfg.Now()
 		if err := c.cfg.Limiter(ctx); err != nil {
+			c.budget.settled()
 			return err
 		}
 		if waited := c.cfg.Now().Sub(start); waited > 0 {
@@ -377,7 +383,11 @@ func (c *Client) gate(ctx context.Context) error {
 			}
 		}
 	}
-	return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		c.budget.settled()
+		return err
+	}
+	return nil
 }
 
 func (c *Client) sleep(ctx context.Context, d time.Duration) error {

@@ -101,6 +101,7 @@ func (c *Client) fetch(ctx context.Context, endpoint, target string, stream bool
 			return nil, c.stopped(ctx, err, attempt-1, last)
 		}
 		res, f, err := c.try(ctx, endpoint, target, attempt, stream)
+		c.budget.settled()
 		switch {
 		case err != nil:
 			return nil, err

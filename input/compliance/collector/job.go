@@ -80,6 +80,9 @@ type Report struct {
 	LateFound    int      `json:"late_found,omitempty"`
 	Recorded     int      `json:"recorded,omitempty"`
 	Unreconciled []string `json:"unreconciled,omitempty"`
+	// Counts are the tallies of an endpoint other than activities, which
+	// reports through this type too (records by type, changes, messages).
+	Counts map[string]int `json:"counts,omitempty"`
 }
 
 // Duration is how long the job ran.
