@@ -144,7 +144,7 @@ type endpointRunner struct {
 	where    string
 	emit     string       // a snapshot endpoint's emit setting
 	target   *StateTarget // nil when state tracking is off, and for a snapshot endpoint (its checkpoint is not a feed record)
-	lease      *lease       // nil unless state.lease.enabled
+	lease    *lease       // nil unless state.lease.enabled
 	// leaseReady is closed once the lease's first refresh has a result.
 	leaseReady chan struct{}
 	// standby (runner goroutine) is whether the last job stood by for the
