@@ -95,7 +95,11 @@ func encodeTombstone(id Identity, rev int64, at time.Time) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding identity: %w", err)
 	}
-	b := fmt.Appendf(nil, "{\n  \"rev\": %d,\n  \"version\": %d,\n  \"deleted_at\": ", rev, Version)
+	version := Version
+	if id.Key != "" {
+		version = VersionKeyed
+	}
+	b := fmt.Appendf(nil, "{\n  \"rev\": %d,\n  \"version\": %d,\n  \"deleted_at\": ", rev, version)
 	b = appendTime(b, at)
 	b = append(b, ",\n  \"identity\": "...)
 	b = append(b, ident...)

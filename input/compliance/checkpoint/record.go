@@ -10,9 +10,15 @@ import (
 	"time"
 )
 
-// Version is the record format written by this package. Version 1 documents
-// written before the revision came first are read unchanged.
+// Version is the record format written by this package for the Activity
+// Feed. Version 1 documents written before the revision came first are read
+// unchanged.
 const Version = 1
+
+// VersionKeyed is the same document for a window on another timestamp than
+// created_at: its identity names that timestamp (identity.key, e.g.
+// "updated_at" for chats). Version 1 records keep meaning created_at.
+const VersionKeyed = 2
 
 // Identity names what a record collects. A record whose identity differs from
 // the running configuration is refused rather than silently reused, because
@@ -22,6 +28,9 @@ type Identity struct {
 	BaseURL  string `json:"base_url"`
 	Filters  string `json:"filters"`        // "sha256:<hex>" of the canonical filter set
 	Mode     string `json:"mode,omitempty"` // "" (continuous) or "once"
+	// Key names the timestamp the window runs on; "" means created_at
+	// (version 1 records).
+	Key string `json:"key,omitempty"`
 }
 
 // Record is one collector's checkpoint document. Times are parsed once, when
@@ -61,8 +70,12 @@ func second(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
 // resumes at floor, so a first job that fails cannot drop history.
 func New(id Identity, floor time.Time) *Record {
 	f := second(floor)
+	version := Version
+	if id.Key != "" {
+		version = VersionKeyed
+	}
 	return &Record{
-		Version:   Version,
+		Version:   version,
 		Identity:  id,
 		Floor:     f,
 		ScannedTo: f,
@@ -176,8 +189,13 @@ func (r *Record) CapSeen(max int) (dropped int, keptFrom time.Time) {
 
 // Validate checks a decoded record for the invariants the collector relies on.
 func (r *Record) Validate() error {
-	if r.Version != Version {
-		return fmt.Errorf("version: unsupported checkpoint version %d (this build reads %d)", r.Version, Version)
+	switch {
+	case r.Version != Version && r.Version != VersionKeyed:
+		return fmt.Errorf("version: unsupported checkpoint version %d (this build reads %d and %d)", r.Version, Version, VersionKeyed)
+	case r.Version == VersionKeyed && r.Identity.Key == "":
+		return errors.New("identity.key: missing (a version 2 record names the timestamp its window runs on)")
+	case r.Version == Version && r.Identity.Key != "":
+		return fmt.Errorf("identity.key: %q in a version 1 record (version 1 windows run on created_at)", r.Identity.Key)
 	}
 	if r.Identity.Endpoint == "" {
 		return errors.New("identity.endpoint: missing")

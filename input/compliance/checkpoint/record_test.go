@@ -209,3 +209,44 @@ func TestKeeperReportsCorruptRecordNamingWhereAndHowToReset(t *testing.T) {
 	assert.Contains(t, err.Error(), "state delete")
 	assert.False(t, errors.Is(err, checkpoint.ErrNotFound))
 }
+
+func TestAKeyedIdentityIsAVersion2RecordThatRoundTrips(t *testing.T) {
+	chats := checkpoint.Identity{Endpoint: "chats", BaseURL: "https://api.anthropic.com", Filters: "sha256:def", Key: "updated_at"}
+	r := checkpoint.New(chats, at("2026-11-18T00:00:00Z"))
+	assert.Equal(t, checkpoint.VersionKeyed, r.Version)
+	r.Commit([]checkpoint.SliceCommit{{To: at("2026-11-25T10:00:00Z"), IDs: ids(
+		"claude_chat_01a@2026-11-25T09:57:12Z", "2026-11-25T09:57:12Z",
+		"msg:claude_chat_msg_01b", "2026-11-25T09:57:10Z")}}, 5*time.Minute, nil, at("2026-11-25T10:02:03Z"))
+	data, err := r.Encode()
+	require.NoError(t, err)
+	assert.Contains(t, string(data), `"version": 2`)
+	assert.Contains(t, string(data), `"key":"updated_at"`)
+	back, err := checkpoint.Decode(data)
+	require.NoError(t, err)
+	assert.Equal(t, chats, back.Identity)
+	assert.True(t, back.Known("claude_chat_01a@2026-11-25T09:57:12Z"))
+	assert.True(t, back.Known("msg:claude_chat_msg_01b"))
+
+	feed := checkpoint.New(ident, at("2026-11-18T00:00:00Z"))
+	assert.Equal(t, checkpoint.Version, feed.Version, "a created_at window stays a version 1 record")
+}
+
+func TestAVersionAndItsIdentityKeyMustAgree(t *testing.T) {
+	tests := []struct {
+		name    string
+		version int
+		key     string
+		want    string
+	}{
+		{"version 2 without a key", 2, "", "identity.key: missing"},
+		{"version 1 with a key", 1, "updated_at", "identity.key"},
+		{"unknown version", 3, "updated_at", "unsupported checkpoint version 3"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := checkpoint.New(checkpoint.Identity{Endpoint: "chats", Key: tt.key}, at("2026-11-18T00:00:00Z"))
+			r.Version = tt.version
+			assert.ErrorContains(t, r.Validate(), tt.want)
+		})
+	}
+}
