@@ -69,6 +69,9 @@ type Report struct {
 	Error           string  `json:"error,omitempty"`
 	// Complete is true when a `once` backfill has collected its whole range.
 	Complete bool `json:"complete,omitempty"`
+	// Counters are what a Source counts besides the above (e.g.
+	// chats_emitted, messages_emitted, messages_requests).
+	Counters map[string]int64 `json:"counters,omitempty"`
 }
 
 // Duration is how long the job ran.
@@ -486,6 +489,14 @@ func (j *job) learnServerClock() error {
 	if !c.serverDate.IsZero() {
 		return nil
 	}
+	if src := c.deps.Source; src != nil {
+		date, err := src.Probe(j.fetchCtx)
+		if err != nil {
+			return fmt.Errorf("reading the API's clock: %w", err)
+		}
+		c.observeServerDate(date)
+		return nil
+	}
 	params := api.ListParams{Limit: 1}
 	c.cfg.Filters.apply(&params)
 	page, err := c.deps.Lister.ListActivities(j.fetchCtx, params)
@@ -622,6 +633,9 @@ func (j *job) sliceError(s *slice, err error) error {
 // before the walk ended, and cut > 0 when the first page showed the slice to
 // be far denser than planned (nothing of it was emitted).
 func (j *job) walk(ctx context.Context, s *slice) (sealed bool, cut time.Duration, err error) {
+	if src := j.c.deps.Source; src != nil {
+		return j.walkSource(ctx, s, src)
+	}
 	cfg := j.c.cfg
 	params := api.ListParams{CreatedAtGTE: s.from, CreatedAtLT: s.to, Limit: cfg.PageSize}
 	cfg.Filters.apply(&params)
@@ -740,7 +754,12 @@ func (j *job) known(id string) bool {
 
 // handOut sends one batch, processing acks while the consumer is busy.
 func (j *job) handOut(s *slice, items []Item, ids []idAt) bool {
-	b := Batch{Items: items, Ack: j.ackFunc(s, ids)}
+	return j.send(s, Batch{Items: items, Ack: j.ackFunc(s, ids)})
+}
+
+// send hands out one batch of slice s, processing acks while the consumer
+// is busy. It returns false when the job stopped before the batch was taken.
+func (j *job) send(s *slice, b Batch) bool {
 	for {
 		select {
 		case j.c.out <- b:
@@ -766,21 +785,25 @@ func (j *job) handOut(s *slice, items []Item, ids []idAt) bool {
 func (j *job) ackFunc(s *slice, ids []idAt) func(error) {
 	var once sync.Once
 	return func(err error) {
-		once.Do(func() {
-			j.ackMu.Lock()
-			defer j.ackMu.Unlock()
-			if j.over {
-				j.c.orphans.resolve(ids, err)
-				return
-			}
-			select {
-			case j.acks <- ackEvent{s: s, ids: ids, err: err}:
-			case <-j.ended:
-				// The job is ending: fence takes ackMu next and hands
-				// every batch still outstanding to the orphans.
-				j.c.orphans.resolve(ids, err)
-			}
-		})
+		once.Do(func() { j.deliverAck(s, ids, err) })
+	}
+}
+
+// deliverAck reports the ack of one batch of s that delivered ids: to the
+// job goroutine until the job ends, to the collector's orphans afterwards.
+func (j *job) deliverAck(s *slice, ids []idAt, err error) {
+	j.ackMu.Lock()
+	defer j.ackMu.Unlock()
+	if j.over {
+		j.c.orphans.resolve(ids, err)
+		return
+	}
+	select {
+	case j.acks <- ackEvent{s: s, ids: ids, err: err}:
+	case <-j.ended:
+		// The job is ending: fence takes ackMu next and hands
+		// every batch still outstanding to the orphans.
+		j.c.orphans.resolve(ids, err)
 	}
 }
 
