@@ -7,6 +7,7 @@ package checkpoint
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 )
 
@@ -55,6 +56,10 @@ type Record struct {
 	// Pending holds ids delivered (acked) by slices that did not commit; they
 	// are not re-delivered and are dropped once ScannedTo passes them.
 	Pending IDSet
+	// Marks are a Source's per-record watermarks (chats: for each chat, the
+	// newest message time its committed versions covered), kept while they
+	// are newer than scanned_to minus the source's horizon. Nil for the feed.
+	Marks map[string]time.Time
 	// State is the user state folded by the state update/merge mappings. It
 	// never moves the collection window.
 	State     map[string]any
@@ -110,6 +115,8 @@ func (r *Record) Known(id string) bool {
 type SliceCommit struct {
 	To  time.Time // the slice's exclusive upper bound
 	IDs IDSet     // every id its walk returned, emitted or dropped as duplicate
+	// Marks are the watermarks the slice moved (the later one wins).
+	Marks map[string]time.Time
 }
 
 // Commit applies committed slices in order. scanned_to never moves backwards;
@@ -123,6 +130,14 @@ func (r *Record) Commit(slices []SliceCommit, overlap time.Duration, state map[s
 			scanned = utc(s.To)
 		}
 		r.Seen.AddAll(s.IDs)
+		for id, t := range s.Marks {
+			if old, ok := r.Marks[id]; !ok || t.After(old) {
+				if r.Marks == nil {
+					r.Marks = map[string]time.Time{}
+				}
+				r.Marks[id] = t.UTC()
+			}
+		}
 	}
 	r.ScannedTo = scanned
 	bound := second(scanned.Add(-overlap))
@@ -137,6 +152,15 @@ func (r *Record) Commit(slices []SliceCommit, overlap time.Duration, state map[s
 		r.State = state
 	}
 	r.UpdatedAt = second(now)
+}
+
+// PruneMarks drops the marks older than bound.
+func (r *Record) PruneMarks(bound time.Time) {
+	for id, t := range r.Marks {
+		if t.Before(bound) {
+			delete(r.Marks, id)
+		}
+	}
 }
 
 // AddPending records ids delivered by slices that could not commit.
@@ -160,6 +184,7 @@ func (r *Record) Rewind(to time.Time, now time.Time) {
 	}
 	r.Seen = SeenSet{}
 	r.Pending = IDSet{}
+	r.Marks = nil
 	r.UpdatedAt = second(now)
 }
 
@@ -221,6 +246,9 @@ func (r *Record) Clone() *Record {
 	c := *r
 	c.Seen = r.Seen.Clone()
 	c.Pending = r.Pending.Clone()
+	if r.Marks != nil {
+		c.Marks = maps.Clone(r.Marks)
+	}
 	c.State = cloneState(r.State)
 	return &c
 }
