@@ -67,6 +67,9 @@ type Config struct {
 	// the window runs on when it is not created_at (identity.key).
 	FiltersHash string
 	PositionKey string
+	// MarkHorizon keeps a Source's marks (SliceWalk.Mark) while they are
+	// newer than scanned_to - MarkHorizon; 0 keeps them all.
+	MarkHorizon time.Duration
 }
 
 // Validate checks a config for values the collector cannot run with.

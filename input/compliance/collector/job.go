@@ -95,6 +95,7 @@ type slice struct {
 
 	state     map[string]any
 	delivered int
+	marks     map[string]time.Time // a Source's watermarks, committed with the slice
 }
 
 func (s *slice) setRange(r window.Range) {
@@ -880,7 +881,7 @@ func (j *job) tryCommit(ctx context.Context) {
 	commits := make([]checkpoint.SliceCommit, 0, len(ready))
 	state := j.rec.State
 	for _, s := range ready {
-		commits = append(commits, checkpoint.SliceCommit{To: s.rng.To, IDs: s.ids})
+		commits = append(commits, checkpoint.SliceCommit{To: s.rng.To, IDs: s.ids, Marks: s.marks})
 		if s.delivered > 0 {
 			merged, err := c.deps.State.Merge(state, s.state)
 			if err != nil {
@@ -904,6 +905,9 @@ func (j *job) tryCommit(ctx context.Context) {
 		next = j.rec.Clone()
 	}
 	next.Commit(commits, overlap, state, c.deps.Clock.Now())
+	if h := c.cfg.MarkHorizon; h > 0 {
+		next.PruneMarks(next.ScannedToTime().Add(-h))
+	}
 	info := CommitInfo{JobID: j.id, ScannedTo: next.ScannedToTime(), Slices: len(ready), Seen: next.Seen.Len(), Pending: len(next.Pending)}
 	if j.keeper != nil {
 		if err := j.save(context.WithoutCancel(ctx), next); err != nil {

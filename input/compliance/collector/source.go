@@ -159,6 +159,44 @@ func (w *SliceWalk) Child(k Key) bool {
 	return !known
 }
 
+// Mark moves the watermark of id (e.g. a chat: the newest message time its
+// version covered) to at, if later. Marks are committed with the slice and
+// read back by MarkOf in later jobs.
+func (w *SliceWalk) Mark(id string, at time.Time) {
+	if w.s.marks == nil {
+		w.s.marks = map[string]time.Time{}
+	}
+	if old, ok := w.s.marks[id]; !ok || at.After(old) {
+		w.s.marks[id] = at
+	}
+}
+
+// MarkOf returns the watermark of id: the latest one of this job's open
+// slices, or the committed one.
+func (w *SliceWalk) MarkOf(id string) (time.Time, bool) {
+	for i := len(w.j.open) - 1; i >= 0; i-- {
+		if t, ok := w.j.open[i].marks[id]; ok {
+			return t, true
+		}
+	}
+	t, ok := w.j.rec.Marks[id]
+	return t, ok
+}
+
+// MarkFloor is the earliest time a record without a mark may need: the
+// checkpoint's floor, or scanned_to - MarkHorizon (the marks kept) when
+// that is later.
+func (w *SliceWalk) MarkFloor() time.Time {
+	rec := w.j.rec
+	floor := rec.FloorTime()
+	if h := w.j.c.cfg.MarkHorizon; h > 0 {
+		if b := w.j.prevScanned.Add(-h); b.After(floor) {
+			floor = b
+		}
+	}
+	return floor
+}
+
 // Count adds n to the job report's counter name.
 func (w *SliceWalk) Count(name string, n int) {
 	if n == 0 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,6 +27,7 @@ type versionSource struct {
 	clock    *clock
 	versions []fakeVersion
 	probes   int
+	marks    []string // "key: the mark seen before it" of every fresh version
 }
 
 type fakeVersion struct {
@@ -64,6 +66,10 @@ func (f *versionSource) Walk(w *collector.SliceWalk) (bool, time.Duration, error
 		item := func(id string) []collector.Item {
 			return []collector.Item{{Origin: origin, Record: &collector.Record{Body: []byte(id)}}}
 		}
+		base := strings.Split(v.key, "@")[0]
+		prev, ok := w.MarkOf(base)
+		f.marks = append(f.marks, fmt.Sprintf("%s: %v %s", v.key, ok, prev.Format("15:04")))
+		w.Mark(base, v.at)
 		if v.silent {
 			u.Close()
 			continue
@@ -167,6 +173,9 @@ func TestASourceCollectsVersionsAndChildrenOnceAndCommitsTheirKeys(t *testing.T)
 	assert.Equal(t, 1, rep.Duplicates)
 	assert.Equal(t, []string{"chat_a@09:30", "msg:a1", "msg:a2", "chat_b@11:55", "msg:b1", "chat_b@12:01", "msg:b2"}, got(),
 		"the edited version comes again with its new child only")
+	assert.Equal(t, []string{"chat_a@09:30: false 00:00", "chat_b@11:55: false 00:00", "chat_b@12:01: true 11:55"}, src.marks,
+		"a version finds the mark its chat's committed version left")
+	assert.Equal(t, at("2026-11-25T12:01:00Z"), e.record("k").Marks["chat_b"])
 }
 
 func TestAVersionIsPendingOnlyOnceEveryBatchOfItWasAcknowledged(t *testing.T) {
@@ -232,4 +241,21 @@ func TestAVersionThatEmitsNothingIsDeliveredWhenItsUnitCloses(t *testing.T) {
 	rec := e.record("k")
 	assert.Contains(t, rec.Pending, "chat_a@11:05")
 	assert.NotContains(t, rec.Pending, "chat_b@11:15")
+}
+
+func TestMarksOlderThanTheHorizonArePrunedAtCommit(t *testing.T) {
+	e := newEnv(t, "2026-11-25T12:00:00Z")
+	e.cfg.Earliest = timeexpr.MustParse("2026-11-25T09:00:00Z")
+	e.cfg.MarkHorizon = time.Hour
+	src := &versionSource{clock: e.clock, versions: []fakeVersion{
+		{key: "chat_a@09:30", at: at("2026-11-25T09:30:00Z"), silent: true},
+		{key: "chat_b@11:30", at: at("2026-11-25T11:30:00Z"), silent: true},
+	}}
+	c := e.sourceCollector("k", src)
+	_, stop := bodies(t, c, nil)
+	defer stop()
+	_, err := run(t, c)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]time.Time{"chat_b": at("2026-11-25T11:30:00Z")}, e.record("k").Marks,
+		"chat_a's mark is older than scanned_to (11:58) - 1h")
 }
