@@ -109,14 +109,22 @@ func (w *SliceWalk) flush() {
 }
 
 // Dense decides from the first page of an ascending walk (oldest first)
-// whether the slice is far denser than planned: a full page of n records
-// whose newest is at newest covers [from, newest]. It returns the length
-// to cut the slice to (see window.DenseLength) and true; the Source then
-// returns that cut without claiming anything of the page.
-func (w *SliceWalk) Dense(newest time.Time, n int) (time.Duration, bool) {
+// whether the slice is far denser than planned. A full page of n records
+// from oldest to newest shows the density of the slice from oldest on
+// (before oldest it is empty); when the rest of the slice would hold more
+// than window.DenseFactor × target_per_slice at that density, Dense returns
+// the length that keeps the empty start plus about target_per_slice
+// records (never below min_slice) and true. The Source then returns that
+// cut without claiming anything of the page.
+func (w *SliceWalk) Dense(oldest, newest time.Time, n int) (time.Duration, bool) {
 	r := w.s.rng
-	covered := newest.UTC().Truncate(time.Second).Sub(r.From) + time.Second
-	return window.DenseLength(r.To.Sub(r.From), covered, n, w.j.c.cfg.Slices)
+	quiet := max(oldest.UTC().Truncate(time.Second).Sub(r.From), 0)
+	span := newest.Sub(oldest)
+	burst, dense := window.DenseLength(r.To.Sub(r.From)-quiet, span, n, w.j.c.cfg.Slices)
+	if !dense || quiet+burst >= r.To.Sub(r.From) {
+		return 0, false
+	}
+	return quiet + burst, true
 }
 
 // Version claims the key of a top-level record the listing returned (a
