@@ -264,7 +264,7 @@ input:
 // defaultEndpoint is the endpoint collected when none is configured, with
 // every field spelled out so that `create` shows them.
 func defaultEndpoint() map[string]any {
-	return map[string]any{
+	return withContentDefaults(map[string]any{
 		fieldEPName: endpointActivities, fieldEPDescription: "", fieldEPEnabled: true,
 		fieldEPSchedule: defaultSchedule, fieldEPRunOnStart: true,
 		fieldEPEarliest: defaultEarliest, fieldEPLatest: defaultLatest, fieldEPTimezone: defaultTimezone,
@@ -273,13 +273,13 @@ func defaultEndpoint() map[string]any {
 			fieldFilterTypes: []any{}, fieldFilterExcludeType: []any{}, fieldFilterActorIDs: []any{}, fieldFilterOrgIDs: []any{},
 		},
 		fieldEPStateTracking: map[string]any{fieldSTEnabled: true, fieldSTUpdate: DefaultStateUpdate, fieldSTMerge: DefaultStateMerge},
-	}
+	})
 }
 
 func endpointFields() []*service.ConfigField {
-	return []*service.ConfigField{
-		service.NewStringEnumField(fieldEPName, endpointActivities).
-			Description("The endpoint: `activities` is Compliance Activities (`GET /v1/compliance/activities`)."),
+	return append([]*service.ConfigField{
+		service.NewStringEnumField(fieldEPName, endpointActivities, endpointChats, endpointFiles).
+			Description("The endpoint: `activities` is Compliance Activities (`GET /v1/compliance/activities`); `chats` the chats (and with `include_messages` their messages), incrementally by `updated_at`; `files` the files their messages reference, as binary messages."),
 		service.NewStringField(fieldEPDescription).
 			Description("Free text for operators.").
 			Default(""),
@@ -316,6 +316,7 @@ func endpointFields() []*service.ConfigField {
 			service.NewStringListField(fieldFilterExcludeType).Description("Drop these activity types (e.g. `compliance_api_accessed`, this input's own footprint). Not together with `activity_types`.").Default([]any{}),
 			service.NewStringListField(fieldFilterActorIDs).Description("Keep only activities of these actors (`user_…` ids).").Default([]any{}),
 			service.NewStringListField(fieldFilterOrgIDs).Description("Keep only activities of these organisations (`org_…` ids or organisation UUIDs).").Default([]any{}),
+			contentFilterFields()[0], contentFilterFields()[1],
 		).Description("Filters sent with every request. They are part of the checkpoint's identity: changing them is refused unless `state.adopt` is set."),
 		service.NewObjectField(fieldEPStateTracking,
 			service.NewBoolField(fieldSTEnabled).
@@ -328,7 +329,7 @@ func endpointFields() []*service.ConfigField {
 				Description("State merge mapping, run when a slice that delivered activities commits, on `{\"prev\": <saved state>, \"new\": <slice state>}`; its result is saved.").
 				Default(DefaultStateMerge),
 		).Description("User state folded over delivered activities, kept in the checkpoint and exposed as metadata `compliance_state`."),
-	}
+	}, contentEndpointFields()...)
 }
 
 // lintMethod is a Bloblang method registered by this package: the input's
@@ -414,14 +415,14 @@ func (e endpointRaw) parse(now time.Time, index int) (endpointSettings, []string
 	if s.JobTimeout, err = timeexpr.ParseDurationSeconds(e.JobTimeout); err != nil {
 		add(fieldEPJobTimeout, err)
 	}
-	if e.PageSize < 1 || e.PageSize > 5000 {
+	if !isContentEndpoint(e.Name) && (e.PageSize < 1 || e.PageSize > 5000) {
 		add(fieldEPPageSize, fmt.Errorf("must be between 1 and 5000, got %d", e.PageSize))
 	}
 	if err := e.Filters.Validate(); err != nil {
 		add(fieldEPFilters, errors.New(strings.TrimPrefix(err.Error(), "filters: ")))
 	}
-	if e.Name != endpointActivities {
-		add(fieldEPName, fmt.Errorf("unknown endpoint %q (supported: %s)", e.Name, endpointActivities))
+	if e.Name != endpointActivities && !isContentEndpoint(e.Name) {
+		add(fieldEPName, fmt.Errorf("unknown endpoint %q (supported: %s)", e.Name, contentEndpointNames()))
 	}
 	return s, problems
 }
@@ -436,6 +437,7 @@ type endpointConfig struct {
 	Tracking    bool
 	Update      *bloblang.Executor // nil: the built-in default
 	Merge       *bloblang.Executor
+	Content     *contentEndpoint // chats and files; nil for activities
 }
 
 // inputConfig is the whole parsed spec.
@@ -628,12 +630,13 @@ func parseEndpoint(r fieldReader, now time.Time, i int) (_ *endpointConfig, enab
 	raw.Filters.OrganizationIDs = r.strList(fieldEPFilters, fieldFilterOrgIDs)
 	e.RunOnStart = r.boolean(fieldEPRunOnStart)
 	e.Tracking = r.boolean(fieldEPStateTracking, fieldSTEnabled)
+	content := parseContentEndpoint(r, &raw)
 	if len(*r.p) > before {
 		return nil, true
 	}
 	settings, problems := raw.parse(now, i)
 	*r.p = append(*r.p, problems...)
-	e.Name, e.Raw, e.Settings = raw.Name, raw, settings
+	e.Name, e.Raw, e.Settings, e.Content = raw.Name, raw, settings, content
 
 	mapping := func(field, def string) *bloblang.Executor {
 		text, _ := r.str(fieldEPStateTracking, field)

@@ -109,7 +109,7 @@ func TestLintAndStartUpReportTheSameMessageForEachBadValue(t *testing.T) {
 		{name: "both type filters", fields: endpoint("      filters:\n        activity_types: [a]\n        exclude_activity_types: [b]"),
 			want: "endpoints[0].filters: "},
 		{name: "unknown endpoint", fields: base("  endpoints:\n    - name: users"),
-			want: `endpoints[0].name: unknown endpoint "users" (supported: activities)`},
+			want: `endpoints[0].name: unknown endpoint "users" (supported: activities, chats, files)`},
 		{name: "unknown timezone", fields: endpoint("      timezone: Mars/Olympus_Mons"),
 			want: `endpoints[0].timezone: unknown time zone "Mars/Olympus_Mons"`},
 		{name: "bad job_timeout", fields: endpoint("      job_timeout: soon"),

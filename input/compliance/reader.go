@@ -196,7 +196,7 @@ func checkpointKey(cfg *inputConfig, label string, ep endpointConfig) string {
 
 // collectorConfig is the collector's view of one endpoint.
 func collectorConfig(cfg *inputConfig, ep endpointConfig) collector.Config {
-	return collector.Config{
+	c := collector.Config{
 		Endpoint:      ep.Name,
 		BaseURL:       cfg.BaseURL,
 		Filters:       ep.Raw.Filters,
@@ -216,6 +216,8 @@ func collectorConfig(cfg *inputConfig, ep endpointConfig) collector.Config {
 		AckWarnAfter:  cfg.AckWarnAfter,
 		BatchSize:     cfg.BatchSize,
 	}
+	applyContentConfig(&c, ep)
+	return c
 }
 
 func (in *input) newClient() (*api.Client, error) {
@@ -258,6 +260,11 @@ func (in *input) newRunner(ep endpointConfig, store *stateStore, client *api.Cli
 			r.leaseReady = make(chan struct{})
 		}
 	}
+	src, err := in.contentSource(ep, client, log)
+	if err != nil {
+		return nil, fmt.Errorf("%s[%s]: %w", fieldEndpoints, ep.Name, err)
+	}
+	deps.Source = src
 	coll, err := collector.New(ccfg, deps)
 	if err != nil {
 		return nil, fmt.Errorf("%s[%s]: %w", fieldEndpoints, ep.Name, err)
@@ -510,6 +517,10 @@ func (in *input) toMessages(b collector.Batch) (service.MessageBatch, service.Ac
 			tmpl.MetaSetMut("compliance_page", strconv.Itoa(origin.Page))
 			tmpl.MetaSetMut("compliance_request_id", origin.RequestID)
 			tmpl.MetaSetMut("compliance_state", stateJSON(origin.State))
+		}
+		if it.Record != nil {
+			batch[i] = recordMessage(tmpl, it.Record)
+			continue
 		}
 		a := it.Activity
 		m := tmpl.Copy()
