@@ -274,8 +274,8 @@ type outputReader struct {
 	// marker starts every top-level document (idMarker when empty).
 	marker string
 	off    int64
-	ids  []string            // every id written, in order
-	seen map[string]struct{} // distinct ids written
+	ids    []string            // every id written, in order
+	seen   map[string]struct{} // distinct ids written
 
 	runNew, runDups int // ids of the current run: first written, written before
 	fragments       int // documents cut inside their id by a kill

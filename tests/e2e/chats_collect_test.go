@@ -170,4 +170,3 @@ func TestAnEditedChatComesAgainWithItsNewMessagesOnly(t *testing.T) {
 	assert.Greater(t, edited, 5, "chats edited after their first collection came again")
 	t.Logf("%d chats delivered again after edits, %d messages each delivered once", edited, len(messagesSeen))
 }
-
