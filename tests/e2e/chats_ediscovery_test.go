@@ -165,4 +165,3 @@ func gunzip(t *testing.T, b []byte) string {
 	require.NoError(t, err)
 	return string(out)
 }
-
