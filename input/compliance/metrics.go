@@ -2,6 +2,8 @@ package compliance
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -191,6 +193,9 @@ func (in *input) jobEnded(r *endpointRunner, rep collector.Report) {
 	}
 	if rep.Outstanding > 0 {
 		l = l.With("outstanding_batches", rep.Outstanding)
+	}
+	for _, k := range slices.Sorted(maps.Keys(rep.Counters)) {
+		l = l.With(k, rep.Counters[k]) // a content endpoint's counts (chats_emitted, ...)
 	}
 	if rep.Error != "" {
 		l.With("error", rep.Error).Error("job report")
