@@ -30,7 +30,7 @@ var worldTo = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 // rig is the fake API over a world on a fake clock (the collector's, the
 // client's and the fake's), with a hook in front of it, and a client.
 type rig struct {
-	t      *testing.T
+	t      testing.TB
 	clock  *schedule.FakeClock
 	srv    *fakeapi.Server
 	client *api.Client
@@ -40,7 +40,7 @@ type rig struct {
 	hook func(w http.ResponseWriter, r *http.Request) bool
 }
 
-func newRig(t *testing.T, wo fakeapi.WorldOptions, mod func(*fakeapi.Options)) *rig {
+func newRig(t testing.TB, wo fakeapi.WorldOptions, mod func(*fakeapi.Options)) *rig {
 	t.Helper()
 	if wo.To.IsZero() {
 		wo.To, wo.From = worldTo, worldTo.Add(-24*time.Hour)
@@ -194,7 +194,7 @@ func (s *sink) release() {
 }
 
 // runJob runs one job to its end.
-func runJob(t *testing.T, c *collector.Collector) (collector.Report, error) {
+func runJob(t testing.TB, c *collector.Collector) (collector.Report, error) {
 	t.Helper()
 	type result struct {
 		rep collector.Report
@@ -216,7 +216,7 @@ func runJob(t *testing.T, c *collector.Collector) (collector.Report, error) {
 
 // messagesOf returns the message ids a delivered record carries: its own
 // (chat_message) or its chat_messages (per_chat).
-func messagesOf(t *testing.T, d delivered) []string {
+func messagesOf(t testing.TB, d delivered) []string {
 	t.Helper()
 	if d.typ() == content.RecordMessage {
 		return []string{d.meta["chat_message_id"]}
