@@ -8,19 +8,21 @@ import (
 
 	"github.com/compliance-connect/compliance-connect/input/compliance/api"
 	"github.com/compliance-connect/compliance-connect/input/compliance/collector"
+	"github.com/compliance-connect/compliance-connect/input/compliance/content"
 )
 
 // This file is the table of endpoint kinds: every value of endpoints[].name,
 // the key scopes its requests need, its defaults, the endpoint fields it
 // accepts and how its runner is built.
 //
-// A collector plugs in (chats and files, say) in three steps:
+// A new collector plugs in in three steps:
 //  1. write a runnerBuilder that returns it as a jobRunner, built with
 //     env.client (the input's one client: shared budget and retries),
 //     in.records (where it hands out emit.Batches), env.store and
 //     env.runner.key (its checkpoint, nil store without state tracking),
 //     env.runner.lease (the HA fence, nil without one), in.opts.clock and
-//     env.log; buildSnapshot (snapshot_runner.go) is an example;
+//     env.log; buildSnapshot (snapshot_runner.go) and buildContent
+//     (content_wiring.go) are examples;
 //  2. set it as the build of its kinds in endpointKinds;
 //  3. read its settings from the endpointConfig: they are declared
 //     (endpointFields), validated (checkConfig: ranges, and refused on the
@@ -28,8 +30,10 @@ import (
 //     (ep.Content, ep.Raw.Filters.OrganizationIDs, ep.Raw.UserIDs,
 //     ep.Raw.ProjectIDs, ep.Settings.Earliest/Latest, ep.Raw.PageSize).
 //
-// Its job reports are collector.Reports with Counts set (non-nil), which the
-// job history, the jobs metric and the job report line take as they are.
+// Its job reports are collector.Reports, with its tallies in Counts, which
+// the job history, the jobs metric and the job report line take as they are
+// (a snapshot's line lists its counts; a windowed endpoint's line is the
+// feed's plus its counts).
 
 // Endpoint names (endpoints[].name).
 const (
@@ -137,13 +141,13 @@ var endpointKinds = []endpointKind{
 		schedule: defaultSnapshotSchedule, jobTimeout: defaultSnapshotJobTimeout, build: buildSnapshot, fields: append(slices.Clone(snapshotFields), orgFilter)},
 	{name: endpointProjects, family: familySnapshot, scopes: []string{scopeUserData}, pageSize: api.MaxProjectsLimit, maxPageSize: api.MaxProjectsLimit,
 		schedule: defaultSnapshotSchedule, jobTimeout: defaultSnapshotJobTimeout, build: buildSnapshot, fields: append(slices.Clone(snapshotFields), orgFilter)},
-	{name: endpointChats, family: familyIncremental, scopes: []string{scopeUserData}, pageSize: 1000, maxPageSize: 1000,
-		schedule: defaultSchedule, jobTimeout: defaultJobTimeout, build: nil, // engineer G3's content collector plugs in here
-		fields: slices.Concat(feedWindowFields, contentFilters, []string{fieldEPIncludeMessages, fieldEPMessageMode, fieldEPMessagesSince})},
-	{name: endpointFiles, family: familyIncremental, scopes: []string{scopeUserData}, pageSize: 1000, maxPageSize: 1000,
-		schedule: defaultSchedule, jobTimeout: defaultJobTimeout, build: nil, // engineer G3's content collector plugs in here
+	{name: endpointChats, family: familyIncremental, scopes: []string{scopeUserData}, pageSize: content.MaxPageSize, maxPageSize: content.MaxPageSize,
+		schedule: defaultSchedule, jobTimeout: defaultJobTimeout, build: buildContent,
+		fields: slices.Concat(feedWindowFields, contentFilters, []string{fieldEPIncludeMessages, fieldEPMessageMode, fieldEPMessagesSince, fieldEPMarksHorizon})},
+	{name: endpointFiles, family: familyIncremental, scopes: []string{scopeUserData}, pageSize: content.MaxPageSize, maxPageSize: content.MaxPageSize,
+		schedule: defaultSchedule, jobTimeout: defaultJobTimeout, build: buildContent,
 		fields: slices.Concat(feedWindowFields, contentFilters, []string{fieldEPMaxFileSize, fieldEPFileWorkers, fieldEPFileRetries,
-			fieldEPIncludeGenerated, fieldEPIncludeProjectFiles, fieldEPEmitSkipped})},
+			fieldEPIncludeGenerated, fieldEPEmitSkipped, fieldEPMarksHorizon})},
 }
 
 // kindOf returns the kind of an endpoint name.

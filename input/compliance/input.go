@@ -84,17 +84,17 @@ const (
 	fieldEPMaxRecords      = "max_records"
 
 	// Chats and files (the content collector).
-	fieldFilterUserIDs         = "user_ids"
-	fieldFilterProjectIDs      = "project_ids"
-	fieldEPIncludeMessages     = "include_messages"
-	fieldEPMessageMode         = "message_mode"
-	fieldEPMessagesSince       = "messages_since"
-	fieldEPMaxFileSize         = "max_file_size"
-	fieldEPFileWorkers         = "file_workers"
-	fieldEPFileRetries         = "file_retries"
-	fieldEPIncludeGenerated    = "include_generated"
-	fieldEPIncludeProjectFiles = "include_project_files"
-	fieldEPEmitSkipped         = "emit_skipped"
+	fieldFilterUserIDs      = "user_ids"
+	fieldFilterProjectIDs   = "project_ids"
+	fieldEPIncludeMessages  = "include_messages"
+	fieldEPMessageMode      = "message_mode"
+	fieldEPMessagesSince    = "messages_since"
+	fieldEPMaxFileSize      = "max_file_size"
+	fieldEPFileWorkers      = "file_workers"
+	fieldEPFileRetries      = "file_retries"
+	fieldEPIncludeGenerated = "include_generated"
+	fieldEPEmitSkipped      = "emit_skipped"
+	fieldEPMarksHorizon     = "marks_horizon"
 )
 
 // Defaults shared by the spec, the lint method and parseConfig.
@@ -115,15 +115,12 @@ const (
 	defaultMaxFileSize        = "100MiB"
 	defaultFileWorkers        = 1
 	defaultFileRetries        = 2
+	defaultMarksHorizon       = "168h"
 
-	emitSnapshot        = "snapshot"
-	emitChanges         = "changes"
-	baselineEmit        = "emit"
-	baselineSilent      = "silent"
-	messagePerMessage   = "per_message"
-	messagePerChat      = "per_chat"
-	messagesSinceWindow = "window"
-	messagesSinceAll    = "all"
+	emitSnapshot   = "snapshot"
+	emitChanges    = "changes"
+	baselineEmit   = "emit"
+	baselineSilent = "silent"
 
 	// DefaultStateUpdate is the Bloblang equivalent of the built-in state
 	// update: latestTime is the largest created_at, in epoch milliseconds.
@@ -336,12 +333,12 @@ func defaultEndpoint() map[string]any {
 
 func endpointFields() []*service.ConfigField {
 	feedOnly := "Only `activities`, `chats` and `files` (a directory or projects snapshot walks the whole list)."
-	return []*service.ConfigField{
+	return append([]*service.ConfigField{
 		service.NewStringEnumField(fieldEPName, endpointNames()...).
 			Description("The endpoint. `activities`: the Activity Feed (`GET /v1/compliance/activities`, scope `read:compliance_activities`). " +
 				"Directory snapshots, each run walking the whole list: `organizations`; `users` (each organization's members; scopes `read:compliance_user_data` and `read:compliance_org_data`); " +
 				"`roles` (+ each role's permissions); `groups` (+ each group's members; `read:compliance_org_data` and `read:compliance_user_data`); `organization_settings` (one record per organization); " +
-				"`projects` (+ each project's attachments and collaborators; `read:compliance_user_data`). `chats` and `files` are named for the content collector and refused until it is built. " +
+				"`projects` (+ each project's attachments and collaborators; `read:compliance_user_data`). Content, incrementally by `updated_at`: `chats` (and with `include_messages` their messages); `files`, the files their messages reference, as binary messages (both `read:compliance_user_data`). " +
 				"Every endpoint of one input shares one API client: one rate budget, headroom and retry policy."),
 		service.NewStringField(fieldEPDescription).
 			Description("Free text for operators.").
@@ -383,8 +380,8 @@ func endpointFields() []*service.ConfigField {
 			service.NewStringListField(fieldFilterExcludeType).Description("Drop these activity types (e.g. `compliance_api_accessed`, this input's own footprint). Not together with `activity_types`. Only `activities`.").Optional(),
 			service.NewStringListField(fieldFilterActorIDs).Description("Keep only activities of these actors (`user_…` ids). Only `activities`.").Optional(),
 			service.NewStringListField(fieldFilterOrgIDs).Description("Keep only these organisations. `activities`, `chats`, `files`, `projects`: `org_…` ids or organisation UUIDs, sent to the API. `users`, `roles`, `organization_settings`: organisation UUIDs, the organisations walked.").Optional(),
-			service.NewStringListField(fieldFilterUserIDs).Description("Keep only chats created by these users (`user_…` ids), applied by the input (the API refuses them with `updated_at` windows). Only `chats` and `files`.").Optional(),
-			service.NewStringListField(fieldFilterProjectIDs).Description("Keep only chats of these projects, applied by the input. Only `chats` and `files`.").Optional(),
+			service.NewStringListField(fieldFilterUserIDs).Description("Keep only chats created by these users (`user_…` ids), applied to the listing by the input (the API refuses `user_ids[]` with `order_by=updated_at`). Only `chats` and `files`.").Optional(),
+			service.NewStringListField(fieldFilterProjectIDs).Description("Keep only chats of these projects (`claude_proj_…` ids), applied like `user_ids`. Only `chats` and `files`.").Optional(),
 		).Description("Filters. They are part of the checkpoint's identity: changing them is refused unless `state.adopt` is set.").Optional(),
 		service.NewObjectField(fieldEPStateTracking,
 			service.NewBoolField(fieldSTEnabled).
@@ -413,36 +410,7 @@ func endpointFields() []*service.ConfigField {
 		service.NewIntField(fieldEPMaxRecords).
 			Description("Directory and projects endpoints: most records one run may walk (default 1,000,000); a run that walks more fails with an error naming it. With `emit: changes` the run holds every record in memory (and the previous versions with `include_previous`).").
 			Optional(),
-
-		// Chats and files.
-		service.NewBoolField(fieldEPIncludeMessages).
-			Description("`chats`: also fetch and emit the messages of each new chat version (default false).").
-			Optional(),
-		service.NewStringEnumField(fieldEPMessageMode, messagePerMessage, messagePerChat).
-			Description("`chats` with `include_messages`: `per_message` (default), one message per chat message; `per_chat`, one message per chat version with its new messages in `chat_messages`.").
-			Optional(),
-		service.NewStringEnumField(fieldEPMessagesSince, messagesSinceWindow, messagesSinceAll).
-			Description("`chats` with `include_messages`: `window` (default) fetches the messages created in the job's slice; `all` every message of the chat.").
-			Optional(),
-		service.NewStringField(fieldEPMaxFileSize).
-			Description("`files`: largest file downloaded (default `" + defaultMaxFileSize + "`); a larger one is skipped (reported in metadata and a metric). Bytes, or with `KiB`, `MiB`, `GiB`.").
-			Optional(),
-		service.NewIntField(fieldEPFileWorkers).
-			Description("`files`: parallel downloads, each holding at most one file of `max_file_size` in memory (default 1).").
-			Optional(),
-		service.NewIntField(fieldEPFileRetries).
-			Description("`files`: downloads of a file whose checksum or body failed before it is skipped (default 2).").
-			Optional(),
-		service.NewBoolField(fieldEPIncludeGenerated).
-			Description("`files`: also download the files Claude generated (default false).").
-			Optional(),
-		service.NewBoolField(fieldEPIncludeProjectFiles).
-			Description("`files`: also download project files (default false).").
-			Optional(),
-		service.NewBoolField(fieldEPEmitSkipped).
-			Description("`files`: emit a zero-length message with the metadata of each skipped file instead of only logging it (default false).").
-			Optional(),
-	}
+	}, contentEndpointFields()...)
 }
 
 // lintMethod is a Bloblang method registered by this package: the input's
@@ -556,15 +524,6 @@ type snapshotSettings struct {
 	MaxRecords      int
 }
 
-// contentSettings are the settings of the chats and files endpoints.
-type contentSettings struct {
-	IncludeMessages                                 bool
-	MessageMode, MessagesSince                      string
-	MaxFileSize                                     int64
-	FileWorkers, FileRetries                        int
-	IncludeGenerated, IncludeProjectFiles, EmitSkip bool
-}
-
 // endpointConfig is one enabled endpoint, ready to build a runner.
 type endpointConfig struct {
 	Name        string
@@ -577,7 +536,7 @@ type endpointConfig struct {
 	Update      *bloblang.Executor // nil: the built-in default
 	Merge       *bloblang.Executor
 	Snapshot    snapshotSettings // directory and projects endpoints
-	Content     contentSettings  // chats and files
+	Content     *contentEndpoint // chats and files; nil for every other endpoint
 	// OnlyIDs is the id set of only_ids_file, read at start-up (nil: no
 	// restriction, or a lint parse).
 	OnlyIDs   *collector.IDSet
@@ -795,7 +754,7 @@ func parseEndpoint(r fieldReader, now time.Time, i int, mode parseMode) (_ *endp
 	case familySnapshot:
 		e.Snapshot = r.snapshotSettings(k, e.Tracking, raw.Filters.OrganizationIDs)
 	case familyIncremental:
-		e.Content = r.contentSettings()
+		e.Content = r.contentEndpoint(k, &raw)
 	}
 	if len(*r.p) > before {
 		return nil, true
@@ -875,7 +834,7 @@ var kindFields = slices.Concat(feedWindowFields, snapshotFields, feedOnlyFields,
 	[]string{fieldEPFilters + "." + fieldFilterTypes, fieldEPFilters + "." + fieldFilterExcludeType, fieldEPFilters + "." + fieldFilterActorIDs},
 	contentFilters,
 	[]string{fieldEPIncludeMessages, fieldEPMessageMode, fieldEPMessagesSince, fieldEPMaxFileSize, fieldEPFileWorkers,
-		fieldEPFileRetries, fieldEPIncludeGenerated, fieldEPIncludeProjectFiles, fieldEPEmitSkipped})
+		fieldEPFileRetries, fieldEPIncludeGenerated, fieldEPEmitSkipped, fieldEPMarksHorizon})
 
 // refuseFieldsOf records a problem for each field written on this endpoint
 // that its kind does not take, naming the endpoints that do.
@@ -915,40 +874,6 @@ func (r fieldReader) snapshotSettings(k endpointKind, tracking bool, orgIDs []st
 		}
 	}
 	return s
-}
-
-// contentSettings reads the fields of the chats and files endpoints.
-func (r fieldReader) contentSettings() contentSettings {
-	c := contentSettings{
-		IncludeMessages:     r.optBool(false, fieldEPIncludeMessages),
-		MessageMode:         r.optStr(messagePerMessage, fieldEPMessageMode),
-		MessagesSince:       r.optStr(messagesSinceWindow, fieldEPMessagesSince),
-		FileWorkers:         r.optInt(defaultFileWorkers, fieldEPFileWorkers),
-		FileRetries:         r.optInt(defaultFileRetries, fieldEPFileRetries),
-		IncludeGenerated:    r.optBool(false, fieldEPIncludeGenerated),
-		IncludeProjectFiles: r.optBool(false, fieldEPIncludeProjectFiles),
-		EmitSkip:            r.optBool(false, fieldEPEmitSkipped),
-	}
-	size, err := parseByteSize(r.optStr(defaultMaxFileSize, fieldEPMaxFileSize))
-	if err == nil && size < 1 {
-		err = fmt.Errorf("must be at least 1 byte, got %d", size)
-	}
-	r.check(err, fieldEPMaxFileSize)
-	c.MaxFileSize = size
-	if c.FileWorkers < 1 {
-		r.add(fieldEPFileWorkers, "must be at least 1, got %d", c.FileWorkers)
-	}
-	if c.FileRetries < 0 {
-		r.add(fieldEPFileRetries, "must be 0 or more, got %d", c.FileRetries)
-	}
-	if !c.IncludeMessages {
-		for _, f := range []string{fieldEPMessageMode, fieldEPMessagesSince} {
-			if r.conf.Contains(f) {
-				r.add(f, "applies only with %s: true", fieldEPIncludeMessages)
-			}
-		}
-	}
-	return c
 }
 
 // problems collects what is wrong with a config, each entry naming its

@@ -208,7 +208,7 @@ func (in *input) jobEnded(r *endpointRunner, rep collector.Report) {
 		r.succeeded(rep.End)
 	}
 	in.reportAgesOf(r)
-	if rep.Counts != nil {
+	if r.kind.family == familySnapshot {
 		in.recordJobEnded(endpoint, rep)
 		return
 	}
@@ -228,6 +228,9 @@ func (in *input) jobEnded(r *endpointRunner, rep collector.Report) {
 	}
 	if rep.Outstanding > 0 {
 		l = l.With("outstanding_batches", rep.Outstanding)
+	}
+	for _, k := range slices.Sorted(maps.Keys(rep.Counts)) {
+		l = l.With(k, rep.Counts[k]) // a content endpoint's counts (chats_emitted, ...)
 	}
 	if rep.Error != "" {
 		l.With("error", rep.Error).Error("job report")

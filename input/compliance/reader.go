@@ -597,6 +597,10 @@ func (in *input) feedBatch(b collector.Batch) *readBatch {
 			tmpl.MetaSetMut("compliance_request_id", origin.RequestID)
 			tmpl.MetaSetMut("compliance_state", stateJSON(origin.State))
 		}
+		if it.Record != nil {
+			batch[i] = recordMessage(tmpl, it.Record)
+			continue
+		}
 		a := it.Activity
 		m := tmpl.Copy()
 		m.SetBytes(a.Raw)

@@ -35,6 +35,7 @@ const (
 	fieldPath              = "path"
 	fieldCompression       = "compression"
 	fieldContentType       = "content_type"
+	fieldObjectPerMessage  = "object_per_message"
 	fieldRegion            = "region"
 	fieldEndpoint          = "endpoint"
 	fieldForcePathStyle    = "force_path_style_urls"
@@ -106,9 +107,13 @@ and/or assume a role on top of them.`+service.OutputPerformanceDocs(true, true))
 			}).
 				Description("How object bodies are compressed.").
 				Default(compressionGzip),
-			service.NewStringField(fieldContentType).
-				Description("`Content-Type` of every object. With gzip compression the type still describes the decompressed content; the compression is in `Content-Encoding`.").
+			service.NewInterpolatedStringField(fieldContentType).
+				Description("`Content-Type` of every object, evaluated like `path`. With gzip compression the type still describes the decompressed content; the compression is in `Content-Encoding`.").
 				Default("application/x-ndjson").
+				Advanced(),
+			service.NewBoolField(fieldObjectPerMessage).
+				Description("Write every message as its own object, its bytes unchanged (no NDJSON line, no newline added), with `path` and `content_type` evaluated per message: for binary content such as the files of the `anthropic_compliance` input's `files` endpoint (e.g. `content_type: ${! @compliance_content_type }`, `compression: none`). A message whose upload fails is nacked on its own.").
+				Default(false).
 				Advanced(),
 			service.NewStringField(fieldRegion).
 				Description("AWS region of the bucket. Empty means the region from the default chain (`AWS_REGION`, the profile); one must be found.").
@@ -205,7 +210,8 @@ type config struct {
 	bucket         string
 	path           *service.InterpolatedString
 	gzip           bool
-	contentType    string
+	contentType    *service.InterpolatedString
+	perMessage     bool
 	region         string
 	endpoint       string
 	forcePathStyle bool
@@ -230,7 +236,6 @@ func parseConfig(conf *service.ParsedConfig) (*config, error) {
 		path []string
 	}{
 		{&cfg.bucket, []string{fieldBucket}},
-		{&cfg.contentType, []string{fieldContentType}},
 		{&cfg.region, []string{fieldRegion}},
 		{&cfg.endpoint, []string{fieldEndpoint}},
 		{&cfg.profile, []string{fieldCredentials, fieldCredProfile}},
@@ -260,6 +265,12 @@ func parseConfig(conf *service.ParsedConfig) (*config, error) {
 		return nil, errors.New("credentials: role_external_id requires role")
 	}
 	if cfg.path, err = conf.FieldInterpolatedString(fieldPath); err != nil {
+		return nil, err
+	}
+	if cfg.contentType, err = conf.FieldInterpolatedString(fieldContentType); err != nil {
+		return nil, err
+	}
+	if cfg.perMessage, err = conf.FieldBool(fieldObjectPerMessage); err != nil {
 		return nil, err
 	}
 	compression, err := conf.FieldString(fieldCompression)
@@ -378,12 +389,12 @@ func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) err
 		return service.ErrNotConnected
 	}
 
-	key, err := batch.TryInterpolatedString(0, o.cfg.path)
-	if err != nil {
-		return fmt.Errorf("evaluating path: %w", err)
+	if o.cfg.perMessage {
+		return o.writeEach(ctx, client, batch)
 	}
-	if key = strings.TrimPrefix(key, "/"); key == "" {
-		return errors.New("path: evaluated to an empty object key")
+	key, contentType, err := o.target(batch, 0)
+	if err != nil {
+		return err
 	}
 	body, failures, err := o.encode(batch)
 	if err != nil {
@@ -391,27 +402,7 @@ func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) err
 	}
 
 	if len(failures) < len(batch) {
-		input := &s3.PutObjectInput{
-			Bucket:        aws.String(o.cfg.bucket),
-			Key:           aws.String(key),
-			Body:          bytes.NewReader(body),
-			ContentLength: aws.Int64(int64(len(body))),
-			ContentType:   aws.String(o.cfg.contentType),
-		}
-		if o.cfg.gzip {
-			input.ContentEncoding = aws.String("gzip")
-		}
-		if o.cfg.storageClass != "" {
-			input.StorageClass = types.StorageClass(o.cfg.storageClass)
-		}
-		if o.cfg.kmsKeyID != "" {
-			input.ServerSideEncryption = types.ServerSideEncryptionAwsKms
-			input.SSEKMSKeyId = aws.String(o.cfg.kmsKeyID)
-		}
-		putCtx, cancel := context.WithTimeout(ctx, o.cfg.timeout)
-		_, err := client.PutObject(putCtx, input)
-		cancel()
-		if err != nil {
+		if err := o.put(ctx, client, key, contentType, body, o.cfg.gzip); err != nil {
 			return fmt.Errorf("writing %d messages to s3://%s/%s: %w", len(batch)-len(failures), o.cfg.bucket, key, err)
 		}
 	}
@@ -424,6 +415,89 @@ func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) err
 		batchErr.Failed(i, failures[i])
 	}
 	return batchErr
+}
+
+// target evaluates the object key and content type against message i.
+func (o *output) target(batch service.MessageBatch, i int) (key, contentType string, err error) {
+	key, err = batch.TryInterpolatedString(i, o.cfg.path)
+	if err != nil {
+		return "", "", fmt.Errorf("evaluating path: %w", err)
+	}
+	if key = strings.TrimPrefix(key, "/"); key == "" {
+		return "", "", errors.New("path: evaluated to an empty object key")
+	}
+	if contentType, err = batch.TryInterpolatedString(i, o.cfg.contentType); err != nil {
+		return "", "", fmt.Errorf("evaluating content_type: %w", err)
+	}
+	return key, contentType, nil
+}
+
+// put uploads one object.
+func (o *output) put(ctx context.Context, client *s3.Client, key, contentType string, body []byte, gzipped bool) error {
+	input := &s3.PutObjectInput{
+		Bucket:        aws.String(o.cfg.bucket),
+		Key:           aws.String(key),
+		Body:          bytes.NewReader(body),
+		ContentLength: aws.Int64(int64(len(body))),
+		ContentType:   aws.String(contentType),
+	}
+	if gzipped {
+		input.ContentEncoding = aws.String("gzip")
+	}
+	if o.cfg.storageClass != "" {
+		input.StorageClass = types.StorageClass(o.cfg.storageClass)
+	}
+	if o.cfg.kmsKeyID != "" {
+		input.ServerSideEncryption = types.ServerSideEncryptionAwsKms
+		input.SSEKMSKeyId = aws.String(o.cfg.kmsKeyID)
+	}
+	putCtx, cancel := context.WithTimeout(ctx, o.cfg.timeout)
+	defer cancel()
+	_, err := client.PutObject(putCtx, input)
+	return err
+}
+
+// writeEach writes every message as its own object (object_per_message);
+// a message that fails is nacked on its own.
+func (o *output) writeEach(ctx context.Context, client *s3.Client, batch service.MessageBatch) error {
+	var batchErr *service.BatchError
+	for i, m := range batch {
+		err := func() error {
+			key, contentType, err := o.target(batch, i)
+			if err != nil {
+				return err
+			}
+			body, err := m.AsBytes()
+			if err != nil {
+				return err
+			}
+			if o.cfg.gzip {
+				var buf bytes.Buffer
+				zw := gzip.NewWriter(&buf)
+				if _, err := zw.Write(body); err != nil {
+					return err
+				}
+				if err := zw.Close(); err != nil {
+					return err
+				}
+				body = buf.Bytes()
+			}
+			if err := o.put(ctx, client, key, contentType, body, o.cfg.gzip); err != nil {
+				return fmt.Errorf("writing s3://%s/%s: %w", o.cfg.bucket, key, err)
+			}
+			return nil
+		}()
+		if err != nil {
+			if batchErr == nil {
+				batchErr = service.NewBatchError(batch, err)
+			}
+			batchErr.Failed(i, err)
+		}
+	}
+	if batchErr != nil {
+		return batchErr
+	}
+	return nil
 }
 
 // encode renders the batch as NDJSON, gzipped if configured. Messages that

@@ -271,9 +271,11 @@ func countTemps(t *testing.T, dir string) int {
 // outputReader follows the file output, also while a run writes it.
 type outputReader struct {
 	path string
-	off  int64
-	ids  []string            // every id written, in order
-	seen map[string]struct{} // distinct ids written
+	// marker starts every top-level document (idMarker when empty).
+	marker string
+	off    int64
+	ids    []string            // every id written, in order
+	seen   map[string]struct{} // distinct ids written
 
 	runNew, runDups int // ids of the current run: first written, written before
 	fragments       int // documents cut inside their id by a kill
@@ -306,12 +308,13 @@ func (o *outputReader) poll(t *testing.T) {
 	b, err := io.ReadAll(f)
 	require.NoError(t, err)
 	pos := 0
+	marker := []byte(o.mark())
 	for {
-		i := bytes.Index(b[pos:], []byte(idMarker))
+		i := bytes.Index(b[pos:], marker)
 		if i < 0 {
 			break
 		}
-		start := pos + i + len(idMarker)
+		start := pos + i + len(`{"id":"`)
 		j := bytes.IndexByte(b[start:], '"')
 		if j < 0 {
 			break
@@ -380,7 +383,7 @@ func (o *outputReader) complete(t *testing.T) (ids map[string]struct{}, cut, bad
 		if len(line) == 0 {
 			continue
 		}
-		starts := markerOffsets(line)
+		starts := markerOffsets(line, o.mark())
 		if len(starts) == 0 || starts[0] != 0 {
 			bad++
 			continue
@@ -426,16 +429,23 @@ func (o *outputReader) compare(t *testing.T, ds *dataset) (missing, unexpected [
 	return missing, unexpected, cut, bad
 }
 
-func markerOffsets(line []byte) []int {
+func markerOffsets(line []byte, marker string) []int {
 	var out []int
 	for off := 0; ; {
-		i := bytes.Index(line[off:], []byte(idMarker))
+		i := bytes.Index(line[off:], []byte(marker))
 		if i < 0 {
 			return out
 		}
 		out = append(out, off+i)
-		off += i + len(idMarker)
+		off += i + len(marker)
 	}
+}
+
+func (o *outputReader) mark() string {
+	if o.marker == "" {
+		return idMarker
+	}
+	return o.marker
 }
 
 // tail returns the last lines of a file.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -80,6 +81,19 @@ func (r *Record) Encode() ([]byte, error) {
 	b = append(b, state...)
 	b = append(b, ",\n  \"pending\": "...)
 	b = r.Pending.appendJSON(b, "  ")
+	if len(r.Marks) > 0 {
+		b = append(b, ",\n  \"marks\": {"...)
+		for i, id := range slices.Sorted(maps.Keys(r.Marks)) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, "\n    "...)
+			b = appendString(b, id)
+			b = append(b, ": "...)
+			b = appendTime(b, r.Marks[id])
+		}
+		b = append(b, "\n  }"...)
+	}
 	b = append(b, ",\n  \"seen\": "...)
 	b = r.Seen.appendJSON(b, "  ")
 	b = append(b, "\n}\n"...)
@@ -95,7 +109,11 @@ func encodeTombstone(id Identity, rev int64, at time.Time) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding identity: %w", err)
 	}
-	b := fmt.Appendf(nil, "{\n  \"rev\": %d,\n  \"version\": %d,\n  \"deleted_at\": ", rev, Version)
+	version := Version
+	if id.Key != "" {
+		version = VersionKeyed
+	}
+	b := fmt.Appendf(nil, "{\n  \"rev\": %d,\n  \"version\": %d,\n  \"deleted_at\": ", rev, version)
 	b = appendTime(b, at)
 	b = append(b, ",\n  \"identity\": "...)
 	b = append(b, ident...)
@@ -105,18 +123,19 @@ func encodeTombstone(id Identity, rev int64, at time.Time) ([]byte, error) {
 // document is the stored form with the id sets left raw (they are parsed
 // by parseIDSet, which is much faster than encoding/json on large sets).
 type document struct {
-	Rev       *int64          `json:"rev"`
-	Version   int             `json:"version"`
-	Identity  Identity        `json:"identity"`
-	DeletedAt string          `json:"deleted_at"`
-	Floor     string          `json:"floor"`
-	Until     string          `json:"until"`
-	ScannedTo string          `json:"scanned_to"`
-	SeenFrom  string          `json:"seen_from"`
-	UpdatedAt string          `json:"updated_at"`
-	State     json.RawMessage `json:"state"`
-	Pending   json.RawMessage `json:"pending"`
-	Seen      json.RawMessage `json:"seen"`
+	Rev       *int64            `json:"rev"`
+	Version   int               `json:"version"`
+	Identity  Identity          `json:"identity"`
+	DeletedAt string            `json:"deleted_at"`
+	Floor     string            `json:"floor"`
+	Until     string            `json:"until"`
+	ScannedTo string            `json:"scanned_to"`
+	SeenFrom  string            `json:"seen_from"`
+	UpdatedAt string            `json:"updated_at"`
+	State     json.RawMessage   `json:"state"`
+	Pending   json.RawMessage   `json:"pending"`
+	Marks     map[string]string `json:"marks"`
+	Seen      json.RawMessage   `json:"seen"`
 }
 
 // Decode parses and validates a stored record. A tombstone is a *DeletedError.
@@ -161,6 +180,16 @@ func Decode(data []byte) (*Record, error) {
 	r.Seen = seenFromGroups(seen)
 	if r.Pending, err = parseIDSet(d.Pending); err != nil {
 		return nil, fmt.Errorf("invalid checkpoint document: pending: %w", err)
+	}
+	if len(d.Marks) > 0 {
+		r.Marks = make(map[string]time.Time, len(d.Marks))
+		for id, raw := range d.Marks {
+			t, err := parseTime("marks."+id, raw)
+			if err != nil {
+				return nil, fmt.Errorf("invalid checkpoint document: %w", err)
+			}
+			r.Marks[id] = t
+		}
 	}
 	r.State = map[string]any{}
 	if len(d.State) > 0 && !bytes.Equal(d.State, []byte("null")) {

@@ -7,12 +7,19 @@ package checkpoint
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 )
 
-// Version is the record format written by this package. Version 1 documents
-// written before the revision came first are read unchanged.
+// Version is the record format written by this package for the Activity
+// Feed. Version 1 documents written before the revision came first are read
+// unchanged.
 const Version = 1
+
+// VersionKeyed is the same document for a window on another timestamp than
+// created_at: its identity names that timestamp (identity.key, e.g.
+// "updated_at" for chats). Version 1 records keep meaning created_at.
+const VersionKeyed = 2
 
 // Identity names what a record collects. A record whose identity differs from
 // the running configuration is refused rather than silently reused, because
@@ -22,6 +29,9 @@ type Identity struct {
 	BaseURL  string `json:"base_url"`
 	Filters  string `json:"filters"`        // "sha256:<hex>" of the canonical filter set
 	Mode     string `json:"mode,omitempty"` // "" (continuous) or "once"
+	// Key names the timestamp the window runs on; "" means created_at
+	// (version 1 records).
+	Key string `json:"key,omitempty"`
 }
 
 // Record is one collector's checkpoint document. Times are parsed once, when
@@ -46,6 +56,10 @@ type Record struct {
 	// Pending holds ids delivered (acked) by slices that did not commit; they
 	// are not re-delivered and are dropped once ScannedTo passes them.
 	Pending IDSet
+	// Marks are a Source's per-record watermarks (chats: for each chat, the
+	// newest message time its committed versions covered), kept while they
+	// are newer than scanned_to minus the source's horizon. Nil for the feed.
+	Marks map[string]time.Time
 	// State is the user state folded by the state update/merge mappings. It
 	// never moves the collection window.
 	State     map[string]any
@@ -61,8 +75,12 @@ func second(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
 // resumes at floor, so a first job that fails cannot drop history.
 func New(id Identity, floor time.Time) *Record {
 	f := second(floor)
+	version := Version
+	if id.Key != "" {
+		version = VersionKeyed
+	}
 	return &Record{
-		Version:   Version,
+		Version:   version,
 		Identity:  id,
 		Floor:     f,
 		ScannedTo: f,
@@ -97,6 +115,8 @@ func (r *Record) Known(id string) bool {
 type SliceCommit struct {
 	To  time.Time // the slice's exclusive upper bound
 	IDs IDSet     // every id its walk returned, emitted or dropped as duplicate
+	// Marks are the watermarks the slice moved (the later one wins).
+	Marks map[string]time.Time
 }
 
 // Commit applies committed slices in order. scanned_to never moves backwards;
@@ -110,6 +130,14 @@ func (r *Record) Commit(slices []SliceCommit, overlap time.Duration, state map[s
 			scanned = utc(s.To)
 		}
 		r.Seen.AddAll(s.IDs)
+		for id, t := range s.Marks {
+			if old, ok := r.Marks[id]; !ok || t.After(old) {
+				if r.Marks == nil {
+					r.Marks = map[string]time.Time{}
+				}
+				r.Marks[id] = t.UTC()
+			}
+		}
 	}
 	r.ScannedTo = scanned
 	bound := second(scanned.Add(-overlap))
@@ -124,6 +152,15 @@ func (r *Record) Commit(slices []SliceCommit, overlap time.Duration, state map[s
 		r.State = state
 	}
 	r.UpdatedAt = second(now)
+}
+
+// PruneMarks drops the marks older than bound.
+func (r *Record) PruneMarks(bound time.Time) {
+	for id, t := range r.Marks {
+		if t.Before(bound) {
+			delete(r.Marks, id)
+		}
+	}
 }
 
 // AddPending records ids delivered by slices that could not commit.
@@ -147,6 +184,7 @@ func (r *Record) Rewind(to time.Time, now time.Time) {
 	}
 	r.Seen = SeenSet{}
 	r.Pending = IDSet{}
+	r.Marks = nil
 	r.UpdatedAt = second(now)
 }
 
@@ -176,8 +214,13 @@ func (r *Record) CapSeen(max int) (dropped int, keptFrom time.Time) {
 
 // Validate checks a decoded record for the invariants the collector relies on.
 func (r *Record) Validate() error {
-	if r.Version != Version {
-		return fmt.Errorf("version: unsupported checkpoint version %d (this build reads %d)", r.Version, Version)
+	switch {
+	case r.Version != Version && r.Version != VersionKeyed:
+		return fmt.Errorf("version: unsupported checkpoint version %d (this build reads %d and %d)", r.Version, Version, VersionKeyed)
+	case r.Version == VersionKeyed && r.Identity.Key == "":
+		return errors.New("identity.key: missing (a version 2 record names the timestamp its window runs on)")
+	case r.Version == Version && r.Identity.Key != "":
+		return fmt.Errorf("identity.key: %q in a version 1 record (version 1 windows run on created_at)", r.Identity.Key)
 	}
 	if r.Identity.Endpoint == "" {
 		return errors.New("identity.endpoint: missing")
@@ -203,6 +246,9 @@ func (r *Record) Clone() *Record {
 	c := *r
 	c.Seen = r.Seen.Clone()
 	c.Pending = r.Pending.Clone()
+	if r.Marks != nil {
+		c.Marks = maps.Clone(r.Marks)
+	}
 	c.State = cloneState(r.State)
 	return &c
 }

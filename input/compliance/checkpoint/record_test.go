@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -208,4 +209,83 @@ func TestKeeperReportsCorruptRecordNamingWhereAndHowToReset(t *testing.T) {
 	assert.Contains(t, err.Error(), "memory key k")
 	assert.Contains(t, err.Error(), "state delete")
 	assert.False(t, errors.Is(err, checkpoint.ErrNotFound))
+}
+
+func TestAKeyedIdentityIsAVersion2RecordThatRoundTrips(t *testing.T) {
+	chats := checkpoint.Identity{Endpoint: "chats", BaseURL: "https://api.anthropic.com", Filters: "sha256:def", Key: "updated_at"}
+	r := checkpoint.New(chats, at("2026-11-18T00:00:00Z"))
+	assert.Equal(t, checkpoint.VersionKeyed, r.Version)
+	r.Commit([]checkpoint.SliceCommit{{To: at("2026-11-25T10:00:00Z"), IDs: ids(
+		"claude_chat_01a@2026-11-25T09:57:12Z", "2026-11-25T09:57:12Z",
+		"msg:claude_chat_msg_01b", "2026-11-25T09:57:10Z")}}, 5*time.Minute, nil, at("2026-11-25T10:02:03Z"))
+	data, err := r.Encode()
+	require.NoError(t, err)
+	assert.Contains(t, string(data), `"version": 2`)
+	assert.Contains(t, string(data), `"key":"updated_at"`)
+	back, err := checkpoint.Decode(data)
+	require.NoError(t, err)
+	assert.Equal(t, chats, back.Identity)
+	assert.True(t, back.Known("claude_chat_01a@2026-11-25T09:57:12Z"))
+	assert.True(t, back.Known("msg:claude_chat_msg_01b"))
+
+	feed := checkpoint.New(ident, at("2026-11-18T00:00:00Z"))
+	assert.Equal(t, checkpoint.Version, feed.Version, "a created_at window stays a version 1 record")
+}
+
+func TestAVersionAndItsIdentityKeyMustAgree(t *testing.T) {
+	tests := []struct {
+		name    string
+		version int
+		key     string
+		want    string
+	}{
+		{"version 2 without a key", 2, "", "identity.key: missing"},
+		{"version 1 with a key", 1, "updated_at", "identity.key"},
+		{"unknown version", 3, "updated_at", "unsupported checkpoint version 3"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := checkpoint.New(checkpoint.Identity{Endpoint: "chats", Key: tt.key}, at("2026-11-18T00:00:00Z"))
+			r.Version = tt.version
+			assert.ErrorContains(t, r.Validate(), tt.want)
+		})
+	}
+}
+
+func TestMarksAreCommittedLaterWinsPrunedAndRoundTrip(t *testing.T) {
+	r := checkpoint.New(checkpoint.Identity{Endpoint: "chats", Key: "updated_at"}, at("2026-11-25T09:00:00Z"))
+	r.Commit([]checkpoint.SliceCommit{
+		{To: at("2026-11-25T10:00:00Z"), Marks: map[string]time.Time{"chat_a": at("2026-11-25T09:30:00Z"), "chat_b": at("2026-11-25T09:40:00Z")}},
+		{To: at("2026-11-25T11:00:00Z"), Marks: map[string]time.Time{"chat_a": at("2026-11-25T10:30:00.5Z")}},
+	}, 5*time.Minute, nil, at("2026-11-25T11:02:00Z"))
+	assert.Equal(t, at("2026-11-25T10:30:00.5Z"), r.Marks["chat_a"], "the later slice's mark wins")
+	clone := r.Clone()
+	clone.Marks["chat_c"] = at("2026-11-25T10:59:00Z")
+	assert.NotContains(t, r.Marks, "chat_c", "a clone's marks are its own")
+
+	data, err := r.Encode()
+	require.NoError(t, err)
+	back, err := checkpoint.Decode(data)
+	require.NoError(t, err)
+	assert.Equal(t, r.Marks, back.Marks)
+
+	back.PruneMarks(at("2026-11-25T10:00:00Z"))
+	assert.Equal(t, map[string]time.Time{"chat_a": at("2026-11-25T10:30:00.5Z")}, back.Marks)
+	back.Rewind(at("2026-11-25T09:00:00Z"), at("2026-11-25T11:05:00Z"))
+	assert.Empty(t, back.Marks, "a rewind forgets the marks with seen and pending")
+
+	feed := checkpoint.New(ident, at("2026-11-25T09:00:00Z"))
+	data, err = feed.Encode()
+	require.NoError(t, err)
+	assert.NotContains(t, string(data), "marks", "a record without marks is written as before")
+}
+
+func TestAMarkThatIsNotATimeIsACorruptDocument(t *testing.T) {
+	r := checkpoint.New(checkpoint.Identity{Endpoint: "chats", Key: "updated_at"}, at("2026-11-25T09:00:00Z"))
+	r.Marks = map[string]time.Time{"chat_a": at("2026-11-25T09:30:00Z")}
+	data, err := r.Encode()
+	require.NoError(t, err)
+	bad := strings.Replace(string(data), `"2026-11-25T09:30:00Z"`, `"yesterday"`, 1)
+	_, err = checkpoint.Decode([]byte(bad))
+	assert.ErrorContains(t, err, "marks.chat_a")
 }

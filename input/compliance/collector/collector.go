@@ -67,6 +67,15 @@ type Config struct {
 	// MaxFailedJobs consecutive failed jobs without progress mark the
 	// collector unhealthy.
 	MaxFailedJobs int
+
+	// FiltersHash, when set, replaces Filters.Hash() in the checkpoint
+	// identity (a Source's own filters); PositionKey names the timestamp
+	// the window runs on when it is not created_at (identity.key).
+	FiltersHash string
+	PositionKey string
+	// MarkHorizon keeps a Source's marks (SliceWalk.Mark) while they are
+	// newer than scanned_to - MarkHorizon; 0 keeps them all.
+	MarkHorizon time.Duration
 }
 
 // Validate checks a config for values the collector cannot run with.
@@ -107,7 +116,10 @@ func (c *Config) Validate() error {
 
 // Identity is the checkpoint identity of this config.
 func (c Config) Identity() checkpoint.Identity {
-	id := checkpoint.Identity{Endpoint: c.Endpoint, BaseURL: c.BaseURL, Filters: c.Filters.Hash()}
+	id := checkpoint.Identity{Endpoint: c.Endpoint, BaseURL: c.BaseURL, Filters: c.Filters.Hash(), Key: c.PositionKey}
+	if c.FiltersHash != "" {
+		id.Filters = c.FiltersHash
+	}
 	if c.Once {
 		id.Mode = "once"
 	}
@@ -138,7 +150,10 @@ type Logger interface {
 
 // Deps are the collector's collaborators.
 type Deps struct {
+	// Lister reads the Activity Feed; Source, when set, replaces it for an
+	// endpoint other than the feed (only one of them is needed).
 	Lister pager.Lister
+	Source Source
 	// Keeper persists the checkpoint; nil when state tracking is off.
 	Keeper *checkpoint.Keeper
 	State  StateFuncs
@@ -210,8 +225,8 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 	if cfg.AckWarnAfter <= 0 {
 		cfg.AckWarnAfter = time.Minute
 	}
-	if deps.Lister == nil || deps.Clock == nil {
-		return nil, errors.New("collector needs a lister and a clock")
+	if (deps.Lister == nil && deps.Source == nil) || deps.Clock == nil {
+		return nil, errors.New("collector needs a lister (or a source) and a clock")
 	}
 	if cfg.StateTracking && deps.Keeper == nil {
 		return nil, errors.New("collector with state tracking needs a checkpoint keeper")
@@ -300,11 +315,23 @@ type Batch struct {
 	Ack   func(err error)
 }
 
-// Item is one activity and where it came from.
+// Item is one activity, or one record of a Source, and where it came from.
 type Item struct {
 	Activity api.Activity
 	Origin   *Origin // shared by the items of a page
+	// Record is set (and Activity empty) for an item of a Source.
+	Record *Record
 }
+
+// Record is an item of a Source (a chat, a message, a file): the message
+// body and its metadata, in order.
+type Record struct {
+	Body []byte
+	Meta []MetaField
+}
+
+// MetaField is one metadata key and value of a Record.
+type MetaField struct{ Key, Value string }
 
 // Origin describes the request an activity came from (message metadata).
 type Origin struct {

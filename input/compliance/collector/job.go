@@ -81,7 +81,9 @@ type Report struct {
 	Recorded     int      `json:"recorded,omitempty"`
 	Unreconciled []string `json:"unreconciled,omitempty"`
 	// Counts are the tallies of an endpoint other than activities, which
-	// reports through this type too (records by type, changes, messages).
+	// reports through this type too: records by type, changes, messages
+	// of a snapshot; chats_emitted, messages_emitted, file_bytes, ... of a
+	// content Source (source.go).
 	Counts map[string]int `json:"counts,omitempty"`
 }
 
@@ -106,6 +108,7 @@ type slice struct {
 
 	state     map[string]any
 	delivered int
+	marks     map[string]time.Time // a Source's watermarks, committed with the slice
 }
 
 func (s *slice) setRange(r window.Range) {
@@ -190,12 +193,12 @@ func (c *Collector) RunJob(ctx context.Context, tick time.Time, soft <-chan stru
 	if c.cfg.JobTimeout > 0 {
 		j.deadlineAt = start.Add(c.cfg.JobTimeout)
 		timer := clock.NewTimer(c.cfg.JobTimeout)
+		defer timer.Stop() // before RunJob returns: a later job never sees this one's timer
 		go func() {
 			select {
 			case <-timer.C():
 				close(j.deadline)
 			case <-j.ended:
-				timer.Stop()
 			}
 		}()
 	}
@@ -500,6 +503,14 @@ func (j *job) learnServerClock() error {
 	if !c.serverDate.IsZero() {
 		return nil
 	}
+	if src := c.deps.Source; src != nil {
+		date, err := src.Probe(j.fetchCtx)
+		if err != nil {
+			return fmt.Errorf("reading the API's clock: %w", err)
+		}
+		c.observeServerDate(date)
+		return nil
+	}
 	params := api.ListParams{Limit: 1}
 	c.cfg.Filters.apply(&params)
 	page, err := c.deps.Lister.ListActivities(j.fetchCtx, params)
@@ -636,6 +647,9 @@ func (j *job) sliceError(s *slice, err error) error {
 // before the walk ended, and cut > 0 when the first page showed the slice to
 // be far denser than planned (nothing of it was emitted).
 func (j *job) walk(ctx context.Context, s *slice) (sealed bool, cut time.Duration, err error) {
+	if src := j.c.deps.Source; src != nil {
+		return j.walkSource(ctx, s, src)
+	}
 	cfg := j.c.cfg
 	params := api.ListParams{CreatedAtGTE: s.from, CreatedAtLT: s.to, Limit: cfg.PageSize}
 	cfg.Filters.apply(&params)
@@ -758,7 +772,12 @@ func (j *job) known(id string) bool {
 
 // handOut sends one batch, processing acks while the consumer is busy.
 func (j *job) handOut(s *slice, items []Item, ids []idAt) bool {
-	b := Batch{Items: items, Ack: j.ackFunc(s, ids)}
+	return j.send(s, Batch{Items: items, Ack: j.ackFunc(s, ids)})
+}
+
+// send hands out one batch of slice s, processing acks while the consumer
+// is busy. It returns false when the job stopped before the batch was taken.
+func (j *job) send(s *slice, b Batch) bool {
 	for {
 		select {
 		case j.c.out <- b:
@@ -784,21 +803,25 @@ func (j *job) handOut(s *slice, items []Item, ids []idAt) bool {
 func (j *job) ackFunc(s *slice, ids []idAt) func(error) {
 	var once sync.Once
 	return func(err error) {
-		once.Do(func() {
-			j.ackMu.Lock()
-			defer j.ackMu.Unlock()
-			if j.over {
-				j.c.orphans.resolve(ids, err)
-				return
-			}
-			select {
-			case j.acks <- ackEvent{s: s, ids: ids, err: err}:
-			case <-j.ended:
-				// The job is ending: fence takes ackMu next and hands
-				// every batch still outstanding to the orphans.
-				j.c.orphans.resolve(ids, err)
-			}
-		})
+		once.Do(func() { j.deliverAck(s, ids, err) })
+	}
+}
+
+// deliverAck reports the ack of one batch of s that delivered ids: to the
+// job goroutine until the job ends, to the collector's orphans afterwards.
+func (j *job) deliverAck(s *slice, ids []idAt, err error) {
+	j.ackMu.Lock()
+	defer j.ackMu.Unlock()
+	if j.over {
+		j.c.orphans.resolve(ids, err)
+		return
+	}
+	select {
+	case j.acks <- ackEvent{s: s, ids: ids, err: err}:
+	case <-j.ended:
+		// The job is ending: fence takes ackMu next and hands
+		// every batch still outstanding to the orphans.
+		j.c.orphans.resolve(ids, err)
 	}
 }
 
@@ -875,7 +898,7 @@ func (j *job) tryCommit(ctx context.Context) {
 	commits := make([]checkpoint.SliceCommit, 0, len(ready))
 	state := j.rec.State
 	for _, s := range ready {
-		commits = append(commits, checkpoint.SliceCommit{To: s.rng.To, IDs: s.ids})
+		commits = append(commits, checkpoint.SliceCommit{To: s.rng.To, IDs: s.ids, Marks: s.marks})
 		if s.delivered > 0 {
 			merged, err := c.deps.State.Merge(state, s.state)
 			if err != nil {
@@ -899,6 +922,9 @@ func (j *job) tryCommit(ctx context.Context) {
 		next = j.rec.Clone()
 	}
 	next.Commit(commits, overlap, state, c.deps.Clock.Now())
+	if h := c.cfg.MarkHorizon; h > 0 {
+		next.PruneMarks(next.ScannedToTime().Add(-h))
+	}
 	info := CommitInfo{JobID: j.id, ScannedTo: next.ScannedToTime(), Slices: len(ready), Seen: next.Seen.Len(), Pending: len(next.Pending)}
 	if j.keeper != nil && c.deps.Delivered != nil {
 		j.recordDelivered(context.WithoutCancel(ctx), ready) // before the checkpoint moves past them

@@ -286,12 +286,12 @@ func (c *Collector) RunJob(ctx context.Context, tick time.Time, soft <-chan stru
 	defer close(ended)
 	if c.cfg.JobTimeout > 0 {
 		timer := c.deps.Clock.NewTimer(c.cfg.JobTimeout)
+		defer timer.Stop() // before RunJob returns: a later job never sees this one's timer
 		go func() {
 			select {
 			case <-timer.C():
 				close(j.deadline)
 			case <-ended:
-				timer.Stop()
 			}
 		}()
 	}
