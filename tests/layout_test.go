@@ -45,6 +45,11 @@ func TestImportDirection(t *testing.T) {
 		{pkg: module + "/input/compliance/schedule", forbidden: leaf()},
 		{pkg: module + "/input/compliance/pager", forbidden: leaf(), allowed: []string{module + "/input/compliance/api"}},
 		{pkg: module + "/input/compliance/collector", forbidden: []string{"github.com/redpanda-data/benthos", "github.com/Jeffail/shutdown", module + "/cmd", module + "/tests", module + "/input/compliance/collector/"}},
+		{pkg: module + "/input/compliance/emit", forbidden: leaf()},
+		// The collectors of the other endpoints know the engine's leaves, not
+		// Benthos, nor each other.
+		{pkg: module + "/input/compliance/snapshot", forbidden: []string{"github.com/redpanda-data/benthos", "github.com/Jeffail/shutdown", module + "/cmd", module + "/tests", module + "/input/compliance/content"}},
+		{pkg: module + "/input/compliance/content", forbidden: []string{"github.com/redpanda-data/benthos", "github.com/Jeffail/shutdown", module + "/cmd", module + "/tests", module + "/input/compliance/snapshot", module + "/input/compliance/emit"}},
 		{pkg: module + "/input/compliance", forbidden: []string{module + "/cmd", module + "/tests", module + "/outputs", module + "/processors", module + "/metrics"}},
 		{pkg: module + "/tests/fakeapi", forbidden: []string{""}},
 		{pkg: module + "/outputs/...", forbidden: []string{module + "/input", module + "/cmd", module + "/tests"}},

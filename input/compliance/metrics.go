@@ -212,11 +212,17 @@ func (in *input) jobEnded(r *endpointRunner, rep collector.Report) {
 		in.recordJobEnded(endpoint, rep)
 		return
 	}
+	// A chats or files job emits records (chat versions, messages, files)
+	// and names them by their dedupe keys.
+	noun, idNoun := "activities", "activity"
+	if r.kind.family == familyIncremental {
+		noun, idNoun = "records", "record"
+	}
 	l := in.log.With("endpoint", endpoint).With(
 		"job_id", rep.JobID, "window_from", rep.From, "window_to", rep.To, "slices", rep.Slices,
-		"slices_committed", rep.SlicesCommitted, "pages", rep.Pages, "activities_emitted", rep.Emitted,
-		"activities_deduplicated", rep.Duplicates, "late_catches", rep.LateCatches,
-		"first_activity_id", rep.FirstID, "last_activity_id", rep.LastID,
+		"slices_committed", rep.SlicesCommitted, "pages", rep.Pages, noun+"_emitted", rep.Emitted,
+		noun+"_deduplicated", rep.Duplicates, "late_catches", rep.LateCatches,
+		"first_"+idNoun+"_id", rep.FirstID, "last_"+idNoun+"_id", rep.LastID,
 		"final_request_id", rep.FinalRequestID, "scanned_to", rep.ScannedTo,
 		"duration", rep.Duration().String(), "outcome", rep.Outcome,
 	)
