@@ -22,7 +22,6 @@ import (
 	"github.com/compliance-connect/compliance-connect/input/compliance/checkpoint"
 	"github.com/compliance-connect/compliance-connect/input/compliance/collector"
 	"github.com/compliance-connect/compliance-connect/input/compliance/emit"
-	"github.com/compliance-connect/compliance-connect/input/compliance/schedule"
 )
 
 // What a run emits (Config.Emit).
@@ -109,19 +108,12 @@ func (c Config) Identity() Identity {
 }
 
 // Clock tells the time and makes timers (job_timeout, drain grace, ack
-// warnings), so that tests drive them with a schedule.FakeClock.
-type Clock interface {
-	Now() time.Time
-	NewTimer(d time.Duration) schedule.Timer
-}
+// warnings), so that tests drive them with a schedule.FakeClock: the feed
+// collector's.
+type Clock = collector.Clock
 
-// Logger receives the collector's log lines.
-type Logger interface {
-	Debugf(format string, args ...any)
-	Infof(format string, args ...any)
-	Warnf(format string, args ...any)
-	Errorf(format string, args ...any)
-}
+// Logger receives the collector's log lines: the feed collector's.
+type Logger = collector.Logger
 
 // Hooks report what jobs do, for metrics. Every field is optional; they are
 // called from the job goroutine and must not block.
