@@ -892,8 +892,10 @@ func TestLateArrivalBeyondSettlePlusOverlapIsMissedAsAKnownLimit(t *testing.T) {
 	tooLate.VisibleAt = at("2026-11-25T12:04:00Z") // 24 minutes after it happened
 	require.NoError(t, r.api.Add(inside, tooLate))
 	r.clock.Set(at("2026-11-25T12:05:00Z"))
-	rep := r.waitJobTo("2026-11-25T12:03:00Z")
-	assert.Equal(t, "1", rep["late_catches"])
+	// A job that read the clock before the move may find `inside` in its
+	// overlap already: which job counts the late catch is luck, so the
+	// metric (summed over jobs) is what is checked below.
+	r.waitJobTo("2026-11-25T12:03:00Z")
 	r.clock.Set(at("2026-11-25T12:10:00Z"))
 	r.waitJobTo("2026-11-25T12:08:00Z")
 
