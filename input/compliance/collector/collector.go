@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/compliance-connect/compliance-connect/input/compliance/api"
@@ -197,16 +196,7 @@ type Collector struct {
 	healthMu  sync.Mutex
 	unhealthy error
 
-	// forgetGen counts deletes of the checkpoint by an operator through this
-	// process; forgotAt (job goroutine) is the generation last applied.
-	forgetGen atomic.Uint64
-	forgotAt  uint64
 }
-
-// Forget makes the collector accept that its checkpoint was deleted on
-// purpose: a job in progress writes nothing more, and the next job starts
-// again from `earliest` instead of reporting the checkpoint vanished.
-func (c *Collector) Forget() { c.forgetGen.Add(1) }
 
 // New checks the config and returns a collector.
 func New(cfg Config, deps Deps) (*Collector, error) {

@@ -152,7 +152,6 @@ type job struct {
 	fetchCtx   context.Context
 
 	ctx       context.Context // hard stop: nothing is written after it ends
-	forgetGen uint64          // the collector's forget generation when the job started
 	fetchDone bool            // the planner ran out of slices
 	failure   error
 	committed int
@@ -304,13 +303,6 @@ func (j *job) prepareTracked(ctx context.Context, clockErr error) error {
 	c := j.c
 	cfg := c.cfg
 	j.keeper = c.deps.Keeper
-	if gen := c.forgetGen.Load(); gen != c.forgotAt {
-		c.forgotAt = gen
-		j.keeper.Forget()
-		c.orphans.take() // ids delivered for the deleted checkpoint
-		c.setHealth(nil)
-	}
-	j.forgetGen = c.forgotAt
 	rec, err := j.keeper.Load(ctx)
 	if err != nil {
 		var corrupt *checkpoint.CorruptError
@@ -476,9 +468,6 @@ var errForgotten = errors.New("the checkpoint was deleted by an operator during 
 // save writes the record if the fence allows it and the checkpoint was not
 // deleted on purpose since the job started.
 func (j *job) save(ctx context.Context, rec *checkpoint.Record) error {
-	if j.c.forgetGen.Load() != j.forgetGen {
-		return errForgotten
-	}
 	if f := j.c.deps.Fence; f != nil {
 		if err := f(ctx); err != nil {
 			return fmt.Errorf("%w: %w", errFenced, err)
