@@ -195,7 +195,6 @@ type Collector struct {
 
 	healthMu  sync.Mutex
 	unhealthy error
-
 }
 
 // New checks the config and returns a collector.
