@@ -144,6 +144,10 @@ func (in *input) collectorHooks(r *endpointRunner, log inputLog) collector.Hooks
 	now := in.opts.now
 	var mu sync.Mutex // the hooks of one endpoint run on its job goroutine; this guards lastProgress against surprises
 	var lastProgress time.Time
+	noun := "activities"
+	if r.kind.family == familyIncremental {
+		noun = "records" // chat versions, messages, files
+	}
 	return collector.Hooks{
 		OnPage: func(p collector.PageInfo) {
 			m.pages.Incr(1, endpoint)
@@ -157,7 +161,7 @@ func (in *input) collectorHooks(r *endpointRunner, log inputLog) collector.Hooks
 				if d := t.Sub(p.Started).Seconds(); d > 0 {
 					rate = float64(p.EmittedSoFar) / d
 				}
-				log.Infof("job %s: %d activities so far (%.1f activities/s), at slice %s page %d (%.0f%% of the window)", p.JobID, p.EmittedSoFar, rate, p.Slice, p.Page, 100*p.Progress)
+				log.Infof("job %s: %d %s so far (%.1f %s/s), at slice %s page %d (%.0f%% of the window)", p.JobID, p.EmittedSoFar, noun, rate, noun, p.Slice, p.Page, 100*p.Progress)
 			}
 		},
 		OnCommit: func(c collector.CommitInfo) {
