@@ -82,6 +82,8 @@ const (
 	fieldEPIncludePrevious = "include_previous"
 	fieldEPBaseline        = "baseline"
 	fieldEPMaxRecords      = "max_records"
+	// Projects only.
+	fieldEPIncludeDocuments = "include_documents"
 
 	// Chats and files (the content collector).
 	fieldFilterUserIDs      = "user_ids"
@@ -410,6 +412,9 @@ func endpointFields() []*service.ConfigField {
 		service.NewIntField(fieldEPMaxRecords).
 			Description("Directory and projects endpoints: most records one run may walk (default 1,000,000); a run that walks more fails with an error naming it. With `emit: changes` the run holds every record in memory (and the previous versions with `include_previous`).").
 			Optional(),
+		service.NewBoolField(fieldEPIncludeDocuments).
+			Description("Only `projects`: also collect the content of each project document (`project_doc` attachment), one request per document per run, as one record of type `document`, key `document:<project id>/<document id>`, body the document as the API returns it (`{id, content, created_at, filename, user}`). With `emit: changes` its hash covers the content, so an edited document is `changed` and a deleted one `removed`. A document that answers 404 between its project's listing and its fetch is skipped (job report count `documents_unavailable`, a warning naming it); with `emit: changes` it keeps its recorded hash until a run no longer lists it. Documents count toward `max_records`, and with `emit: changes` their content is held in memory for the run (and kept in the previous-versions document with `include_previous`). Turning it off forgets the documents' hashes without emitting them as `removed`. Default false.").
+			Optional(),
 	}, contentEndpointFields()...)
 }
 
@@ -522,6 +527,8 @@ type snapshotSettings struct {
 	IncludePrevious bool
 	Baseline        string // baselineEmit or baselineSilent
 	MaxRecords      int
+	// IncludeDocuments: projects also collect their documents' content.
+	IncludeDocuments bool
 }
 
 // endpointConfig is one enabled endpoint, ready to build a runner.
@@ -830,7 +837,7 @@ func truncate(s string, n int) string {
 }
 
 // kindFields are the endpoint fields that only some kinds accept.
-var kindFields = slices.Concat(feedWindowFields, snapshotFields, feedOnlyFields,
+var kindFields = slices.Concat(feedWindowFields, snapshotFields, []string{fieldEPIncludeDocuments}, feedOnlyFields,
 	[]string{fieldEPFilters + "." + fieldFilterTypes, fieldEPFilters + "." + fieldFilterExcludeType, fieldEPFilters + "." + fieldFilterActorIDs},
 	contentFilters,
 	[]string{fieldEPIncludeMessages, fieldEPMessageMode, fieldEPMessagesSince, fieldEPMaxFileSize, fieldEPFileWorkers,
@@ -853,6 +860,9 @@ func (r fieldReader) snapshotSettings(k endpointKind, tracking bool, orgIDs []st
 		IncludePrevious: r.optBool(true, fieldEPIncludePrevious),
 		Baseline:        r.optStr(baselineEmit, fieldEPBaseline),
 		MaxRecords:      r.optInt(defaultMaxRecords, fieldEPMaxRecords),
+	}
+	if slices.Contains(k.fields, fieldEPIncludeDocuments) {
+		s.IncludeDocuments = r.optBool(false, fieldEPIncludeDocuments) // elsewhere refused by refuseFieldsOf
 	}
 	if s.MaxRecords < 1 {
 		r.add(fieldEPMaxRecords, "must be at least 1, got %d", s.MaxRecords)

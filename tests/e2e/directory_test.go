@@ -252,3 +252,46 @@ func TestDirectoryAndFeedTogetherStayWithinTheSharedBudget(t *testing.T) {
 }
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+// Issue 13: projects with include_documents emit, through the engine, one
+// document record per project_doc attachment, its body the document's
+// content as the API serves it; the job report counts them.
+func TestDirectoryProjectsWithIncludeDocumentsEmitTheDocuments(t *testing.T) {
+	now := at("2026-11-25T12:00:00Z")
+	results := make(onceResults, 1)
+	r := newRig(t, now, fakeapi.Options{World: directoryWorld(t, 21, now)}, rigOptions{register: []compliance.Option{results.option()}})
+	st := r.start(r.config(`
+  endpoints:
+    - name: projects
+      schedule: once
+      include_documents: true
+`), streamOptions{processors: copyBody})
+	require.NoError(t, st.waitEnded())
+	require.NoError(t, results.wait(t))
+	var docAttachments, docs []string
+	for _, m := range recordMsgs(r.sink.metas(), "projects") {
+		var b struct{ Type, ID, Content string }
+		switch m.Meta[snapshot.MetaRecordType] {
+		case "attachment":
+			require.NoError(t, json.Unmarshal(m.Body, &b))
+			if b.Type == "project_doc" {
+				docAttachments = append(docAttachments, strings.TrimPrefix(m.Meta[snapshot.MetaRecordKey], "attachment:"))
+			}
+		case snapshot.DocumentType:
+			require.NoError(t, json.Unmarshal(m.Body, &b))
+			assert.NotEmpty(t, b.Content)
+			assert.True(t, strings.HasSuffix(m.Meta[snapshot.MetaRecordKey], "/"+b.ID))
+			docs = append(docs, strings.TrimPrefix(m.Meta[snapshot.MetaRecordKey], snapshot.DocumentType+":"))
+		}
+	}
+	require.NotEmpty(t, docAttachments, "the world has project documents")
+	assert.ElementsMatch(t, docAttachments, docs)
+	var rep report
+	for _, x := range r.logs.jobReports() {
+		if x["endpoint"] == "projects" {
+			rep = x
+		}
+	}
+	require.NotNil(t, rep)
+	assert.Equal(t, itoa(len(docs)), rep["records_document"])
+}

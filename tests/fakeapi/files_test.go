@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -204,4 +205,39 @@ func TestLargeFilesStreamWithoutBuffering(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, 6<<20, n)
 	assert.Equal(t, resp.Header.Get("Content-MD5"), base64.StdEncoding.EncodeToString(h.Sum(nil)))
+}
+
+// TestProjectDocumentsCanBeEditedAndRemoved: an edited document serves its
+// new content (metadata md5 following) and is still listed; a removed one
+// leaves its project's attachments and its content answers 404.
+func TestProjectDocumentsCanBeEditedAndRemoved(t *testing.T) {
+	r := worldServer(t, smallWorld, nil)
+	var project, doc string
+	for _, p := range r.Server.Snapshot().Projects {
+		atts, _ := walkPages(t, r.URL(), fakeapi.Expand(fakeapi.ProjectAttachmentsPath, p), 0, nil)
+		for _, a := range atts {
+			if a["type"] == "project_doc" && doc == "" {
+				project, doc = p, field(a, "id")
+			}
+		}
+	}
+	require.NotEmpty(t, doc, "the world has a project document")
+	listed := func() bool {
+		atts, _ := walkPages(t, r.URL(), fakeapi.Expand(fakeapi.ProjectAttachmentsPath, project), 0, nil)
+		return slices.Contains(idsOfRecs(atts, "id"), doc)
+	}
+
+	require.NoError(t, r.Server.EditProjectDocument(doc, "edited content"))
+	got := ok(t, getPath(t, r.URL(), fakeapi.Expand(fakeapi.ProjectDocumentPath, doc), "", testKey))
+	assert.Equal(t, "edited content", got["content"])
+	meta := ok(t, getPath(t, r.URL(), fakeapi.Expand(fakeapi.ProjectDocumentMetadataPath, doc), "", testKey))
+	sum := md5.Sum([]byte("edited content"))
+	assert.Equal(t, hex.EncodeToString(sum[:]), meta["md5"])
+	assert.True(t, listed(), "an edited document stays listed")
+
+	require.NoError(t, r.Server.RemoveProjectDocument(doc))
+	decodeError(t, getPath(t, r.URL(), fakeapi.Expand(fakeapi.ProjectDocumentPath, doc), "", testKey), http.StatusNotFound, "not_found_error")
+	assert.False(t, listed(), "a removed document leaves the attachments")
+	assert.Error(t, r.Server.RemoveProjectDocument(doc), "an unknown id is refused")
+	assert.Error(t, r.Server.EditProjectDocument(doc, "x"), "an unknown id is refused")
 }

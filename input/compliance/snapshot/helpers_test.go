@@ -96,7 +96,8 @@ func (r *rig) collector(cfg snapshot.Config, mods ...func(*snapshot.Deps)) *snap
 // scopeOf is the input's table, for the endpoints these tests use.
 func scopeOf(e string) string {
 	switch e {
-	case api.EndpointUsers, api.EndpointGroupMembers, api.EndpointProjects, api.EndpointProjectAttachments, api.EndpointProjectCollaborators:
+	case api.EndpointUsers, api.EndpointGroupMembers, api.EndpointProjects, api.EndpointProjectAttachments, api.EndpointProjectCollaborators,
+		api.EndpointProjectDocuments:
 		return fakeapi.ScopeUserData
 	}
 	return fakeapi.ScopeOrgData

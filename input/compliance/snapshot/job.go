@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/compliance-connect/compliance-connect/input/compliance/checkpoint"
@@ -237,11 +238,23 @@ func (j *job) runChanges() error {
 		return j.stopOr(err) // nothing was emitted: no removed from a failed walk
 	}
 
+	forgot := 0
+	if j.cp != nil && !c.cfg.IncludeDocuments {
+		forgot = j.forgetDocuments()
+	}
 	var hashes map[string]uint64
 	if j.cp != nil {
 		hashes = j.cp.Hashes
 	}
-	changes := diff(hashes, records, order)
+	// A document that answered 404 after being listed keeps its recorded
+	// hash: the run that no longer lists it reports it removed.
+	kept := map[string]bool{}
+	for _, key := range w.unavailable {
+		if _, ok := hashes[key]; ok {
+			kept[key] = true
+		}
+	}
+	changes := diff(hashes, records, order, kept)
 	for _, ch := range changes {
 		j.counts[ch.kind]++
 	}
@@ -249,7 +262,7 @@ func (j *job) runChanges() error {
 	if c.cfg.IncludePrevious {
 		// The previous versions are read only when a change needs them.
 		var prev map[string]json.RawMessage
-		if j.counts[Changed]+j.counts[Removed] > 0 {
+		if j.counts[Changed]+j.counts[Removed]+len(kept) > 0 {
 			if prev, err = j.loadRecords(); err != nil {
 				return err
 			}
@@ -263,6 +276,11 @@ func (j *job) runChanges() error {
 				pw.records[key] = r.raw
 			}
 		}
+		for key := range kept {
+			if prev[key] != nil {
+				pw.records[key] = prev[key]
+			}
+		}
 		for i := range changes {
 			ch := &changes[i]
 			if ch.kind != Added {
@@ -272,7 +290,8 @@ func (j *job) runChanges() error {
 				}
 			}
 		}
-		pw.recordsStale = j.cp == nil || j.cp.RecordsID == ""
+		// Forgotten documents leave the stored records (their content) now.
+		pw.recordsStale = j.cp == nil || j.cp.RecordsID == "" || forgot > 0
 	}
 	if j.cp == nil && c.cfg.SilentBaseline {
 		c.deps.Log.Infof("job %s: first run with baseline: silent: recording %d records without emitting them", j.id, len(changes))
@@ -304,8 +323,9 @@ func (j *job) runChanges() error {
 }
 
 // diff compares this run's records with the recorded hashes: added and
-// changed in walk order, then removed in key order.
-func diff(hashes map[string]uint64, records map[string]*current, order []string) []change {
+// changed in walk order, then removed in key order; a recorded key of kept
+// is not removed.
+func diff(hashes map[string]uint64, records map[string]*current, order []string, kept map[string]bool) []change {
 	var out []change
 	for _, key := range order {
 		r := records[key]
@@ -318,7 +338,7 @@ func diff(hashes map[string]uint64, records map[string]*current, order []string)
 		}
 	}
 	for _, key := range slices.Sorted(maps.Keys(hashes)) {
-		if _, ok := records[key]; !ok {
+		if _, ok := records[key]; !ok && !kept[key] {
 			typ := key
 			if i := indexByte(key, ':'); i >= 0 {
 				typ = key[:i]
@@ -336,6 +356,30 @@ func indexByte(s string, b byte) int {
 		}
 	}
 	return -1
+}
+
+// forgetDocuments drops the documents' hashes from the loaded checkpoint
+// when include_documents is off, so that turning it off does not report
+// every document removed; the run's write records their absence. It
+// returns how many it dropped.
+func (j *job) forgetDocuments() int {
+	hashes := make(map[string]uint64, len(j.cp.Hashes))
+	dropped := 0
+	for key, h := range j.cp.Hashes {
+		if strings.HasPrefix(key, DocumentType+":") {
+			dropped++
+			continue
+		}
+		hashes[key] = h
+	}
+	if dropped == 0 {
+		return 0
+	}
+	j.c.deps.Log.Infof("job %s: include_documents is off: forgetting the hashes of %d project documents without emitting them as removed", j.id, dropped)
+	cp := *j.cp
+	cp.Hashes = hashes
+	j.cp = &cp
+	return dropped
 }
 
 // sendChanges emits the changes in batches.
@@ -506,7 +550,7 @@ func (c *Collector) slotOf(key string) *keeper {
 func (j *job) walker(visit func(Record) error) *walker {
 	c := j.c
 	return &walker{api: c.deps.API, endpoint: c.cfg.Endpoint, pageSize: c.cfg.PageSize, orgIDs: c.cfg.OrganizationIDs,
-		scopeOf: c.deps.ScopeOf, visit: visit}
+		scopeOf: c.deps.ScopeOf, visit: visit, documents: c.cfg.IncludeDocuments}
 }
 
 // walked fills the report from a walk.
@@ -522,6 +566,12 @@ func (j *job) walked(w *walker, records int, byType map[string]int) {
 		for range w.requests {
 			h()
 		}
+	}
+	for _, key := range w.unavailable {
+		j.c.deps.Log.Warnf("job %s: project document %s answered 404 after its project listed it (deleted meanwhile?): skipped", j.id, strings.TrimPrefix(key, DocumentType+":"))
+	}
+	if n := len(w.unavailable); n > 0 {
+		j.counts["documents_unavailable"] = n
 	}
 	if len(w.missingOrgs) > 0 {
 		j.c.deps.Log.Warnf("job %s: filters.organization_ids names organizations the key does not list: %v", j.id, w.missingOrgs)

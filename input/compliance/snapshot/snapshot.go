@@ -69,7 +69,11 @@ type Config struct {
 	// OrganizationIDs narrows the organisations walked (users, roles,
 	// organization_settings) or asked for (projects).
 	OrganizationIDs []string
-	BatchSize       int
+	// IncludeDocuments (projects only) fetches the content of every
+	// project_doc attachment, one request each, and emits it as a record of
+	// type DocumentType.
+	IncludeDocuments bool
+	BatchSize        int
 
 	JobTimeout   time.Duration // 0: unlimited
 	DrainGrace   time.Duration // how long an ending job waits for outstanding acks
@@ -94,6 +98,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Emit != EmitSnapshot && c.Emit != EmitChanges {
 		errs = append(errs, fmt.Errorf("emit must be %s or %s, got %q", EmitSnapshot, EmitChanges, c.Emit))
+	}
+	if c.IncludeDocuments && c.Endpoint != Projects {
+		errs = append(errs, fmt.Errorf("include_documents applies only to %s, not to %s", Projects, c.Endpoint))
 	}
 	if c.MaxRecords < 1 || c.BatchSize < 1 || c.PageSize < 1 {
 		errs = append(errs, fmt.Errorf("max_records, batch size and page size must be at least 1, got %d, %d and %d", c.MaxRecords, c.BatchSize, c.PageSize))

@@ -24,6 +24,7 @@ type API interface {
 	ListProjects(ctx context.Context, p api.ProjectsParams) (*api.PageOf[api.Project], error)
 	ListProjectAttachments(ctx context.Context, projectID string, p api.PageParams) (*api.PageOf[api.ProjectAttachment], error)
 	ListProjectCollaborators(ctx context.Context, projectID string, p api.PageParams) (*api.PageOf[api.ProjectCollaborator], error)
+	GetProjectDocument(ctx context.Context, documentID string) (*api.ProjectDocument, error)
 }
 
 // The endpoints this package collects (endpoints[].name).
@@ -61,10 +62,16 @@ type walker struct {
 	orgIDs   []string // organisations to walk (users, roles, settings) or to ask for (projects); empty: all
 	scopeOf  func(apiEndpoint string) string
 	visit    func(Record) error
+	// documents: fetch the content of each project_doc attachment
+	// (projects with include_documents).
+	documents bool
 
 	requests      int
 	lastRequestID string
 	missingOrgs   []string // of orgIDs, those the organisation list did not have
+	// unavailable are the keys of the documents that answered 404 after
+	// their project listed them.
+	unavailable []string
 }
 
 func (w *walker) walk(ctx context.Context) error {
@@ -240,13 +247,22 @@ func (w *walker) projects(ctx context.Context) error {
 		return w.fail(err, api.EndpointProjects, "listing projects")
 	}
 	for _, p := range projects {
+		var docs []string // the project_doc attachments, fetched once the list was walked
 		err := pages(ctx, w, func(ctx context.Context, pp api.PageParams) (*api.PageOf[api.ProjectAttachment], error) {
 			return w.api.ListProjectAttachments(ctx, p.ID, pp)
 		}, func(a api.ProjectAttachment, rid string) error {
+			if w.documents && a.Type == attachmentDoc {
+				docs = append(docs, a.ID)
+			}
 			return w.emit("attachment", p.ID+"/"+a.ID, a.Raw, rid)
 		})
 		if err != nil {
 			return w.fail(err, api.EndpointProjectAttachments, "listing the attachments of project %s", p.ID)
+		}
+		for _, id := range docs {
+			if err := w.document(ctx, p.ID, id); err != nil {
+				return err
+			}
 		}
 		err = pages(ctx, w, func(ctx context.Context, pp api.PageParams) (*api.PageOf[api.ProjectCollaborator], error) {
 			return w.api.ListProjectCollaborators(ctx, p.ID, pp)
@@ -258,4 +274,31 @@ func (w *walker) projects(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// attachmentDoc is the attachment type of a project document.
+const attachmentDoc = "project_doc"
+
+// DocumentType is the record type of a project document's content
+// (include_documents), keyed "document:<project id>/<document id>".
+const DocumentType = "document"
+
+// document fetches the content of one document of a project and emits it as
+// the API returned it. A document that answers 404 (deleted since its
+// project listed it) is skipped and noted in unavailable; any other error
+// fails the walk.
+func (w *walker) document(ctx context.Context, project, id string) error {
+	d, err := w.api.GetProjectDocument(ctx, id)
+	path := project + "/" + id
+	if err == nil || api.IsNotFound(err) {
+		w.requests++ // answered; it carries no request-id to report
+	}
+	switch {
+	case api.IsNotFound(err):
+		w.unavailable = append(w.unavailable, DocumentType+":"+path)
+		return nil
+	case err != nil:
+		return w.fail(err, api.EndpointProjectDocuments, "reading document %s of project %s", id, project)
+	}
+	return w.emit(DocumentType, path, d.Raw, "")
 }
