@@ -139,12 +139,15 @@ func (r *run) api(ctx context.Context) {
 			r.add(CheckBudget, subject, Skip, "", "not asked: api_key is empty")
 			continue
 		}
-		var first *sample
+		var first, dated *sample // the first answer (the key); the first with a response (clock, budget)
 		refused := false
 		answered := func(s *sample) {
 			if first == nil {
 				first = s
 				refused = r.keyResult(subject, s)
+			}
+			if dated == nil && s.resp != nil {
+				dated = s
 			}
 		}
 		for _, ep := range eps {
@@ -181,8 +184,11 @@ func (r *run) api(ctx context.Context) {
 			}
 			r.endpointScopes(ep, probes)
 		}
-		r.clockResult(subject, first)
-		r.budgetResult(subject, first, eps[0])
+		if dated == nil {
+			dated = first
+		}
+		r.clockResult(subject, dated)
+		r.budgetResult(subject, dated, eps[0])
 	}
 }
 
