@@ -126,13 +126,13 @@ func settledEdge(ctx context.Context, raw []byte, label, endpoint string, overla
 	defer func() { _ = p.Close(context.Background()) }()
 	var pa *compliance.PipelineAPI
 	for _, ep := range p.Endpoints {
-		if ep.Label == label && ep.Endpoint == endpoint {
-			pa = ep
+		if ep.Kind == compliance.KindFeed && ep.Label == label && ep.Endpoint == endpoint {
+			pa = ep // only the Activity Feed's checkpoint is a window on created_at
 		}
 	}
 	switch {
 	case pa == nil:
-		return edge{}, fmt.Errorf("input %q has no endpoint %q", label, endpoint)
+		return edge{}, fmt.Errorf("input %q has no Activity Feed endpoint %q", label, endpoint)
 	case !pa.Tracking:
 		return edge{unknown: "the input keeps no checkpoint (state tracking is off), so what it collects next is not known"}, nil
 	case pa.Store.Err != nil:

@@ -122,6 +122,6 @@ output:
 	t.Run("the help says how many API requests a check costs", func(t *testing.T) {
 		stdout, _, code := runBinary(t, nil, "check", "--help")
 		require.Equal(t, 0, code)
-		assert.Contains(t, stdout, "one per enabled endpoint of each anthropic_compliance input (1 for the usual config), never retried")
+		assert.Contains(t, stdout, "per anthropic_compliance input, one for the Activity Feed plus one per other key scope its other endpoints need (1 for the usual config, 3 at most), never retried")
 	})
 }

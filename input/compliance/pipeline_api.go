@@ -1,12 +1,12 @@
 package compliance
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -14,7 +14,6 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"gopkg.in/yaml.v3"
 
-	"github.com/compliance-connect/compliance-connect/caches/cas"
 	"github.com/compliance-connect/compliance-connect/input/compliance/api"
 	"github.com/compliance-connect/compliance-connect/input/compliance/checkpoint"
 	"github.com/compliance-connect/compliance-connect/input/compliance/schedule"
@@ -27,17 +26,24 @@ import (
 // store unless state.allow_volatile is set.
 func VolatileCache(typ string) bool { return volatileCaches[typ] }
 
-// PipelineAPI is one endpoint of an anthropic_compliance input of a pipeline
-// config, ready to list the Activity Feed exactly as that input does: same
-// base URL, key, version header, retries, rate-budget headroom, rate_limit
-// resource, proxy, TLS and filters, plus the settings that decide what a job
-// costs. `compliance-connect audit` and `check` use it.
+// PipelineAPI is one enabled endpoint of an anthropic_compliance input of a
+// pipeline config, with an API client built exactly as that input builds
+// it: same base URL, key, version header, retries, rate-budget headroom,
+// rate_limit resource, proxy and TLS, plus the settings that decide what a
+// job costs. Kind tells what it collects: only a KindFeed endpoint lists the
+// Activity Feed (Filters, Settle, Slices…); `compliance-connect audit` reads
+// only those, `check` every kind.
 type PipelineAPI struct {
 	Label, Endpoint string
-	BaseURL         string
-	// Scope is the key scope the endpoint needs (EndpointScope).
-	Scope string
-	// Filters holds the endpoint's filters (no time bounds, limit or cursor).
+	// Kind is KindFeed, KindContent or KindSnapshot.
+	Kind    string
+	BaseURL string
+	// Scope is the key scope the endpoint needs (EndpointScope); Scopes
+	// lists each scope its requests need, the main one first.
+	Scope  string
+	Scopes []string
+	// Filters holds the Activity Feed's filters (no time bounds, limit or
+	// cursor); zero for the other kinds.
 	Filters         api.ListParams
 	Settle, Overlap time.Duration
 	Budget          api.Budget
@@ -56,9 +62,12 @@ type PipelineAPI struct {
 	// Store is where the input keeps its checkpoints (with
 	// PipelineOptions.State).
 	Store StateStore
-	// State is the endpoint's checkpoint (with PipelineOptions.State), nil
-	// when Tracking is off or the store is missing or could not be opened.
-	State *StateTarget
+	// State is the checkpoint of a feed or content endpoint (with
+	// PipelineOptions.State), nil when Tracking is off or the store is
+	// missing or could not be opened; Snapshot is that of a snapshot
+	// endpoint, under the same conditions.
+	State    *StateTarget
+	Snapshot *SnapshotTarget
 	// Close releases the resources the config declared (shared by every
 	// PipelineAPI of one OpenPipeline call: call Pipeline.Close instead).
 	Close func(context.Context) error
@@ -106,8 +115,8 @@ type PipelineOptions struct {
 type Pipeline struct {
 	// Inputs are the labels of the inputs read, in config order.
 	Inputs []string
-	// Endpoints are the enabled Activity Feed endpoints (the directory and
-	// content endpoints are not listed).
+	// Endpoints are the enabled endpoints of every kind, in config order
+	// (see PipelineAPI.Kind: only KindFeed ones list the Activity Feed).
 	Endpoints []*PipelineAPI
 	// Close releases the cache and rate_limit resources the config declared.
 	Close func(context.Context) error
@@ -123,8 +132,8 @@ func ExpandEnv(pipeline []byte) []byte { return expandEnv(pipeline) }
 
 // OpenPipelineAPI reads the anthropic_compliance input labelled label (any
 // label when empty and there is only one) in pipeline and builds an API
-// client for its endpoint. hooks observe the client (user agent and hooks
-// are the caller's).
+// client for its Activity Feed endpoint; an endpoint of another kind is
+// refused. hooks observe the client (user agent and hooks are the caller's).
 func OpenPipelineAPI(pipeline []byte, label, endpoint, userAgent string, hooks api.Hooks) (*PipelineAPI, error) {
 	p, err := OpenPipeline(pipeline, PipelineOptions{Label: label, UserAgent: userAgent,
 		Hooks: func(string, string) api.Hooks { return hooks }})
@@ -138,7 +147,14 @@ func OpenPipelineAPI(pipeline []byte, label, endpoint, userAgent string, hooks a
 	labels := p.Inputs
 	var names []string
 	var pick *PipelineAPI
+	var other *PipelineAPI
 	for _, ep := range p.Endpoints {
+		if ep.Kind != KindFeed {
+			if ep.Endpoint == endpoint {
+				other = ep
+			}
+			continue // only the Activity Feed is listed by this client's callers
+		}
 		names = append(names, ep.Endpoint)
 		if ep.Endpoint == endpoint {
 			pick = ep
@@ -147,6 +163,8 @@ func OpenPipelineAPI(pipeline []byte, label, endpoint, userAgent string, hooks a
 	switch {
 	case len(labels) > 1:
 		return fail(fmt.Errorf("the config has %d %s inputs (labels %q): choose one with --label", len(labels), Name, labels))
+	case pick == nil && other != nil:
+		return fail(fmt.Errorf("input %q: endpoint %q is a %s endpoint, not the Activity Feed: only the Activity Feed (%s) can be read here", labels[0], endpoint, other.Kind, endpointActivities))
 	case pick == nil:
 		return fail(fmt.Errorf("input %q has no enabled endpoint %q (it has: %s)", labels[0], endpoint, strings.Join(names, ", ")))
 	case pick.KeyMissing:
@@ -241,23 +259,27 @@ func OpenPipeline(pipeline []byte, o PipelineOptions) (*Pipeline, error) {
 			store, cs = inspectStateStore(cfg, res, cacheTypes)
 		}
 		for _, ep := range cfg.Endpoints {
-			if k, _ := kindOf(ep.Name); k.family != familyFeed {
-				continue // a PipelineAPI lists the Activity Feed
-			}
 			scope := EndpointScope(ep.Name)
 			if scope == "" {
 				return fail(fmt.Errorf("endpoint %q has no entry in the table of scopes (compliance.EndpointScope)", ep.Name))
 			}
 			pa := &PipelineAPI{
-				Label: in.label, Endpoint: ep.Name, BaseURL: cfg.BaseURL, Scope: scope,
-				Filters: listParams(ep.Raw.Filters.ActivityTypes, ep.Raw.Filters.ExcludeActivityTypes,
-					ep.Raw.Filters.ActorIDs, ep.Raw.Filters.OrganizationIDs),
+				Label: in.label, Endpoint: ep.Name, Kind: ep.Kind.family.kindName(), BaseURL: cfg.BaseURL,
+				Scope: scope, Scopes: slices.Clone(ep.Kind.scopes),
 				Settle: cfg.Settle, Overlap: cfg.Overlap, Budget: cfg.API.Budget,
 				PageSize: ep.Raw.PageSize, Slices: cfg.Slices, Schedule: ep.Settings.Schedule,
 				Earliest: ep.Settings.Earliest, Latest: ep.Settings.Latest, Location: ep.Settings.Location,
 				Tracking: ep.Tracking, KeyMissing: in.keyMissing, Store: store, Close: closeRes,
 			}
-			if cs != nil && ep.Tracking {
+			if ep.Kind.family == familyFeed {
+				pa.Filters = listParams(ep.Raw.Filters.ActivityTypes, ep.Raw.Filters.ExcludeActivityTypes,
+					ep.Raw.Filters.ActorIDs, ep.Raw.Filters.OrganizationIDs)
+			}
+			switch {
+			case cs == nil || !ep.Tracking:
+			case ep.Kind.family == familySnapshot:
+				pa.Snapshot = newSnapshotTarget(cfg, in.label, ep, cs)
+			default:
 				pa.State = newStateTarget(cfg, in.label, ep, cs, time.Now)
 			}
 			if !in.keyMissing {
@@ -408,32 +430,5 @@ const probeKey = "anthropic_compliance/.preflight-probe"
 // behind (the store has no delete: every write is a swap). It returns the
 // probe key's location.
 func (t *StateTarget) Probe(ctx context.Context) (string, error) {
-	if probeKey == t.Key {
-		return "", errors.New("probe key collides with the checkpoint key")
-	}
-	where := t.store.Describe(probeKey)
-	var rev int64
-	switch cur, err := t.store.Load(ctx, probeKey); {
-	case errors.Is(err, checkpoint.ErrNotFound):
-	case err != nil:
-		return where, fmt.Errorf("reading %s: %w", where, err)
-	default:
-		if rev, err = cas.Rev(cur); err != nil {
-			return where, fmt.Errorf("reading %s: %w", where, err)
-		}
-	}
-	value := []byte(fmt.Sprintf(`{"rev":%d,"probe":%q}`, rev+1, time.Now().UTC().Format(time.RFC3339Nano)))
-	if err := t.store.Swap(ctx, probeKey, rev, value, checkpoint.Fence{}); err != nil {
-		return where, fmt.Errorf("writing %s: %w", where, err)
-	}
-	got, err := t.store.Load(ctx, probeKey)
-	switch {
-	case errors.Is(err, checkpoint.ErrNotFound):
-		return where, fmt.Errorf("reading back %s: it is gone right after the write: the store does not keep what it is given", where)
-	case err != nil:
-		return where, fmt.Errorf("reading back %s: %w", where, err)
-	case !bytes.Equal(got, value):
-		return where, fmt.Errorf("reading back %s: the value read back differs from the one written", where)
-	}
-	return where, nil
+	return probeStore(ctx, t.store, t.Key)
 }

@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/redpanda-data/benthos/v4/public/service"
 	"gopkg.in/yaml.v3"
 )
 
@@ -16,7 +15,7 @@ import (
 func newStateTarget(cfg *inputConfig, label string, ep endpointConfig, store *stateStore, clock func() time.Time) *StateTarget {
 	return &StateTarget{
 		Label: label, Endpoint: ep.Name, Key: checkpointKey(cfg, label, ep),
-		identity: collectorConfig(cfg, ep).Identity(), store: store, settle: cfg.Settle, clock: clock,
+		identity: endpointIdentity(cfg, ep), store: store, settle: cfg.Settle, clock: clock,
 	}
 }
 
@@ -109,62 +108,23 @@ func (pi pipelineInput) parse() (*inputConfig, error) {
 }
 
 // OpenStateTargets reads a pipeline config (the file given to `run`) and
-// returns the checkpoint of every Activity Feed endpoint of every
-// anthropic_compliance input in it (`input` and `input_resources`), opened
-// the way the running input opens them. The returned func releases the cache resources it opened;
-// warnings are about the store (its permissions, a cache that forgets).
+// returns the checkpoint of every Activity Feed and content endpoint (chats,
+// files: records of the same type) with state tracking of every
+// anthropic_compliance input in it, opened the way the running input opens
+// them (OpenPipelineState also has the snapshot endpoints). The returned
+// func releases the cache resources it opened; warnings are about the store
+// (its permissions, a cache that forgets).
 func OpenStateTargets(ctx context.Context, pipeline []byte) (targets []*StateTarget, warnings []string, closeFn func(context.Context) error, err error) {
-	p, err := readPipeline(pipeline)
+	p, err := OpenPipelineState(ctx, pipeline)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if len(p.inputs) == 0 {
-		return nil, nil, nil, fmt.Errorf("the config has no %s input (looked at input and input_resources)", Name)
-	}
-	closeRes := func(context.Context) error { return nil }
-	var res *service.Resources
-	if len(p.caches) > 0 {
-		rb := service.NewResourceBuilder()
-		rb.DisableLinting()
-		b, err := yaml.Marshal(map[string]any{"cache_resources": p.caches})
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		if err := rb.AddYAML(string(b)); err != nil {
-			return nil, nil, nil, fmt.Errorf("cache_resources: %w", err)
-		}
-		if res, closeRes, err = rb.Build(); err != nil {
-			return nil, nil, nil, fmt.Errorf("cache_resources: %w", err)
+	for _, ep := range p.Endpoints {
+		if ep.Target != nil {
+			targets = append(targets, ep.Target)
 		}
 	}
-	o := options{cacheResource: func(name string) (CacheResource, bool) {
-		r, ok := p.types[name]
-		return r, ok
-	}}
-	fail := func(err error) ([]*StateTarget, []string, func(context.Context) error, error) {
-		_ = closeRes(ctx)
-		return nil, nil, nil, err
-	}
-	for _, in := range p.inputs {
-		cfg, err := in.parse()
-		if err != nil {
-			return fail(err)
-		}
-		store, err := openStateStore(ctx, res, cfg, o)
-		if err != nil {
-			return fail(fmt.Errorf("input %q: %w", in.label, err))
-		}
-		for _, w := range store.warnings {
-			warnings = append(warnings, fmt.Sprintf("input %q: %s", in.label, w))
-		}
-		for _, ep := range cfg.Endpoints {
-			if ep.Kind.family != familyFeed {
-				continue // its checkpoint is not a feed record (README "Directory snapshots and projects")
-			}
-			targets = append(targets, newStateTarget(cfg, in.label, ep, store, time.Now))
-		}
-	}
-	return targets, warnings, closeRes, nil
+	return targets, p.Warnings, p.Close, nil
 }
 
 // LintStateCaches checks, in a pipeline config and its resource files, the

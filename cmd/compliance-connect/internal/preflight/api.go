@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,17 +62,61 @@ func (p *probes) hooks(label, endpoint string) api.Hooks {
 	}
 }
 
-// sample is what the request of one endpoint brought back.
+// sample is what one request brought back: the Activity Feed's sample
+// request of a feed endpoint, or the probe of one scope (scope set).
 type sample struct {
-	ep       *compliance.PipelineAPI
-	from, to time.Time // the created_at range asked for
-	page     *api.Page
-	resp     *response
-	err      error
+	ep        *compliance.PipelineAPI
+	scope     string    // the scope probed; "" for the feed's sample
+	from, to  time.Time // the created_at range asked for (feed)
+	page      *api.Page // the feed's page
+	requestID string    // of the successful response
+	resp      *response
+	err       error
 }
 
-// api sends one request per endpoint and reports the key, the scope, the
-// clock and the budget.
+// The scopes of the other kinds (compliance.EndpointScope names them), and
+// the request that probes each: one record of a list that needs it.
+const (
+	scopeOrgData  = "read:compliance_org_data"
+	scopeUserData = "read:compliance_user_data"
+)
+
+var scopeProbeRequest = map[string]string{
+	scopeOrgData:  "GET /v1/compliance/organizations?limit=1",
+	scopeUserData: "GET /v1/compliance/apps/chats?limit=1",
+}
+
+// scopeProbe is the one request of an input that checks one scope for every
+// endpoint (other than the feed) that needs it.
+type scopeProbe struct {
+	scope string
+	eps   []*compliance.PipelineAPI
+	s     *sample
+}
+
+// scopeProbes lists the scopes the input's non-feed endpoints need, in the
+// order they first appear, each with the endpoints that need it.
+func scopeProbes(eps []*compliance.PipelineAPI) []*scopeProbe {
+	var out []*scopeProbe
+	for _, ep := range eps {
+		if ep.Kind == compliance.KindFeed {
+			continue // its own sample request checks its scope
+		}
+		for _, scope := range ep.Scopes {
+			i := slices.IndexFunc(out, func(p *scopeProbe) bool { return p.scope == scope })
+			if i < 0 {
+				out = append(out, &scopeProbe{scope: scope})
+				i = len(out) - 1
+			}
+			out[i].eps = append(out[i].eps, ep)
+		}
+	}
+	return out
+}
+
+// api sends the sample request of each Activity Feed endpoint and one probe
+// per scope the other endpoints need, and reports the key, each endpoint's
+// scopes, the clock and the budget.
 func (r *run) api(ctx context.Context) {
 	r.samples = map[*compliance.PipelineAPI]*sample{}
 	byInput := map[string][]*compliance.PipelineAPI{}
@@ -94,27 +139,56 @@ func (r *run) api(ctx context.Context) {
 			r.add(CheckBudget, subject, Skip, "", "not asked: api_key is empty")
 			continue
 		}
-		var first *sample
+		var first, dated *sample // the first answer (the key); the first with a response (clock, budget)
 		refused := false
+		answered := func(s *sample) {
+			if first == nil {
+				first = s
+				refused = r.keyResult(subject, s)
+			}
+			if dated == nil && s.resp != nil {
+				dated = s
+			}
+		}
 		for _, ep := range eps {
+			if ep.Kind != compliance.KindFeed {
+				continue
+			}
 			if refused {
 				r.add(CheckScope, endpointSubject(ep), Skip, "", "not asked: the key was refused")
 				continue
 			}
 			s := r.request(ctx, ep)
 			r.samples[ep] = s
-			if first == nil {
-				first = s
-				refused = r.keyResult(subject, s)
-			}
+			answered(s)
 			if refused {
 				r.add(CheckScope, endpointSubject(ep), Skip, "", "not verified: the key was refused")
 			} else {
 				r.scopeResult(s)
 			}
 		}
-		r.clockResult(subject, first)
-		r.budgetResult(subject, first, eps[0])
+		probes := scopeProbes(eps)
+		for _, p := range probes {
+			if !refused {
+				p.s = r.probeScope(ctx, p.scope, p.eps[0])
+				answered(p.s)
+			}
+		}
+		for _, ep := range eps {
+			if ep.Kind == compliance.KindFeed {
+				continue
+			}
+			if refused {
+				r.add(CheckScope, endpointSubject(ep), Skip, "", "not verified: the key was refused")
+				continue
+			}
+			r.endpointScopes(ep, probes)
+		}
+		if dated == nil {
+			dated = first
+		}
+		r.clockResult(subject, dated)
+		r.budgetResult(subject, dated, eps[0])
 	}
 }
 
@@ -129,8 +203,39 @@ func (r *run) request(ctx context.Context, ep *compliance.PipelineAPI) *sample {
 	p := ep.Filters
 	p.CreatedAtGTE, p.CreatedAtLT = s.from.Format(time.RFC3339), s.to.Format(time.RFC3339)
 	p.Limit = sampleLimit // whatever page_size says: the sample must be dense enough to estimate from
+	key := probeKey(ep.Label, ep.Endpoint)
+	delete(r.probes.last, key)
 	s.page, s.err = ep.Client.ListActivities(ctx, p)
-	s.resp = r.probes.last[probeKey(ep.Label, ep.Endpoint)]
+	if s.err == nil {
+		s.requestID = s.page.RequestID
+	}
+	s.resp = r.probes.last[key]
+	return s
+}
+
+// probeScope asks for one record of a list that needs scope, with the client
+// of ep (an endpoint that needs it).
+func (r *run) probeScope(ctx context.Context, scope string, ep *compliance.PipelineAPI) *sample {
+	ctx, cancel := r.withTimeout(ctx)
+	defer cancel()
+	s := &sample{ep: ep, scope: scope}
+	key := probeKey(ep.Label, ep.Endpoint)
+	delete(r.probes.last, key)
+	switch scope {
+	case scopeOrgData:
+		var page *api.PageOf[api.Organization]
+		if page, s.err = ep.Client.ListOrganizations(ctx, api.PageParams{Limit: 1}); s.err == nil {
+			s.requestID = page.RequestID
+		}
+	case scopeUserData:
+		var page *api.CursorPage[api.Chat]
+		if page, s.err = ep.Client.ListChats(ctx, api.ChatsParams{Limit: 1}); s.err == nil {
+			s.requestID = page.RequestID
+		}
+	default:
+		s.err = fmt.Errorf("check has no request to probe scope %s", scope)
+	}
+	s.resp = r.probes.last[key]
 	return s
 }
 
@@ -139,8 +244,12 @@ func (r *run) request(ctx context.Context, ep *compliance.PipelineAPI) *sample {
 func (r *run) keyResult(subject string, s *sample) bool {
 	base := s.ep.BaseURL
 	if s.err == nil {
-		r.add(CheckKey, subject, OK, "", "the key is accepted by %s (request-id %s)", base, s.page.RequestID)
+		r.add(CheckKey, subject, OK, "", "the key is accepted by %s (request-id %s)", base, s.requestID)
 		return false
+	}
+	page := "an Activity Feed page"
+	if s.scope != "" {
+		page = "a Compliance API page (" + scopeProbeRequest[s.scope] + ")"
 	}
 	e, ok := apiError(s.err)
 	switch {
@@ -157,7 +266,7 @@ func (r *run) keyResult(subject string, s *sample) bool {
 		r.add(CheckKey, subject, OK, "", "the key is known to %s (request-id %s)", base, e.RequestID)
 	case errors.Is(s.err, api.ErrMalformed):
 		r.add(CheckKey, subject, Fail, "check base_url (and proxy_url): something other than the Compliance API answered",
-			"could not verify the key: the answer of %s is not an Activity Feed page: %s", base, describe(s.err))
+			"could not verify the key: the answer of %s is not %s: %s", base, page, describe(s.err))
 	case ok && e.Status >= 500:
 		r.add(CheckKey, subject, Fail, "the API failed, not the config: run check again later (the input retries such failures)",
 			"could not verify the key: %s", e.Error())
@@ -190,6 +299,58 @@ func (r *run) scopeResult(s *sample) {
 			"the API rejects this endpoint's request: %s", e.Error())
 	default:
 		r.add(CheckScope, subject, Skip, "", "not verified: the request failed (see %s)", CheckKey)
+	}
+}
+
+// endpointScopes reports the scopes of an endpoint other than the feed from
+// the input's probes: a 403 fails naming the scope and every endpoint that
+// needs it.
+func (r *run) endpointScopes(ep *compliance.PipelineAPI, probes []*scopeProbe) {
+	subject := endpointSubject(ep)
+	var has, lacks, unverified, refusals []string
+	for _, scope := range ep.Scopes {
+		i := slices.IndexFunc(probes, func(p *scopeProbe) bool { return p.scope == scope })
+		if i < 0 || probes[i].s == nil {
+			unverified = append(unverified, scope+" (not asked)")
+			continue
+		}
+		p := probes[i]
+		e, ok := apiError(p.s.err)
+		switch {
+		case p.s.err == nil:
+			has = append(has, fmt.Sprintf("%s (%s, request-id %s)", scope, scopeProbeRequest[scope], p.s.requestID))
+		case ok && e.Status == 403:
+			var names []string
+			for _, other := range p.eps {
+				names = append(names, other.Endpoint)
+			}
+			lacks = append(lacks, scope)
+			refusals = append(refusals, fmt.Sprintf("the key lacks %s, which endpoints %s of this input need: %s", scope, strings.Join(names, ", "), e.Error()))
+		case ok && e.Status == 429:
+			unverified = append(unverified, scope+" (the request was rate limited)")
+		case ok && e.Status >= 400 && e.Status < 500:
+			has = append(has, fmt.Sprintf("%s (%s got past the scope check: %s)", scope, scopeProbeRequest[scope], e.Error()))
+		default:
+			unverified = append(unverified, fmt.Sprintf("%s (the request failed: %s; see %s)", scope, describe(p.s.err), CheckKey))
+		}
+	}
+	notes := slices.Clone(refusals)
+	if len(has) > 0 {
+		notes = append(notes, "the key has "+strings.Join(has, ", "))
+	}
+	if len(unverified) > 0 {
+		notes = append(notes, "not verified: "+strings.Join(unverified, ", "))
+	}
+	switch {
+	case len(lacks) > 0:
+		r.add(CheckScope, subject, Fail,
+			fmt.Sprintf("create a Compliance Access Key with the scopes %s (scopes are fixed when a key is created), or an Admin API key created after the Compliance API was enabled; or remove the endpoints that need them",
+				strings.Join(ep.Scopes, " and ")),
+			"%s", strings.Join(notes, "; "))
+	case len(unverified) > 0:
+		r.add(CheckScope, subject, Skip, "run check again later", "%s", strings.Join(notes, "; "))
+	default:
+		r.add(CheckScope, subject, OK, "", "%s", strings.Join(notes, "; "))
 	}
 }
 
@@ -252,6 +413,10 @@ func (r *run) cost() {
 	for _, ep := range r.pipeline.Endpoints {
 		s := r.samples[ep]
 		subject := endpointSubject(ep)
+		if ep.Kind != compliance.KindFeed {
+			r.add(CheckCost, subject, Skip, "", "%s", r.unestimated(ep))
+			continue
+		}
 		if s == nil || s.err != nil || s.page == nil {
 			r.add(CheckCost, subject, Skip, "", "no activity rate to estimate from: the sample request did not succeed")
 			continue
@@ -263,6 +428,26 @@ func (r *run) cost() {
 		est := estimate(ep, s, r.o.Now(), !r.hasCheckpoint[subject])
 		r.costResult(subject, ep, est, limit)
 	}
+}
+
+// unestimated says why the cost of an endpoint other than the feed is not
+// estimated, and what it depends on.
+func (r *run) unestimated(ep *compliance.PipelineAPI) string {
+	every := "once"
+	if !ep.Schedule.Once() {
+		next := ep.Schedule.Next(r.o.Now())
+		every = "every " + human(ep.Schedule.Next(next).Sub(next))
+	}
+	switch {
+	case ep.Kind == compliance.KindSnapshot:
+		return fmt.Sprintf("not estimated: each run (%s) walks the whole list, one request per page of %d records (and per organization or group for the lists below them); "+
+			"check does not sample the list's size", every, ep.PageSize)
+	case ep.Endpoint == "files":
+		return fmt.Sprintf("not estimated: each job (%s) lists the files updated in its window, one request per page of %d, plus one download per file; "+
+			"how many change per interval cannot be told from one request", every, ep.PageSize)
+	}
+	return fmt.Sprintf("not estimated: each job (%s) lists the %s updated in its window, one request per page of %d (plus, with include_messages, the messages of each updated chat); "+
+		"how many change per interval cannot be told from one request", every, ep.Endpoint, ep.PageSize)
 }
 
 func (r *run) costResult(subject string, ep *compliance.PipelineAPI, est cost, limit int) {

@@ -1,6 +1,7 @@
 // Package preflight is `compliance-connect check`: before the first run of a
 // pipeline it tells what will go wrong. It asks the Compliance API with the
-// pipeline's own key and settings (one request per enabled endpoint), looks at
+// pipeline's own key and settings (the Activity Feed's sample request, and one
+// request per other key scope the endpoints need), looks at
 // the checkpoint store and the checkpoint without changing them (a probe key
 // is written and deleted next to the checkpoint), reads how the HTTP server
 // is exposed, and reaches each output that can tell whether it is reachable.
@@ -102,11 +103,12 @@ func (r *Report) Count(s Status) int {
 	return n
 }
 
-// MaxAPIRequests documents the cost of a run: one request per enabled
-// endpoint of each anthropic_compliance input, never retried; none for an
+// MaxAPIRequests documents the cost of a run: for each anthropic_compliance
+// input, one request per Activity Feed endpoint plus one per other scope its
+// other endpoints need (org data, user data), never retried; none for an
 // input whose api_key is empty, and none after a 401 for the rest of that
-// input's endpoints.
-const MaxAPIRequests = "one per enabled endpoint of each anthropic_compliance input (1 for the usual config), never retried"
+// input's requests.
+const MaxAPIRequests = "per anthropic_compliance input, one for the Activity Feed plus one per other key scope its other endpoints need (1 for the usual config, 3 at most), never retried"
 
 // Run makes every check. An error means the checks could not be made at all
 // (an unreadable or invalid config).

@@ -33,12 +33,16 @@ func (r *run) state(ctx context.Context) {
 	}
 	for _, label := range r.pipeline.Inputs {
 		eps := byInput[label]
-		var target *compliance.StateTarget
+		var target prober
 		tracking := false
 		for _, ep := range eps {
 			tracking = tracking || ep.Tracking
-			if target == nil && ep.State != nil {
+			switch {
+			case target != nil:
+			case ep.State != nil:
 				target = ep.State
+			case ep.Snapshot != nil:
+				target = ep.Snapshot
 			}
 		}
 		if len(eps) == 0 {
@@ -51,11 +55,20 @@ func (r *run) state(ctx context.Context) {
 		}
 		r.storeResult(ctx, subject, eps[0].Store, target)
 		for _, ep := range eps {
-			if ep.Tracking {
+			switch {
+			case !ep.Tracking:
+			case ep.Kind == compliance.KindSnapshot:
+				r.snapshotResult(ctx, ep)
+			default:
 				r.checkpointResult(ctx, ep)
 			}
 		}
 	}
+}
+
+// prober writes and reads back the probe document next to a checkpoint.
+type prober interface {
+	Probe(ctx context.Context) (string, error)
 }
 
 // verdict gathers the findings of one check: the worst status wins and
@@ -76,7 +89,7 @@ func (v *verdict) worse(s Status, fix, note string) {
 func (v *verdict) note(n string)  { v.notes = append(v.notes, n) }
 func (v *verdict) first(n string) { v.notes = append([]string{n}, v.notes...) }
 
-func (r *run) storeResult(ctx context.Context, subject string, st compliance.StateStore, target *compliance.StateTarget) {
+func (r *run) storeResult(ctx context.Context, subject string, st compliance.StateStore, target prober) {
 	// A volatile cache without allow_volatile is refused by the opener too:
 	// the checks below say so with their own fix.
 	refusedVolatile := st.Cache != "" && compliance.VolatileCache(st.CacheType) && !st.AllowVolatile
@@ -269,5 +282,65 @@ func identityDiff(got, want checkpoint.Identity) string {
 		parts = append(parts, "the filters differ")
 	}
 	add("mode", got.Mode, want.Mode)
+	add("key", got.Key, want.Key)
 	return strings.Join(parts, "; ")
+}
+
+// snapshotResult reads the checkpoint of a directory or projects endpoint:
+// whether it exists, its last complete run, and whether it was written for
+// this config.
+func (r *run) snapshotResult(ctx context.Context, ep *compliance.PipelineAPI) {
+	subject := endpointSubject(ep)
+	t := ep.Snapshot
+	first := "the first run emits a whole snapshot"
+	if t != nil && t.Emit == "changes" {
+		first = "the first run takes the baseline (every record emitted as added)"
+		if t.SilentBaseline {
+			first = "the first run takes the baseline, recorded without emitting (baseline: silent)"
+		}
+	}
+	if t == nil {
+		switch {
+		case ep.Store.Err != nil:
+			r.add(CheckCheckpoint, subject, Skip, "", "the store could not be opened (see %s)", CheckStore)
+		default:
+			r.add(CheckCheckpoint, subject, OK, "", "no checkpoint yet (the store does not exist): the first run starts from nothing")
+		}
+		return
+	}
+	ctx, cancel := r.withTimeout(ctx)
+	defer cancel()
+	cp, _, err := t.Show(ctx)
+	var corrupt *checkpoint.CorruptError
+	switch {
+	case errors.Is(err, compliance.ErrNoCheckpoint):
+		r.add(CheckCheckpoint, subject, OK, "", "no checkpoint yet at %s: %s", t.Where(), first)
+		return
+	case errors.As(err, &corrupt):
+		r.add(CheckCheckpoint, subject, Fail,
+			fmt.Sprintf("look at it with `compliance-connect state show --endpoint %s`, or reset it with `state delete --endpoint %s` (the next run starts over)", ep.Endpoint, ep.Endpoint),
+			"%s", describe(err))
+		return
+	case err != nil:
+		r.add(CheckCheckpoint, subject, Fail, "see state.store above", "cannot read the checkpoint at %s: %s", t.Where(), describe(err))
+		return
+	}
+	if want := t.Identity(); cp.Identity != want {
+		diff := fmt.Sprintf("it was written for %v, this config collects %v", cp.Identity, want)
+		if ep.Store.Adopt {
+			r.add(CheckCheckpoint, subject, Warn, "remove state.adopt after this run: left on, it adopts whatever checkpoint it finds",
+				"the checkpoint at %s was written for another configuration (%s): state.adopt is set, so the input adopts it as this config's", t.Where(), diff)
+			return
+		}
+		r.add(CheckCheckpoint, subject, Fail,
+			fmt.Sprintf("if the change is deliberate, set state.adopt: true for one run to adopt it; else give this input its own state.key, or reset it with `compliance-connect state delete --endpoint %s` (the next run starts over)", ep.Endpoint),
+			"the checkpoint at %s was written for another configuration (%s): the input refuses to resume from it", t.Where(), diff)
+		return
+	}
+	if cp.SnapshotID == "" {
+		r.add(CheckCheckpoint, subject, OK, "", "the checkpoint at %s matches this config (rev %d); no run has completed yet: %s", t.Where(), cp.Rev, first)
+		return
+	}
+	r.add(CheckCheckpoint, subject, OK, "", "the checkpoint at %s matches this config (rev %d): last complete run %s at %s, %d records",
+		t.Where(), cp.Rev, cp.SnapshotID, cp.CompletedAt.UTC().Format(time.RFC3339), cp.Records)
 }
