@@ -48,6 +48,8 @@ func TestModesOutputOutageThenRecoveryDeliversEveryActivityExactlyOnce(t *testin
 				}
 				return n
 			}
+			began := time.Now()
+			phase := func(what string) { t.Logf("%s after %v", what, time.Since(began).Round(time.Millisecond)) }
 			ended := func(n int) func() bool { return func() bool { return len(r.logs.jobReports()) >= n } }
 			// The start-up job and three more ticks fall in the outage. The
 			// first job's time is played in small steps, so that even a
@@ -57,6 +59,7 @@ func TestModesOutputOutageThenRecoveryDeliversEveryActivityExactlyOnce(t *testin
 				tl.set(start.Add(time.Duration(i) * 5 * time.Minute))
 				require.True(t, tl.playUntil(ended(i+1), 10*time.Second, start.Add(time.Duration(i)*5*time.Minute+2*time.Minute)), r.logs.dump())
 			}
+			phase("outage played")
 			assert.Empty(t, r.sink.ackedIDs(), "the output was down")
 			if replay {
 				assert.Equal(t, 1, reports("timeout"), "the job that emitted them times out with its batches held")
@@ -83,6 +86,7 @@ func TestModesOutputOutageThenRecoveryDeliversEveryActivityExactlyOnce(t *testin
 				require.Eventually(t, func() bool { return len(r.sink.ackedIDs()) >= held }, 30*time.Second, 5*time.Millisecond,
 					"Benthos re-sends the held batches once the output works")
 			}
+			phase("recovered")
 			fresh := spread("b", 40, at("2026-11-25T11:56:00Z"), 20*time.Minute)
 			require.NoError(t, r.api.Add(fresh...))
 			// The sink counts a batch as acked before Benthos hands the ack
@@ -91,9 +95,13 @@ func TestModesOutputOutageThenRecoveryDeliversEveryActivityExactlyOnce(t *testin
 			succeeded := false
 			for tick := 20; tick <= 35 && !succeeded; tick += 5 {
 				tl.set(start.Add(time.Duration(tick) * time.Minute))
-				succeeded = tl.playUntil(func() bool { return reports("success") == 1 }, 10*time.Second, start.Add(time.Duration(tick+2)*time.Minute))
+				succeeded = tl.playUntil(func() bool { return reports("success") == 1 }, 2*time.Second, start.Add(time.Duration(tick+2)*time.Minute))
 			}
 			require.True(t, succeeded, r.logs.dump())
+			phase("the next job succeeded")
+			for _, rep := range r.logs.jobReports() {
+				t.Logf("job %s: %s %s", rep["job_id"], rep["outcome"], rep["error"])
+			}
 
 			want := append(ids(data), ids(fresh)...)
 			acked := r.sink.ackedIDs()
