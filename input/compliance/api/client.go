@@ -433,7 +433,7 @@ func (c *Client) attempt(ctx context.Context, target string, n, sizeHint int) (*
 	start := c.cfg.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return c.transportFailure(ctx, actx, err, n, start, false, nil)
+		return c.transportFailure(ctx, actx, err, n, start, nil)
 	}
 	limit := c.cfg.MaxResponseBytes
 	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
@@ -448,7 +448,7 @@ func (c *Client) attempt(ctx context.Context, target string, n, sizeHint int) (*
 	c.budget.observe(rl, serverDate, received)
 
 	if ok && readErr != nil {
-		return c.transportFailure(ctx, actx, readErr, n, start, true, resp)
+		return c.transportFailure(ctx, actx, readErr, n, start, resp)
 	}
 	if h := c.cfg.Hooks.OnResponse; h != nil {
 		h(ResponseInfo{
@@ -489,29 +489,13 @@ func (c *Client) attempt(ctx context.Context, target string, n, sizeHint int) (*
 	return pg, nil, nil
 }
 
-// transportFailure turns a failed round trip or body read into a failure,
-// or into the final error when the caller's ctx ended.
-func (c *Client) transportFailure(ctx, actx context.Context, err error, n int, start time.Time, inBody bool, resp *http.Response) (*Page, *failure, error) {
-	reason := classifyTransport(err, inBody)
-	if ctx.Err() == nil && actx.Err() != nil {
-		reason = reasonTimeout
-		err = fmt.Errorf("request timeout of %s exceeded: %w", c.cfg.RequestTimeout, err)
-	}
-	f := &failure{err: err, reason: reason, receivedAt: c.cfg.Now()}
-	status := 0
-	if resp != nil {
-		status = resp.StatusCode
-		f.requestID = c.scrub(resp.Header.Get("request-id"))
-		f.err = fmt.Errorf("reading the body of a %d response: %w", resp.StatusCode, err)
-	}
-	if h := c.cfg.Hooks.OnResponse; h != nil {
-		h(ResponseInfo{Endpoint: EndpointActivities, Status: status, RequestID: f.requestID, Attempt: n, Duration: f.receivedAt.Sub(start), Err: f.err})
-	}
-	if ctx.Err() != nil {
-		return nil, nil, fmt.Errorf("compliance api: stopped during attempt %d: %w", n, ctx.Err())
-	}
-	f.retryable = c.cfg.Retry.transportRetryable(reason)
-	return nil, f, nil
+// transportFailure is failedAttempt (request.go) for the feed: a failed
+// round trip or body read becomes a failure, or the final error when the
+// caller's ctx ended; actx is the attempt's context (its end is the request
+// timeout).
+func (c *Client) transportFailure(ctx, actx context.Context, err error, n int, start time.Time, resp *http.Response) (*Page, *failure, error) {
+	_, f, ferr := c.failedAttempt(ctx, EndpointActivities, err, actx.Err() != nil, n, start, resp)
+	return nil, f, ferr
 }
 
 // Chunk sizes of readBody for a body of unknown length.
